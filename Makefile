@@ -1,0 +1,165 @@
+# pmfs - one non-recursive GNU Makefile.
+#
+#   make                  build libpmfs.a and the three tools into build/
+#   make check            every test: unit suites, tool tests, the unit
+#                         suites again under ASan+UBSan, the cross-build
+#                         instruction check
+#   make install          PREFIX=/usr/local DESTDIR=; tools into sbin, man
+#                         pages into man5/man8
+#   make SANITIZE=address,undefined   sanitizer build
+#   make DEBUG=1          -O0, assertions
+#   make WERROR=1         warnings are errors (CI)
+#   make CROSS=aarch64-linux-gnu-     cross-build pmemio and its tests
+#
+# Sources are found by wildcard: every src/*/*.c goes into libpmfs.a except
+# the FUSE glue (src/fs/fuse_*.c), which only mount.pmfs links.  Every
+# tests/*/test_*.c is one Criterion suite, built as one binary.
+
+CROSS ?=
+ifneq ($(CROSS),)
+CC := $(CROSS)gcc
+else ifeq ($(origin CC),default)
+CC := gcc
+endif
+AR := $(CROSS)ar
+PKG_CONFIG ?= pkg-config
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+BUILD ?= build
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wpointer-arith -Wvla -Wformat=2 -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+ifeq ($(DEBUG),1)
+OPT := -O0 -g3
+else
+OPT := -O2 -g -DNDEBUG
+endif
+
+ifneq ($(SANITIZE),)
+OPT += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+SANLD := -fsanitize=$(SANITIZE)
+endif
+
+PKGS := fuse3 libpmem2 libndctl libdaxctl
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs libpmem2 libndctl libdaxctl 2>/dev/null)
+FUSE_LIBS := $(shell $(PKG_CONFIG) --libs fuse3 2>/dev/null)
+CRIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags criterion 2>/dev/null)
+CRIT_LIBS := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null)
+
+CFLAGS ?=
+CPPFLAGS += -D_GNU_SOURCE -Isrc -Isrc/format -Isrc/pmemio -Isrc/alloc \
+	-Isrc/log -Isrc/fs
+ALL_CFLAGS := -std=gnu11 -pthread -fPIC $(OPT) $(WARN) $(PKG_CFLAGS) $(CFLAGS)
+LDLIBS := $(PKG_LIBS) -lpthread
+ALL_LDFLAGS := -pthread $(SANLD) $(LDFLAGS)
+
+LIB_SRCS := $(filter-out src/fs/fuse_%.c,$(wildcard src/*/*.c))
+FUSE_SRCS := $(wildcard src/fs/fuse_*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB := $(BUILD)/libpmfs.a
+
+TOOLS := $(BUILD)/mkfs.pmfs $(BUILD)/fsck.pmfs $(BUILD)/mount.pmfs
+TOOL_mkfs := $(wildcard mkfs/*.c)
+TOOL_fsck := $(wildcard fsck/*.c)
+TOOL_mount := $(wildcard mount/*.c) $(FUSE_SRCS)
+
+TEST_SRCS := $(wildcard tests/*/test_*.c)
+TEST_BINS := $(TEST_SRCS:%.c=$(BUILD)/%)
+TEST_HELPERS := $(wildcard tests/lib/*.c)
+TEST_HELPER_OBJS := $(TEST_HELPERS:%.c=$(BUILD)/%.o)
+
+MAN8 := $(wildcard man/*.8)
+MAN5 := $(wildcard man/*.5)
+
+.PHONY: all lib tools tests check check-unit check-asan check-cross \
+	install uninstall clean demo
+.DEFAULT_GOAL := all
+.SECONDARY:
+
+all: lib tools
+
+lib: $(LIB)
+BUILT_TOOLS := $(if $(TOOL_mkfs),$(BUILD)/mkfs.pmfs) \
+	$(if $(TOOL_fsck),$(BUILD)/fsck.pmfs) $(if $(TOOL_mount),$(BUILD)/mount.pmfs)
+tools: $(BUILT_TOOLS)
+tests: $(TEST_BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/mkfs.pmfs: $(TOOL_mkfs:%.c=$(BUILD)/%.o) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/fsck.pmfs: $(TOOL_fsck:%.c=$(BUILD)/%.o) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/mount.pmfs: $(TOOL_mount:%.c=$(BUILD)/%.o) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FUSE_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(TEST_HELPER_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests/lib $(ALL_CFLAGS) $(CRIT_CFLAGS) -MMD -MP \
+		$(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJS) $(LIB) $(CRIT_LIBS) \
+		$(LDLIBS)
+
+# ---- tests -----------------------------------------------------------------
+
+# Criterion binaries run one at a time; each prints its own summary.  The
+# tools are built first because the tool suites run them.
+check-unit: tools $(TEST_BINS)
+	@rm -f $(BUILD)/test-summary
+	@scripts/run-tests.sh $(BUILD) $(TEST_BINS)
+
+check-asan:
+	$(MAKE) BUILD=$(BUILD)/asan SANITIZE=address,undefined check-unit
+
+# One summary line per architecture checked; the script fails otherwise.
+check-cross:
+	@mkdir -p $(BUILD)
+	@rm -f $(BUILD)/cross-summary
+	@BUILD=$(BUILD) scripts/cross-check.sh
+	@echo "cross-check 3 0 3" >$(BUILD)/cross-summary
+
+check: check-unit check-asan check-cross
+	@scripts/summary.sh $(BUILD)/test-summary $(BUILD)/asan/test-summary \
+		$(BUILD)/cross-summary
+
+# ---- the main job on the embedded default ----------------------------------
+
+demo: all
+	@scripts/demo.sh $(BUILD)
+
+# ---- install ---------------------------------------------------------------
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(MANDIR)/man5
+	install -m 755 $(BUILT_TOOLS) $(DESTDIR)$(SBINDIR)/
+	$(if $(MAN8),install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/)
+	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/)
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,mkfs.pmfs fsck.pmfs mount.pmfs)
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Fragments owned by their folders: cross builds and benchmarks.
+-include scripts/cross.mk
+-include bench/bench.mk
