@@ -69,7 +69,7 @@ LIB := $(BUILD)/libpmfs.a
 TOOLS := $(BUILD)/mkfs.pmfs $(BUILD)/fsck.pmfs $(BUILD)/mount.pmfs
 TOOL_mkfs := $(wildcard mkfs/*.c)
 TOOL_fsck := $(wildcard fsck/*.c)
-TOOL_mount := $(wildcard mount/*.c) $(FUSE_SRCS)
+TOOL_mount := $(if $(wildcard mount/*.c),$(wildcard mount/*.c) $(FUSE_SRCS))
 
 TEST_SRCS := $(wildcard tests/*/test_*.c)
 TEST_BINS := $(TEST_SRCS:%.c=$(BUILD)/%)
