@@ -77,6 +77,7 @@ typedef uint64_t le64;
 #define PMFS_ITDIR_ENTRIES (PMFS_ITDIR_BLOCKS * PMFS_BLOCK_SIZE / 8)
 #define PMFS_MAX_INODES ((uint64_t)PMFS_ITDIR_ENTRIES * PMFS_INODES_PER_CHUNK)
 #define PMFS_ROOT_INO 1u
+#define PMFS_LOSTFOUND_INO 2u /* made by mkfs.pmfs */
 #define PMFS_MIN_SIZE (8u << 20) /* smallest namespace mkfs accepts */
 #define PMFS_LABEL_MAX 63        /* bytes, NUL-padded to 64 on media */
 #define PMFS_NAME_MAX 255
@@ -249,7 +250,7 @@ PMFS_COMMIT_WORD(struct pmfs_logpage, next);
  * Common entry header.  len is the whole entry in bytes, a multiple of 8,
  * at least 16.  crc is crc32c, seeded with the owner's inode number, of the
  * whole entry with crc = 0: an entry copied into another inode's log does
- * not verify.
+ * not verify (the exact seed construction is in fmt.h).
  */
 struct pmfs_lentry {
 	le16 type; /*  0 PMFS_LE_* */
@@ -387,7 +388,7 @@ struct pmfs_extent {
 struct pmfs_allocsave {
 	le32 magic;   /*  0 PMFS_ALLOCSAVE_MAGIC */
 	le32 crc;     /*  4 crc32c of bytes 8 .. 32 + 16*count */
-	le64 next;    /*  8 next block, 0 = last */
+	le64 next;    /*  8 block number of the next block, 0 = last */
 	le64 count;   /* 16 extents in this block */
 	le64 seq;     /* 24 0 for the first block, +1 per block */
 	struct pmfs_extent ext[PMFS_ALLOCSAVE_MAX]; /* 32 */

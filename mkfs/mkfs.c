@@ -1,0 +1,1127 @@
+/*
+ * mkfs.c - mkfs.pmfs: make a pmfs filesystem on a devdax namespace, a file
+ * on an fsdax filesystem, or a plain image file.
+ *
+ * A thin main over the shared library: option parsing, the refusals
+ * (existing filesystems, sizes, labels, bad blocks in the fixed area), a
+ * plan of where everything goes (fmt_geometry, then chunk 0, the two
+ * directory log pages and the allocator save blocks on the first good
+ * blocks of the data area), and the write, in three ordered steps:
+ *   (1) zero the superblock and its copy, drain: from here on a crash
+ *       leaves no valid superblock, so no half-made filesystem is mounted;
+ *   (2) write the bad-block table, journals, inode-table directory, chunk
+ *       0 with the root and lost+found slots, their log pages, the saved
+ *       allocator state and sb_state; flush all, one drain;
+ *   (3) write the superblock and its copy, drain - the real commit.
+ * Every store goes through pmemio.  Exit status: 0 made (or would make,
+ * with -n), 1 anything else; errors are one line on stderr.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fmt.h"
+#include "pmemio.h"
+
+#ifndef PMFS_VERSION
+#define PMFS_VERSION "0.1"
+#endif
+
+#define PROG "mkfs.pmfs"
+
+/* Zeroing above this size shows progress on a terminal. */
+#define MKFS_PROGRESS_MIN (64ull << 20)
+#define MKFS_ZERO_STEP (16ull << 20)
+
+struct mkfs_opts {
+	const char *path;
+	const char *label;
+	uint8_t uuid[16];
+	bool have_uuid;
+	bool force;
+	bool quiet;
+	bool dry_run;
+	const char *bbfile;
+	uint64_t size;
+	bool have_size;
+};
+
+struct mkfs_range {
+	uint64_t start;
+	uint64_t len;
+};
+
+/* Where everything goes; built before anything is written. */
+struct mkfs_plan {
+	struct fmt_geometry g;
+	uint64_t *bad; /* sorted, unique */
+	size_t nbad;
+	struct mkfs_range used[8]; /* chunk 0, log pages, save blocks */
+	size_t nused;
+	uint64_t chunk;
+	uint64_t root_page;
+	uint64_t lf_page;
+	uint64_t save[4];
+	size_t nsave;
+	struct pmfs_extent *ext;
+	size_t next;
+	uint64_t free_blocks;
+};
+
+/* What the target was before mkfs touched it, to undo on refusal. */
+struct mkfs_target {
+	bool created;
+	bool resized;
+	off_t old_size;
+};
+
+/* Print "mkfs.pmfs: <message>" on one line of stderr. */
+__attribute__((format(printf, 1, 2))) static void mkfs_err(const char *fmt,
+							   ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Print the usage text on f. */
+static void mkfs_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: " PROG " [-L label] [-U uuid] [-f] [-q] [-n] "
+		"[-l badblocks-file] [--size SIZE] DEVICE|FILE\n"
+		"Make a pmfs filesystem on a devdax device, a file on a "
+		"-o dax filesystem, or an image file.\n"
+		"\n"
+		"  -L, --label LABEL     volume label (at most %d bytes)\n"
+		"  -U, --uuid UUID       filesystem uuid (default: random)\n"
+		"  -f, --force           overwrite an existing filesystem; "
+		"allow shrinking FILE\n"
+		"  -q, --quiet           print only errors\n"
+		"  -n, --dry-run         show what would be made, write "
+		"nothing\n"
+		"  -l, --badblocks FILE  block numbers (one per line) to keep "
+		"out of use\n"
+		"  -s, --size SIZE       create FILE, or extend it, to SIZE "
+		"bytes (suffix K, M, G, T)\n"
+		"  -h, --help            show this help\n"
+		"  -V, --version         show the version\n"
+		"\n"
+		"Exit status: 0 success, 1 error.\n",
+		PMFS_LABEL_MAX);
+}
+
+/* ---- parsing ------------------------------------------------------------ */
+
+/* Parse SIZE: decimal bytes with an optional K/M/G/T (binary) suffix,
+ * optionally followed by "B" or "iB".  0 or -EINVAL / -ERANGE. */
+static int mkfs_parse_size(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	unsigned shift = 0;
+	const char *p = s;
+
+	if (!isdigit((unsigned char)*p))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*p); p++) {
+		unsigned d = (unsigned)(*p - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	switch (toupper((unsigned char)*p)) {
+	case 'K':
+		shift = 10;
+		break;
+	case 'M':
+		shift = 20;
+		break;
+	case 'G':
+		shift = 30;
+		break;
+	case 'T':
+		shift = 40;
+		break;
+	case 'P':
+		shift = 50;
+		break;
+	case '\0':
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (shift) {
+		p++;
+		if (strcmp(p, "iB") == 0 || strcmp(p, "B") == 0)
+			p += strlen(p);
+	} else if (strcmp(p, "B") == 0) {
+		p++;
+	}
+	if (*p)
+		return -EINVAL;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*out = v << shift;
+	return 0;
+}
+
+/* Value of one hex digit, or -1. */
+static int mkfs_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Parse a uuid "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"; 0 or -EINVAL. */
+static int mkfs_parse_uuid(const char *s, uint8_t uuid[16])
+{
+	size_t n = 0;
+
+	if (strlen(s) != 36)
+		return -EINVAL;
+	for (size_t i = 0; i < 36;) {
+		int hi, lo;
+
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return -EINVAL;
+			i++;
+			continue;
+		}
+		hi = mkfs_hexval(s[i]);
+		lo = mkfs_hexval(s[i + 1]);
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		uuid[n++] = (uint8_t)(hi << 4 | lo);
+		i += 2;
+	}
+	return 0;
+}
+
+/* Format a uuid as 36 characters plus NUL. */
+static void mkfs_format_uuid(const uint8_t u[16], char out[37])
+{
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
+		 u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+/* A random (version 4) uuid from getrandom; 0 or -errno. */
+static int mkfs_random_uuid(uint8_t uuid[16])
+{
+	size_t got = 0;
+
+	while (got < 16) {
+		ssize_t r = getrandom(uuid + got, 16 - got, 0);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		got += (size_t)r;
+	}
+	uuid[6] = (uint8_t)((uuid[6] & 0x0f) | 0x40);
+	uuid[8] = (uint8_t)((uuid[8] & 0x3f) | 0x80);
+	return 0;
+}
+
+/* Parse the command line into *o; 0, 1 (done: help/version) or -1. */
+static int mkfs_parse_args(int argc, char **argv, struct mkfs_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "label", required_argument, NULL, 'L' },
+		{ "uuid", required_argument, NULL, 'U' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "badblocks", required_argument, NULL, 'l' },
+		{ "size", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, ret;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":L:U:fqnl:s:hV", longopts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'L':
+			if (strlen(optarg) > PMFS_LABEL_MAX) {
+				mkfs_err("label '%.20s...' is %zu bytes long; "
+					 "the limit is %d",
+					 optarg, strlen(optarg),
+					 PMFS_LABEL_MAX);
+				return -1;
+			}
+			o->label = optarg;
+			break;
+		case 'U':
+			if (mkfs_parse_uuid(optarg, o->uuid) != 0) {
+				mkfs_err("invalid uuid '%s' (expected the form "
+					 "xxxxxxxx-xxxx-xxxx-xxxx-"
+					 "xxxxxxxxxxxx)",
+					 optarg);
+				return -1;
+			}
+			o->have_uuid = true;
+			break;
+		case 'f':
+			o->force = true;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'n':
+			o->dry_run = true;
+			break;
+		case 'l':
+			o->bbfile = optarg;
+			break;
+		case 's':
+			ret = mkfs_parse_size(optarg, &o->size);
+			if (ret) {
+				mkfs_err("invalid size '%s' (expected bytes "
+					 "with an optional K, M, G or T "
+					 "suffix)",
+					 optarg);
+				return -1;
+			}
+			if (o->size < PMFS_MIN_SIZE) {
+				mkfs_err("size '%s' is below the minimum of "
+					 "%u MiB",
+					 optarg, PMFS_MIN_SIZE >> 20);
+				return -1;
+			}
+			o->have_size = true;
+			break;
+		case 'h':
+			mkfs_usage(stdout);
+			return 1;
+		case 'V':
+			printf(PROG " (pmfs) %s, on-media format version %u, "
+				    "crc32c %s\n",
+			       PMFS_VERSION, PMFS_FORMAT_VERSION,
+			       fmt_crc32c_impl());
+			return 1;
+		case ':':
+			mkfs_err("option '%s' needs an argument; see " PROG
+				 " --help",
+				 argv[optind - 1]);
+			return -1;
+		default:
+			if (optopt)
+				mkfs_err("unknown option '-%c'; see " PROG
+					 " --help",
+					 optopt);
+			else
+				mkfs_err("unknown option '%s'; see " PROG
+					 " --help",
+					 argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (optind >= argc) {
+		mkfs_err("no device or file given; see " PROG " --help");
+		return -1;
+	}
+	if (argc - optind > 1) {
+		mkfs_err("too many arguments ('%s'); give one device or "
+			 "file",
+			 argv[optind + 1]);
+		return -1;
+	}
+	o->path = argv[optind];
+	if (!*o->path) {
+		mkfs_err("empty device or file name");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- bad blocks --------------------------------------------------------- */
+
+/* Append blk to a growing array; 0 or -ENOMEM. */
+static int mkfs_bad_add(uint64_t **bad, size_t *n, size_t *cap, uint64_t blk)
+{
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 64;
+		uint64_t *nb = realloc(*bad, ncap * sizeof(*nb));
+
+		if (!nb)
+			return -ENOMEM;
+		*bad = nb;
+		*cap = ncap;
+	}
+	(*bad)[(*n)++] = blk;
+	return 0;
+}
+
+/* Read the -l file: one decimal block number per line (blank lines and
+ * lines starting with '#' skipped).  0 or -1 after printing why. */
+static int mkfs_read_bbfile(const char *file, uint64_t **bad, size_t *n,
+			    size_t *cap)
+{
+	FILE *f = fopen(file, "r");
+	char line[256];
+	unsigned lineno = 0;
+	int ret = -1;
+
+	if (!f) {
+		mkfs_err("cannot read bad-block list %s: %s", file,
+			 strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line, *end;
+		uint64_t v;
+
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			mkfs_err("%s:%u: line too long", file, lineno);
+			goto out_close;
+		}
+		while (isspace((unsigned char)*p))
+			p++;
+		if (!*p || *p == '#')
+			continue;
+		if (!isdigit((unsigned char)*p))
+			goto out_bad;
+		errno = 0;
+		v = strtoull(p, &end, 10);
+		if (errno)
+			goto out_bad;
+		while (isspace((unsigned char)*end))
+			end++;
+		if (*end)
+			goto out_bad;
+		if (mkfs_bad_add(bad, n, cap, v)) {
+			mkfs_err("out of memory reading %s", file);
+			goto out_close;
+		}
+		if (*n > 1000000) {
+			mkfs_err("%s: too many bad blocks", file);
+			goto out_close;
+		}
+	}
+	if (ferror(f)) {
+		mkfs_err("error reading %s: %s", file, strerror(errno));
+		goto out_close;
+	}
+	ret = 0;
+	goto out_close;
+out_bad:
+	line[strcspn(line, "\r\n")] = 0;
+	mkfs_err("%s:%u: not a block number: '%.40s'", file, lineno, line);
+out_close:
+	fclose(f);
+	return ret;
+}
+
+/* qsort comparator for block numbers. */
+static int mkfs_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sort and deduplicate; returns the new count. */
+static size_t mkfs_sort_unique(uint64_t *v, size_t n)
+{
+	size_t k = 0;
+
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(*v), mkfs_cmp_u64);
+	for (size_t i = 1; i < n; i++)
+		if (v[i] != v[k])
+			v[++k] = v[i];
+	return k + 1;
+}
+
+/* ---- plan --------------------------------------------------------------- */
+
+/* True when blk is in the bad list or already planned for use. */
+static bool mkfs_taken(const struct mkfs_plan *pl, uint64_t blk)
+{
+	if (pl->nbad && bsearch(&blk, pl->bad, pl->nbad, sizeof(*pl->bad),
+				mkfs_cmp_u64))
+		return true;
+	for (size_t i = 0; i < pl->nused; i++)
+		if (blk >= pl->used[i].start &&
+		    blk - pl->used[i].start < pl->used[i].len)
+			return true;
+	return false;
+}
+
+/* Take the lowest free good block of the data area; 0 when none is left. */
+static uint64_t mkfs_take_block(struct mkfs_plan *pl)
+{
+	for (uint64_t b = pl->g.data_start; b < pl->g.total_blocks; b++) {
+		if (!mkfs_taken(pl, b)) {
+			pl->used[pl->nused].start = b;
+			pl->used[pl->nused].len = 1;
+			pl->nused++;
+			return b;
+		}
+	}
+	return 0;
+}
+
+/* Compute the free extents of the data area into pl->ext; 0 or -ENOMEM. */
+static int mkfs_free_extents(struct mkfs_plan *pl)
+{
+	size_t cap = pl->nbad + pl->nused + 2, n = 0;
+	struct pmfs_extent *ext = calloc(cap, sizeof(*ext));
+	uint64_t free_blocks = 0;
+
+	if (!ext)
+		return -ENOMEM;
+	for (uint64_t b = pl->g.data_start;;) {
+		/* next taken block at or after b */
+		uint64_t next = pl->g.total_blocks, skip = 1;
+
+		for (size_t i = 0; i < pl->nused; i++) {
+			const struct mkfs_range *r = &pl->used[i];
+
+			if (r->start + r->len > b && r->start < next) {
+				next = r->start < b ? b : r->start;
+				skip = r->start + r->len - next;
+			}
+		}
+		for (size_t i = 0; i < pl->nbad; i++) {
+			if (pl->bad[i] >= b && pl->bad[i] < next) {
+				next = pl->bad[i];
+				skip = 1;
+				break;
+			}
+		}
+		if (next > b) {
+			ext[n].start = b;
+			ext[n].len = next - b;
+			free_blocks += next - b;
+			n++;
+		}
+		if (next >= pl->g.total_blocks)
+			break;
+		b = next + skip;
+	}
+	free(pl->ext);
+	pl->ext = ext;
+	pl->next = n;
+	pl->free_blocks = free_blocks;
+	return 0;
+}
+
+/* Plan chunk 0, the log pages and the save blocks; 0 or -1 after an
+ * error message. */
+static int mkfs_plan(struct mkfs_plan *pl)
+{
+	uint64_t c = pl->g.data_start;
+	size_t need;
+
+	for (size_t i = 0; i < pl->nbad; i++) {
+		if (pl->bad[i] >= pl->g.total_blocks) {
+			mkfs_err("bad block %" PRIu64 " is beyond the end of "
+				 "the namespace (%" PRIu64 " blocks)",
+				 pl->bad[i], pl->g.total_blocks);
+			return -1;
+		}
+		if (pl->bad[i] < pl->g.data_start) {
+			mkfs_err("bad block %" PRIu64 " is in the fixed "
+				 "metadata area (blocks 0..%" PRIu64 "); "
+				 "pmfs cannot use this namespace",
+				 pl->bad[i], pl->g.data_start - 1);
+			return -1;
+		}
+	}
+	if (pl->nbad > PMFS_BADBLK_MAX) {
+		mkfs_err("%zu bad blocks; the bad-block table holds at most "
+			 "%zu",
+			 pl->nbad, (size_t)PMFS_BADBLK_MAX);
+		return -1;
+	}
+	/* chunk 0: the first PMFS_CHUNK_BLOCKS good blocks in a row */
+	for (size_t i = 0; i < pl->nbad; i++) {
+		if (pl->bad[i] < c)
+			continue;
+		if (pl->bad[i] < c + PMFS_CHUNK_BLOCKS)
+			c = pl->bad[i] + 1;
+		else
+			break;
+	}
+	if (c + PMFS_CHUNK_BLOCKS > pl->g.total_blocks)
+		goto out_full;
+	pl->chunk = c;
+	pl->used[0].start = c;
+	pl->used[0].len = PMFS_CHUNK_BLOCKS;
+	pl->nused = 1;
+	pl->root_page = mkfs_take_block(pl);
+	pl->lf_page = mkfs_take_block(pl);
+	if (!pl->root_page || !pl->lf_page)
+		goto out_full;
+	/* Taking the lowest free block never splits an extent, so the count
+	 * before taking the save blocks bounds the count after. */
+	if (mkfs_free_extents(pl))
+		goto out_nomem;
+	need = pl->next ? (pl->next + PMFS_ALLOCSAVE_MAX - 1) /
+				  PMFS_ALLOCSAVE_MAX
+			: 1;
+	if (need > sizeof(pl->save) / sizeof(pl->save[0]))
+		goto out_full;
+	for (pl->nsave = 0; pl->nsave < need; pl->nsave++) {
+		pl->save[pl->nsave] = mkfs_take_block(pl);
+		if (!pl->save[pl->nsave])
+			goto out_full;
+	}
+	if (mkfs_free_extents(pl))
+		goto out_nomem;
+	if (pl->next > pl->nsave * PMFS_ALLOCSAVE_MAX)
+		goto out_full;
+	return 0;
+out_full:
+	mkfs_err("not enough good blocks for the initial filesystem");
+	return -1;
+out_nomem:
+	mkfs_err("out of memory");
+	return -1;
+}
+
+/* ---- detection ---------------------------------------------------------- */
+
+/* Name what the first bytes of the namespace hold, or NULL: an existing
+ * pmfs (valid or damaged), ext2/3/4, xfs or btrfs.  buf is ns bytes. */
+static const char *mkfs_detect(const uint8_t *buf, uint64_t ns, char *what,
+			       size_t wlen)
+{
+	const struct pmfs_super *sb[2] = {
+		(const void *)buf,
+		(const void *)(buf + fmt_blk_off(PMFS_SB_COPY_BLOCK)),
+	};
+	char why[160];
+
+	for (int i = 0; i < 2; i++) {
+		int ret = fmt_super_check(sb[i], ns, why, sizeof(why));
+		char u[37];
+
+		if (ret == 0) {
+			mkfs_format_uuid(sb[i]->uuid, u);
+			snprintf(what, wlen,
+				 "an existing pmfs filesystem (uuid %s, "
+				 "label '%.63s')",
+				 u, (const char *)sb[i]->label);
+			return what;
+		}
+		if (ret != -EINVAL) {
+			snprintf(what, wlen, "a damaged pmfs filesystem (%s)",
+				 why);
+			return what;
+		}
+	}
+	if (ns >= 1082 && buf[1080] == 0x53 && buf[1081] == 0xEF) {
+		uint32_t compat, incompat;
+
+		memcpy(&compat, buf + 1024 + 0x5C, 4);
+		memcpy(&incompat, buf + 1024 + 0x60, 4);
+		/* extents, 64bit, flex_bg mean ext4; a journal, ext3 */
+		if (incompat & (0x40 | 0x80 | 0x200))
+			snprintf(what, wlen, "an ext4 filesystem");
+		else if (compat & 0x4)
+			snprintf(what, wlen, "an ext3 filesystem");
+		else
+			snprintf(what, wlen, "an ext2 filesystem");
+		return what;
+	}
+	if (ns >= 4 && memcmp(buf, "XFSB", 4) == 0) {
+		snprintf(what, wlen, "an xfs filesystem");
+		return what;
+	}
+	if (ns >= 65608 && memcmp(buf + 65600, "_BHRfS_M", 8) == 0) {
+		snprintf(what, wlen, "a btrfs filesystem");
+		return what;
+	}
+	return NULL;
+}
+
+/* ---- target ------------------------------------------------------------- */
+
+/* Create or extend an image file for --size, or check the target exists;
+ * 0 or -1 after an error message. */
+static int mkfs_prepare(const struct mkfs_opts *o, struct mkfs_target *t,
+			struct stat *st)
+{
+	int fd;
+
+	if (stat(o->path, st) != 0) {
+		if (errno != ENOENT) {
+			mkfs_err("%s: %s", o->path, strerror(errno));
+			return -1;
+		}
+		if (!o->have_size) {
+			mkfs_err("%s: no such file or device; give --size "
+				 "SIZE to create an image file",
+				 o->path);
+			return -1;
+		}
+		memset(st, 0, sizeof(*st));
+		if (o->dry_run)
+			return 0;
+		fd = open(o->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			mkfs_err("cannot create %s: %s", o->path,
+				 strerror(errno));
+			return -1;
+		}
+		t->created = true;
+		if (ftruncate(fd, (off_t)o->size) != 0) {
+			mkfs_err("cannot size %s to %" PRIu64 " bytes: %s",
+				 o->path, o->size, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		close(fd);
+		return 0;
+	}
+	if (S_ISDIR(st->st_mode)) {
+		mkfs_err("%s: is a directory; give a devdax device or an "
+			 "image file",
+			 o->path);
+		return -1;
+	}
+	if (!o->have_size)
+		return 0;
+	if (!S_ISREG(st->st_mode)) {
+		mkfs_err("%s: --size applies only to image files; a device "
+			 "keeps its own size",
+			 o->path);
+		return -1;
+	}
+	if ((uint64_t)st->st_size == o->size)
+		return 0;
+	if ((uint64_t)st->st_size > o->size && !o->force) {
+		mkfs_err("%s is larger (%lld bytes) than --size; refusing to "
+			 "shrink it without -f",
+			 o->path, (long long)st->st_size);
+		return -1;
+	}
+	if (o->dry_run)
+		return 0;
+	fd = open(o->path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		mkfs_err("cannot open %s: %s", o->path, strerror(errno));
+		return -1;
+	}
+	t->old_size = st->st_size;
+	if (ftruncate(fd, (off_t)o->size) != 0) {
+		mkfs_err("cannot resize %s to %" PRIu64 " bytes: %s", o->path,
+			 o->size, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	t->resized = (uint64_t)st->st_size < o->size; /* undo only a growth */
+	close(fd);
+	return 0;
+}
+
+/* Undo what mkfs_prepare did, after a refusal before any write. */
+static void mkfs_undo(const struct mkfs_opts *o, const struct mkfs_target *t)
+{
+	if (t->created)
+		unlink(o->path);
+	else if (t->resized && truncate(o->path, t->old_size) != 0)
+		mkfs_err("warning: could not shrink %s back to %lld bytes",
+			 o->path, (long long)t->old_size);
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+/* Zero [off, off+len) of the namespace, flushed, no drain; shows progress
+ * on a terminal for large areas. */
+static void mkfs_zero(struct pmio *p, uint64_t off, uint64_t len,
+		      bool show)
+{
+	uint8_t *base = pmio_base(p);
+	bool tty = show && len >= MKFS_PROGRESS_MIN && isatty(2);
+
+	for (uint64_t done = 0; done < len;) {
+		uint64_t n = len - done > MKFS_ZERO_STEP ? MKFS_ZERO_STEP
+							 : len - done;
+
+		pmio_memset_nodrain(p, base + off + done, 0, n);
+		done += n;
+		if (tty)
+			fprintf(stderr, "\rZeroing: %3u%%",
+				(unsigned)(done * 100 / len));
+	}
+	if (tty)
+		fputs("\rZeroing: done\n", stderr);
+}
+
+/* Copy a DRAM block image to block blk, flushed, no drain. */
+static void mkfs_put(struct pmio *p, uint64_t blk, const void *src,
+		     size_t len)
+{
+	pmio_memcpy_nodrain(p, (uint8_t *)pmio_base(p) + fmt_blk_off(blk),
+			    src, len);
+}
+
+/* Fill a full-set attribute entry (convention (2) of fmt.h). */
+static void mkfs_attr(struct pmfs_le_attr *a, uint64_t ino, uint32_t mode,
+		      uint32_t nlink, const struct timespec *now)
+{
+	struct pmfs_time t = { (uint64_t)now->tv_sec, (uint32_t)now->tv_nsec,
+			       0 };
+
+	memset(a, 0, sizeof(*a));
+	a->h.type = PMFS_LE_ATTR;
+	a->h.len = sizeof(*a);
+	a->h.seq = 1;
+	a->mask = PMFS_AT_ALL;
+	a->mode = mode;
+	a->uid = 0;
+	a->gid = 0;
+	a->nlink = nlink;
+	a->size = 0;
+	a->rdev = 0;
+	a->parent = PMFS_ROOT_INO;
+	a->atime = t;
+	a->mtime = t;
+	a->ctime = t;
+	a->btime = t;
+	fmt_entry_seal(ino, &a->h);
+}
+
+/* Build the log page of a new directory in buf (one block); returns the
+ * byte length used (page header + entries). */
+static size_t mkfs_dir_page(uint8_t *buf, uint64_t ino, uint32_t mode,
+			    uint32_t nlink, bool with_lf,
+			    const struct timespec *now)
+{
+	struct pmfs_le_attr *a;
+	struct pmfs_le_dentry *d;
+	size_t used = sizeof(struct pmfs_logpage);
+
+	memset(buf, 0, PMFS_BLOCK_SIZE);
+	fmt_logpage_init((struct pmfs_logpage *)buf, ino, 0);
+	a = (struct pmfs_le_attr *)(buf + used);
+	mkfs_attr(a, ino, mode, nlink, now);
+	used += a->h.len;
+	if (!with_lf)
+		return used;
+	d = (struct pmfs_le_dentry *)(buf + used);
+	d->h.type = PMFS_LE_DENTRY_ADD;
+	d->h.len = fmt_dentry_len(10);
+	d->h.seq = 2;
+	d->ino = 2;
+	d->cookie = 1;
+	d->gen = 1;
+	d->dir_nlink = nlink;
+	d->ftype = DT_DIR;
+	d->name_len = 10;
+	d->mtime.sec = (uint64_t)now->tv_sec;
+	d->mtime.nsec = (uint32_t)now->tv_nsec;
+	memcpy(d->name, "lost+found", 10);
+	fmt_entry_seal(ino, &d->h);
+	return used + d->h.len;
+}
+
+/* Write the whole filesystem (steps (1)-(3) at the top of this file);
+ * durable when it returns.  0 or -ENOMEM. */
+static int mkfs_write(struct pmio *p, const struct mkfs_plan *pl,
+		      const struct pmfs_super *sb, bool show)
+{
+	uint8_t *base = pmio_base(p);
+	uint8_t *blk = calloc(1, PMFS_BLOCK_SIZE);
+	struct pmfs_badblocks *bb = (void *)blk;
+	struct pmfs_allocsave *as = (void *)blk;
+	struct pmfs_inode *slot = (void *)blk;
+	struct pmfs_sb_state st;
+	struct timespec now;
+	size_t rlen, llen, e = 0;
+	le64 word0 = pl->chunk;
+
+	if (!blk)
+		return -ENOMEM;
+	clock_gettime(CLOCK_REALTIME, &now);
+
+	/* (1) no valid superblock from here until step (3) */
+	mkfs_zero(p, 0, 2 * (uint64_t)PMFS_BLOCK_SIZE, false);
+	pmio_drain(p); /* ORDER: old superblocks gone before other writes */
+
+	/* (2) everything the superblock will point at */
+	mkfs_zero(p, fmt_blk_off(PMFS_BADBLK_BLOCK),
+		  fmt_blk_off(pl->g.data_start - PMFS_BADBLK_BLOCK), show);
+	memset(blk, 0, PMFS_BLOCK_SIZE);
+	bb->magic = PMFS_BADBLK_MAGIC;
+	bb->count = (uint32_t)pl->nbad;
+	for (size_t i = 0; i < pl->nbad; i++)
+		bb->blk[i] = pl->bad[i];
+	bb->crc = fmt_badblocks_crc(bb);
+	mkfs_put(p, PMFS_BADBLK_BLOCK, bb, PMFS_BLOCK_SIZE);
+	pmio_memcpy_nodrain(p, base + fmt_blk_off(pl->g.itdir_start), &word0,
+			    sizeof(word0));
+
+	mkfs_zero(p, fmt_blk_off(pl->chunk + 1),
+		  fmt_blk_off(PMFS_CHUNK_BLOCKS - 1), show);
+	rlen = mkfs_dir_page(blk, PMFS_ROOT_INO, S_IFDIR | 0755, 3, true,
+			     &now);
+	mkfs_put(p, pl->root_page, blk, PMFS_BLOCK_SIZE);
+	llen = mkfs_dir_page(blk, 2, S_IFDIR | 0700, 2, false, &now);
+	mkfs_put(p, pl->lf_page, blk, PMFS_BLOCK_SIZE);
+	memset(blk, 0, PMFS_BLOCK_SIZE);
+	slot[PMFS_ROOT_INO].head = fmt_blk_off(pl->root_page);
+	slot[PMFS_ROOT_INO].tail = fmt_blk_off(pl->root_page) + rlen;
+	slot[PMFS_ROOT_INO].gen = 1;
+	slot[2].head = fmt_blk_off(pl->lf_page);
+	slot[2].tail = fmt_blk_off(pl->lf_page) + llen;
+	slot[2].gen = 1;
+	mkfs_put(p, pl->chunk, blk, PMFS_BLOCK_SIZE);
+
+	for (size_t i = 0; i < pl->nsave; i++) {
+		memset(blk, 0, PMFS_BLOCK_SIZE);
+		as->magic = PMFS_ALLOCSAVE_MAGIC;
+		as->next = i + 1 < pl->nsave ? pl->save[i + 1] : 0;
+		as->seq = i;
+		while (e < pl->next && as->count < PMFS_ALLOCSAVE_MAX)
+			as->ext[as->count++] = pl->ext[e++];
+		as->crc = fmt_allocsave_crc(as);
+		mkfs_put(p, pl->save[i], as, PMFS_BLOCK_SIZE);
+	}
+
+	memset(&st, 0, sizeof(st));
+	st.clean = PMFS_STATE_CLEAN;
+	st.alloc_head = pl->save[0];
+	st.free_blocks = pl->free_blocks;
+	st.used_inodes = 2;
+	pmio_memcpy_nodrain(p, base + PMFS_SB_STATE_OFF, &st, sizeof(st));
+	pmio_drain(p); /* ORDER: all metadata durable before the superblock */
+
+	/* (3) the real commit: the superblock and its copy */
+	mkfs_put(p, PMFS_SB_COPY_BLOCK, sb, sizeof(*sb));
+	mkfs_put(p, PMFS_SB_BLOCK, sb, sizeof(*sb));
+	pmio_drain(p); /* ORDER: superblocks durable before mkfs reports */
+	free(blk);
+	return 0;
+}
+
+/* ---- summary ------------------------------------------------------------ */
+
+/* Human-readable size, e.g. "64.0 MiB". */
+static void mkfs_human(uint64_t bytes, char *out, size_t len)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB",
+					    "PiB" };
+	double v = (double)bytes;
+	int u = 0;
+
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, len, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+}
+
+/* Print what was (or would be) made. */
+static void mkfs_summary(const struct mkfs_opts *o, const struct mkfs_plan *pl,
+			 const struct pmio *p, uint64_t ns)
+{
+	char hs[32], u[37];
+
+	mkfs_human(pl->g.total_blocks * PMFS_BLOCK_SIZE, hs, sizeof(hs));
+	mkfs_format_uuid(o->uuid, u);
+	if (o->dry_run)
+		printf("Would make a pmfs filesystem on %s (dry run, nothing "
+		       "written)\n",
+		       o->path);
+	else
+		printf("Made a pmfs filesystem on %s\n", o->path);
+	printf("  size:         %s (%" PRIu64 " bytes)\n", hs,
+	       pl->g.total_blocks * PMFS_BLOCK_SIZE);
+	if (ns % PMFS_BLOCK_SIZE)
+		printf("  unused tail:  %" PRIu64 " bytes\n",
+		       ns % PMFS_BLOCK_SIZE);
+	printf("  blocks:       %" PRIu64 " of %u bytes, %" PRIu64 " free\n",
+	       pl->g.total_blocks, PMFS_BLOCK_SIZE, pl->free_blocks);
+	printf("  block size:   %u\n", PMFS_BLOCK_SIZE);
+	printf("  uuid:         %s\n", u);
+	printf("  label:        %s\n", o->label && *o->label ? o->label
+							   : "(none)");
+	if (p) {
+		enum pmio_gran g = pmio_gran(p);
+
+		const char *force = getenv("PMFS_FORCE_CACHE_LINE");
+
+		printf("  granularity:  %s%s\n", pmio_gran_name(g),
+		       g == PMIO_GRAN_PAGE
+			       ? " (not DAX: every flush is an msync, slow)"
+		       : force && strcmp(force, "1") == 0
+			       ? " (forced by PMFS_FORCE_CACHE_LINE: tests "
+				 "only)"
+			       : "");
+		printf("  flush path:   %s\n", pmio_flush_path(p));
+	} else {
+		printf("  granularity:  unknown (file not created in a dry "
+		       "run)\n");
+		printf("  flush path:   unknown\n");
+	}
+	printf("  lanes:        %u\n", pl->g.nlanes);
+	printf("  bad blocks:   %zu kept out of use\n", pl->nbad);
+	printf("  layout:       journal %" PRIu64 "..%" PRIu64
+	       ", inode-table dir %" PRIu64 "..%" PRIu64 ", data from %" PRIu64
+	       "\n",
+	       pl->g.journal_start, pl->g.journal_start + pl->g.nlanes - 1,
+	       pl->g.itdir_start, pl->g.itdir_start + PMFS_ITDIR_BLOCKS - 1,
+	       pl->g.data_start);
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+/* Gather the namespace's own and the -l bad blocks; 0 or -1. */
+static int mkfs_badblocks(const struct mkfs_opts *o, const struct pmio *p,
+			  struct mkfs_plan *pl)
+{
+	size_t cap = 0;
+
+	pl->bad = NULL;
+	pl->nbad = 0;
+	if (o->bbfile && mkfs_read_bbfile(o->bbfile, &pl->bad, &pl->nbad, &cap))
+		return -1;
+	if (p) {
+		const struct pmio_badblock *bb;
+		size_t n = pmio_badblocks(p, &bb);
+
+		for (size_t i = 0; i < n; i++) {
+			uint64_t first, last;
+
+			if (bb[i].len == 0)
+				continue;
+			first = fmt_off_blk(bb[i].off);
+			last = fmt_off_blk(bb[i].off + bb[i].len - 1);
+			if (last - first > 2 * PMFS_BADBLK_MAX) {
+				mkfs_err("the namespace reports %" PRIu64
+					 " bad blocks in one range; too many "
+					 "to keep out of use",
+					 last - first + 1);
+				return -1;
+			}
+			for (uint64_t b = first; b <= last; b++)
+				if (mkfs_bad_add(&pl->bad, &pl->nbad, &cap, b)) {
+					mkfs_err("out of memory");
+					return -1;
+				}
+		}
+	}
+	pl->nbad = mkfs_sort_unique(pl->bad, pl->nbad);
+	return 0;
+}
+
+/* Parse, check, plan, write (unless -n), summarise; exit 0 or 1. */
+int main(int argc, char **argv)
+{
+	struct mkfs_opts o = { 0 };
+	struct mkfs_target t = { 0 };
+	struct mkfs_plan pl = { 0 };
+	struct pmfs_super sb;
+	struct pmio *p = NULL;
+	struct stat st;
+	char err[512], what[256];
+	uint64_t ns;
+	int ret = 1, r;
+
+	r = mkfs_parse_args(argc, argv, &o);
+	if (r)
+		return r > 0 ? 0 : 1;
+	if (!o.have_uuid && mkfs_random_uuid(o.uuid)) {
+		mkfs_err("cannot generate a uuid: %s", strerror(errno));
+		return 1;
+	}
+	if (mkfs_prepare(&o, &t, &st))
+		goto out_undo;
+
+	if (o.dry_run && (st.st_mode == 0 ||
+			  (S_ISREG(st.st_mode) && st.st_size == 0))) {
+		ns = o.size; /* would be created: nothing to open */
+	} else {
+		struct pmio_opts po = {
+			PMIO_O_EXCL | PMIO_O_QUIET |
+				(o.dry_run ? PMIO_O_RDONLY : 0),
+			o.dry_run ? 0 : PMFS_MIN_SIZE,
+		};
+
+		r = pmio_open(o.path, &po, &p, err, sizeof(err));
+		if (r) {
+			mkfs_err("%s", err);
+			goto out_undo;
+		}
+		ns = pmio_size(p);
+		if (o.dry_run && o.have_size && o.size > ns)
+			ns = o.size;
+		if (mkfs_detect(pmio_base(p), pmio_size(p), what,
+				sizeof(what)) &&
+		    !o.force) {
+			mkfs_err("%s contains %s; use -f to overwrite it",
+				 o.path, what);
+			goto out_close;
+		}
+	}
+	if (fmt_geometry(ns, &pl.g)) {
+		mkfs_err("%s: too small (%" PRIu64 " bytes, need at least "
+			 "%u MiB)",
+			 o.path, ns, PMFS_MIN_SIZE >> 20);
+		goto out_close;
+	}
+	if (mkfs_badblocks(&o, p, &pl) || mkfs_plan(&pl))
+		goto out_close;
+	if (fmt_super_init(&sb, &pl.g, o.uuid, o.label,
+			   (uint64_t)time(NULL))) {
+		mkfs_err("label too long");
+		goto out_close;
+	}
+	if (!o.dry_run) {
+		if (mkfs_write(p, &pl, &sb, !o.quiet)) {
+			mkfs_err("out of memory");
+			goto out_close;
+		}
+		t.created = t.resized = false; /* keep it now */
+	}
+	if (!o.quiet)
+		mkfs_summary(&o, &pl, p, ns);
+	if (fflush(stdout) != 0) {
+		mkfs_err("cannot write the summary: %s", strerror(errno));
+		goto out_close;
+	}
+	ret = 0;
+out_close:
+	pmio_close(p);
+	free(pl.bad);
+	free(pl.ext);
+out_undo:
+	if (ret)
+		mkfs_undo(&o, &t);
+	return ret;
+}
