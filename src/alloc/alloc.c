@@ -1,0 +1,642 @@
+/*
+ * alloc.c - the block and inode-number allocator (see alloc.h): one bitmap
+ * per lane over a contiguous block range (bit set = used), a free counter
+ * per lane, and one bitmap of inode numbers over the known chunks.
+ */
+#include "alloc.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fmt.h"
+#include "pmemio.h"
+
+struct alloc_lane {
+	pthread_mutex_t mu;
+	uint64_t lo, hi;   /* blocks [lo, hi) */
+	uint64_t *bits;    /* bit (b - lo) set = used */
+	uint64_t nfree;
+	uint64_t hint;     /* next block to try */
+	char pad[64];
+};
+
+struct alloc {
+	uint64_t data_start, total_blocks;
+	unsigned nlanes;
+	struct alloc_lane *lanes;
+	uint64_t *bad;     /* bitmap over the whole data area: bad blocks */
+	uint64_t nbad;
+	_Atomic uint64_t nfree;
+	_Atomic uint64_t refused;
+	uint64_t reserve;
+	pthread_mutex_t ino_mu;
+	uint64_t *ino_bits; /* bit set = used (or not available) */
+	uint64_t ino_nchunks;
+	uint64_t ino_used;
+	uint64_t ino_hint;
+};
+
+static inline bool bit_get(const uint64_t *b, uint64_t i)
+{
+	return (b[i >> 6] >> (i & 63)) & 1;
+}
+static inline void bit_set(uint64_t *b, uint64_t i)
+{
+	b[i >> 6] |= 1ull << (i & 63);
+}
+static inline void bit_clr(uint64_t *b, uint64_t i)
+{
+	b[i >> 6] &= ~(1ull << (i & 63));
+}
+
+static struct alloc_lane *lane_of(struct alloc *a, uint64_t blk)
+{
+	uint64_t per = (a->total_blocks - a->data_start + a->nlanes - 1) /
+		       a->nlanes;
+	uint64_t i = (blk - a->data_start) / per;
+
+	if (i >= a->nlanes)
+		i = a->nlanes - 1;
+	return &a->lanes[i];
+}
+
+static void mark_bad(struct alloc *a, uint64_t blk)
+{
+	struct alloc_lane *l;
+
+	if (blk < a->data_start || blk >= a->total_blocks)
+		return;
+	if (bit_get(a->bad, blk - a->data_start))
+		return;
+	bit_set(a->bad, blk - a->data_start);
+	a->nbad++;
+	l = lane_of(a, blk);
+	if (!bit_get(l->bits, blk - l->lo)) {
+		bit_set(l->bits, blk - l->lo);
+		l->nfree--;
+		a->nfree--;
+	}
+}
+
+int alloc_create(struct pmio *p, const void *badtab, uint64_t data_start,
+		 uint64_t total_blocks, unsigned nlanes, bool all_used,
+		 struct alloc **out)
+{
+	struct alloc *a;
+	uint64_t per, n = total_blocks - data_start;
+	unsigned i;
+
+	if (data_start == 0 || total_blocks <= data_start || nlanes == 0)
+		return -EINVAL;
+	if (nlanes > n)
+		nlanes = 1;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->data_start = data_start;
+	a->total_blocks = total_blocks;
+	a->nlanes = nlanes;
+	pthread_mutex_init(&a->ino_mu, NULL);
+	a->lanes = calloc(nlanes, sizeof(*a->lanes));
+	a->bad = calloc((n + 63) / 64, 8);
+	if (!a->lanes || !a->bad)
+		goto out_nomem;
+	per = (n + nlanes - 1) / nlanes;
+	for (i = 0; i < nlanes; i++) {
+		struct alloc_lane *l = &a->lanes[i];
+		uint64_t nb, j;
+
+		pthread_mutex_init(&l->mu, NULL);
+		l->lo = data_start + per * i;
+		l->hi = i == nlanes - 1 ? total_blocks : l->lo + per;
+		if (l->lo > total_blocks)
+			l->lo = total_blocks;
+		if (l->hi > total_blocks)
+			l->hi = total_blocks;
+		nb = l->hi - l->lo;
+		l->bits = calloc((nb + 64) / 64, 8);
+		if (!l->bits)
+			goto out_nomem;
+		l->hint = l->lo;
+		if (all_used) {
+			for (j = 0; j < nb; j++)
+				bit_set(l->bits, j);
+			l->nfree = 0;
+		} else {
+			l->nfree = nb;
+		}
+		a->nfree += l->nfree;
+	}
+	if (badtab) {
+		const struct pmfs_badblocks *bt = badtab;
+
+		if (bt->magic == PMFS_BADBLK_MAGIC &&
+		    bt->count <= PMFS_BADBLK_MAX &&
+		    bt->crc == fmt_badblocks_crc(bt)) {
+			for (uint32_t k = 0; k < bt->count; k++)
+				mark_bad(a, bt->blk[k]);
+		}
+	}
+	if (p) {
+		const struct pmio_badblock *bb;
+		size_t nbb = pmio_badblocks(p, &bb);
+
+		for (size_t k = 0; k < nbb; k++) {
+			uint64_t b0 = bb[k].off >> PMFS_BLOCK_SHIFT;
+			uint64_t b1 = (bb[k].off + bb[k].len +
+				       PMFS_BLOCK_SIZE - 1) >> PMFS_BLOCK_SHIFT;
+
+			for (uint64_t b = b0; b < b1 && b < total_blocks; b++)
+				mark_bad(a, b);
+		}
+	}
+	*out = a;
+	return 0;
+out_nomem:
+	alloc_destroy(a);
+	return -ENOMEM;
+}
+
+void alloc_destroy(struct alloc *a)
+{
+	if (!a)
+		return;
+	if (a->lanes) {
+		for (unsigned i = 0; i < a->nlanes; i++) {
+			free(a->lanes[i].bits);
+			pthread_mutex_destroy(&a->lanes[i].mu);
+		}
+	}
+	free(a->lanes);
+	free(a->bad);
+	free(a->ino_bits);
+	pthread_mutex_destroy(&a->ino_mu);
+	free(a);
+}
+
+void alloc_set_reserve(struct alloc *a, uint64_t blocks)
+{
+	a->reserve = blocks;
+}
+
+/* Find and take a free run of 1..want blocks (exactly want if exact) in
+ * lane l, under its mutex.  Returns the run length, 0 if none. */
+static uint64_t lane_take(struct alloc_lane *l, uint64_t want, bool exact,
+			  uint64_t *start)
+{
+	uint64_t nb = l->hi - l->lo, pos, scanned = 0, i;
+
+	if (l->nfree == 0 || (exact && l->nfree < want))
+		return 0;
+	pos = l->hint - l->lo;
+	if (pos >= nb)
+		pos = 0;
+	while (scanned < nb) {
+		uint64_t run;
+
+		/* skip full words quickly */
+		if ((pos & 63) == 0 && pos + 64 <= nb &&
+		    l->bits[pos >> 6] == ~0ull) {
+			pos += 64;
+			scanned += 64;
+			if (pos >= nb)
+				pos = 0;
+			continue;
+		}
+		if (bit_get(l->bits, pos)) {
+			pos++;
+			scanned++;
+			if (pos >= nb)
+				pos = 0;
+			continue;
+		}
+		run = 0;
+		while (pos + run < nb && run < want &&
+		       !bit_get(l->bits, pos + run))
+			run++;
+		if (!exact || run == want) {
+			for (i = 0; i < run; i++)
+				bit_set(l->bits, pos + i);
+			l->nfree -= run;
+			l->hint = l->lo + pos + run;
+			*start = l->lo + pos;
+			return run;
+		}
+		pos += run;
+		scanned += run;
+		if (pos >= nb)
+			pos = 0;
+	}
+	return 0;
+}
+
+static int take(struct alloc *a, unsigned lane, uint64_t want, bool exact,
+		unsigned flags, uint64_t *start, uint64_t *got)
+{
+	uint64_t free_now = atomic_load(&a->nfree);
+
+	if (want == 0)
+		return -EINVAL;
+	if (!(flags & ALLOC_F_RESERVE) &&
+	    (free_now < a->reserve || free_now - a->reserve < (exact ? want : 1)))
+		return -ENOSPC;
+	for (unsigned k = 0; k < a->nlanes; k++) {
+		struct alloc_lane *l = &a->lanes[(lane + k) % a->nlanes];
+		uint64_t n;
+
+		pthread_mutex_lock(&l->mu);
+		n = lane_take(l, want, exact, start);
+		pthread_mutex_unlock(&l->mu);
+		if (n) {
+			atomic_fetch_sub(&a->nfree, n);
+			*got = n;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+int alloc_blocks(struct alloc *a, unsigned lane, uint64_t want,
+		 unsigned flags, uint64_t *start, uint64_t *got)
+{
+	return take(a, lane, want, false, flags, start, got);
+}
+
+int alloc_block(struct alloc *a, unsigned lane, unsigned flags,
+		uint64_t *blk)
+{
+	uint64_t got;
+
+	return take(a, lane, 1, true, flags, blk, &got);
+}
+
+int alloc_contig(struct alloc *a, unsigned lane, uint64_t n, unsigned flags,
+		 uint64_t *start)
+{
+	uint64_t got;
+
+	return take(a, lane, n, true, flags, start, &got);
+}
+
+/* Apply set (used=true) or clear to [blk, blk+n), all or nothing. */
+static int change(struct alloc *a, uint64_t blk, uint64_t n, bool used)
+{
+	uint64_t b, end = blk + n;
+
+	if (n == 0)
+		return 0;
+	if (blk < a->data_start || end > a->total_blocks || end < blk)
+		return -ERANGE;
+	/* check first, lane by lane, then apply */
+	for (b = blk; b < end;) {
+		struct alloc_lane *l = lane_of(a, b);
+		uint64_t stop = end < l->hi ? end : l->hi, c;
+		int bad = 0;
+
+		pthread_mutex_lock(&l->mu);
+		for (c = b; c < stop; c++) {
+			if (bit_get(l->bits, c - l->lo) != !used ||
+			    (!used && bit_get(a->bad, c - a->data_start))) {
+				bad = 1;
+				break;
+			}
+		}
+		pthread_mutex_unlock(&l->mu);
+		if (bad)
+			return used ? -EEXIST : -EINVAL;
+		b = stop;
+	}
+	for (b = blk; b < end;) {
+		struct alloc_lane *l = lane_of(a, b);
+		uint64_t stop = end < l->hi ? end : l->hi, c;
+
+		pthread_mutex_lock(&l->mu);
+		for (c = b; c < stop; c++) {
+			if (used)
+				bit_set(l->bits, c - l->lo);
+			else
+				bit_clr(l->bits, c - l->lo);
+		}
+		if (used) {
+			l->nfree -= stop - b;
+		} else {
+			l->nfree += stop - b;
+			if (b < l->hint)
+				l->hint = b;
+		}
+		pthread_mutex_unlock(&l->mu);
+		if (used)
+			atomic_fetch_sub(&a->nfree, stop - b);
+		else
+			atomic_fetch_add(&a->nfree, stop - b);
+		b = stop;
+	}
+	return 0;
+}
+
+int alloc_free(struct alloc *a, uint64_t blk, uint64_t n)
+{
+	int err = change(a, blk, n, false);
+
+	if (err) {
+		atomic_fetch_add(&a->refused, 1);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int alloc_mark_used(struct alloc *a, uint64_t blk, uint64_t n)
+{
+	return change(a, blk, n, true);
+}
+
+bool alloc_is_free(struct alloc *a, uint64_t blk)
+{
+	struct alloc_lane *l;
+	bool r;
+
+	if (blk < a->data_start || blk >= a->total_blocks)
+		return false;
+	l = lane_of(a, blk);
+	pthread_mutex_lock(&l->mu);
+	r = !bit_get(l->bits, blk - l->lo);
+	pthread_mutex_unlock(&l->mu);
+	return r;
+}
+
+bool alloc_is_bad(struct alloc *a, uint64_t blk)
+{
+	if (blk < a->data_start || blk >= a->total_blocks)
+		return false;
+	return bit_get(a->bad, blk - a->data_start);
+}
+
+uint64_t alloc_free_blocks(struct alloc *a)
+{
+	return atomic_load(&a->nfree);
+}
+
+uint64_t alloc_total_blocks(struct alloc *a)
+{
+	return a->total_blocks - a->data_start - a->nbad;
+}
+
+uint64_t alloc_refused_frees(struct alloc *a)
+{
+	return atomic_load(&a->refused);
+}
+
+/* ---- saved state ------------------------------------------------------ */
+
+int alloc_load(struct alloc *a, const void *base, uint64_t head)
+{
+	const uint8_t *b = base;
+	uint64_t blk = head, seq = 0, chain[4096];
+	size_t nchain = 0;
+	int err;
+
+	while (blk) {
+		const struct pmfs_allocsave *as;
+
+		if (blk < a->data_start || blk >= a->total_blocks ||
+		    nchain >= sizeof(chain) / sizeof(chain[0]))
+			return -EUCLEAN;
+		as = (const void *)(b + fmt_blk_off(blk));
+		if (as->magic != PMFS_ALLOCSAVE_MAGIC || as->seq != seq ||
+		    as->count > PMFS_ALLOCSAVE_MAX ||
+		    as->crc != fmt_allocsave_crc(as))
+			return -EUCLEAN;
+		for (uint64_t i = 0; i < as->count; i++) {
+			err = alloc_free(a, as->ext[i].start, as->ext[i].len);
+			if (err)
+				return -EUCLEAN;
+		}
+		chain[nchain++] = blk;
+		seq++;
+		blk = as->next;
+	}
+	/* the chain's blocks are free again once read; tolerate a chain
+	 * that listed itself */
+	for (size_t i = 0; i < nchain; i++)
+		if (!alloc_is_free(a, chain[i]))
+			alloc_free(a, chain[i], 1);
+	return 0;
+}
+
+/* Collect free extents into exts (grows); returns count or -ENOMEM. */
+static long collect_free(struct alloc *a, struct pmfs_extent **exts)
+{
+	size_t n = 0, cap = 64;
+	struct pmfs_extent *e = malloc(cap * sizeof(*e));
+
+	if (!e)
+		return -ENOMEM;
+	for (unsigned i = 0; i < a->nlanes; i++) {
+		struct alloc_lane *l = &a->lanes[i];
+
+		pthread_mutex_lock(&l->mu);
+		for (uint64_t j = 0; j < l->hi - l->lo;) {
+			uint64_t s;
+
+			if (bit_get(l->bits, j)) {
+				j++;
+				continue;
+			}
+			s = j;
+			while (j < l->hi - l->lo && !bit_get(l->bits, j))
+				j++;
+			if (n && e[n - 1].start + e[n - 1].len == l->lo + s) {
+				e[n - 1].len += j - s;
+				continue;
+			}
+			if (n == cap) {
+				struct pmfs_extent *ne;
+
+				cap *= 2;
+				ne = realloc(e, cap * sizeof(*e));
+				if (!ne) {
+					pthread_mutex_unlock(&l->mu);
+					free(e);
+					return -ENOMEM;
+				}
+				e = ne;
+			}
+			e[n].start = l->lo + s;
+			e[n].len = j - s;
+			n++;
+		}
+		pthread_mutex_unlock(&l->mu);
+	}
+	*exts = e;
+	return (long)n;
+}
+
+int alloc_save(struct alloc *a, struct pmio *p, void *base, uint64_t *head)
+{
+	struct pmfs_extent *e = NULL;
+	long n;
+	uint64_t nblk, *chain = NULL, i;
+	int err;
+
+	/* The chain's own blocks leave the free list first; the free list
+	 * can shrink by that many extents at most, so size for the count
+	 * before allocation. */
+	n = collect_free(a, &e);
+	if (n < 0)
+		return (int)n;
+	free(e);
+	/* each chain block taken can split one extent: size for n + nblk */
+	nblk = ((uint64_t)n + PMFS_ALLOCSAVE_MAX - 2) / (PMFS_ALLOCSAVE_MAX - 1);
+	if (nblk == 0)
+		nblk = 1;
+	chain = calloc(nblk, sizeof(*chain));
+	if (!chain)
+		return -ENOMEM;
+	for (i = 0; i < nblk; i++) {
+		err = alloc_block(a, 0, ALLOC_F_RESERVE, &chain[i]);
+		if (err)
+			goto out_free;
+	}
+	n = collect_free(a, &e);
+	if (n < 0) {
+		err = (int)n;
+		goto out_free;
+	}
+	for (i = 0; i < nblk; i++) {
+		struct pmfs_allocsave *as = (void *)((uint8_t *)base +
+						     fmt_blk_off(chain[i]));
+		uint64_t first = i * PMFS_ALLOCSAVE_MAX, cnt = 0;
+
+		if (first < (uint64_t)n)
+			cnt = (uint64_t)n - first;
+		if (cnt > PMFS_ALLOCSAVE_MAX)
+			cnt = PMFS_ALLOCSAVE_MAX;
+		pmio_memset_noflush(p, as, 0, PMFS_BLOCK_SIZE);
+		as->magic = PMFS_ALLOCSAVE_MAGIC;
+		as->next = i + 1 < nblk ? chain[i + 1] : 0;
+		as->count = cnt;
+		as->seq = i;
+		memcpy(as->ext, e + first, cnt * sizeof(*e));
+		as->crc = fmt_allocsave_crc(as);
+		pmio_flush(p, as, PMFS_BLOCK_SIZE);
+	}
+	*head = chain[0];
+	err = 0;
+	free(e);
+	free(chain);
+	return err;
+out_free:
+	for (uint64_t k = 0; k < i; k++)
+		alloc_free(a, chain[k], 1);
+	free(chain);
+	return err;
+}
+
+/* ---- inode numbers ---------------------------------------------------- */
+
+int alloc_ino_add_chunk(struct alloc *a, uint64_t c)
+{
+	uint64_t need = c + 1, words = PMFS_INODES_PER_CHUNK / 64;
+
+	pthread_mutex_lock(&a->ino_mu);
+	if (need > a->ino_nchunks) {
+		uint64_t *nb = realloc(a->ino_bits, need * words * 8);
+
+		if (!nb) {
+			pthread_mutex_unlock(&a->ino_mu);
+			return -ENOMEM;
+		}
+		/* chunks not (yet) added are all "used" */
+		memset(nb + a->ino_nchunks * words, 0xff,
+		       (need - a->ino_nchunks) * words * 8);
+		a->ino_bits = nb;
+		a->ino_nchunks = need;
+	}
+	memset(a->ino_bits + c * words, 0, words * 8);
+	if (c == 0)
+		bit_set(a->ino_bits, 0);
+	if (c * PMFS_INODES_PER_CHUNK < a->ino_hint)
+		a->ino_hint = c * PMFS_INODES_PER_CHUNK;
+	pthread_mutex_unlock(&a->ino_mu);
+	return 0;
+}
+
+int alloc_ino_mark_used(struct alloc *a, uint64_t ino)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&a->ino_mu);
+	if (ino == 0 || ino >= a->ino_nchunks * PMFS_INODES_PER_CHUNK)
+		err = -ERANGE;
+	else if (bit_get(a->ino_bits, ino))
+		err = -EEXIST;
+	else {
+		bit_set(a->ino_bits, ino);
+		a->ino_used++;
+	}
+	pthread_mutex_unlock(&a->ino_mu);
+	return err;
+}
+
+int alloc_ino_get(struct alloc *a, uint64_t *ino)
+{
+	uint64_t n, i;
+	int err = -ENOSPC;
+
+	pthread_mutex_lock(&a->ino_mu);
+	n = a->ino_nchunks * PMFS_INODES_PER_CHUNK;
+	for (i = a->ino_hint; i < n; i++) {
+		if ((i & 63) == 0 && a->ino_bits[i >> 6] == ~0ull) {
+			i += 63;
+			continue;
+		}
+		if (!bit_get(a->ino_bits, i)) {
+			bit_set(a->ino_bits, i);
+			a->ino_used++;
+			a->ino_hint = i + 1;
+			*ino = i;
+			err = 0;
+			break;
+		}
+	}
+	if (err)
+		a->ino_hint = n;
+	pthread_mutex_unlock(&a->ino_mu);
+	return err;
+}
+
+void alloc_ino_put(struct alloc *a, uint64_t ino)
+{
+	pthread_mutex_lock(&a->ino_mu);
+	if (ino && ino < a->ino_nchunks * PMFS_INODES_PER_CHUNK &&
+	    bit_get(a->ino_bits, ino)) {
+		bit_clr(a->ino_bits, ino);
+		a->ino_used--;
+		if (ino < a->ino_hint)
+			a->ino_hint = ino;
+	}
+	pthread_mutex_unlock(&a->ino_mu);
+}
+
+uint64_t alloc_ino_used(struct alloc *a)
+{
+	uint64_t r;
+
+	pthread_mutex_lock(&a->ino_mu);
+	r = a->ino_used;
+	pthread_mutex_unlock(&a->ino_mu);
+	return r;
+}
+
+uint64_t alloc_ino_chunks(struct alloc *a)
+{
+	uint64_t r;
+
+	pthread_mutex_lock(&a->ino_mu);
+	r = a->ino_nchunks;
+	pthread_mutex_unlock(&a->ino_mu);
+	return r;
+}

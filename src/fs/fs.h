@@ -1,0 +1,227 @@
+/*
+ * fs.h - filesystem semantics on top of the per-inode logs: the API the
+ * FUSE glue, fsck.pmfs, the crash harness and the benchmarks call.
+ *
+ * Owns: mount (recovery) and clean unmount of a namespace; lookup, create,
+ * unlink, link, rename, symlinks, xattrs, read, write, truncate, fallocate,
+ * attributes, statfs; the DRAM indexes (directory name -> entry, file
+ * offset -> block) built from the logs on first use; inode lifetime
+ * (kernel lookup counts, orphans).
+ *
+ * Conventions: every function returns 0 or -errno.  Inode numbers are the
+ * on-media slot numbers; PMFS_ROOT_INO (1) is the root.  When a mutating
+ * call returns 0 its change is durable (every call is synchronous).  After
+ * a failure part-way through a persist, the filesystem turns read-only
+ * (every later mutating call returns -EROFS) rather than guess.
+ *
+ * Lock order (outermost first; details in fs_int.h):
+ *   the mount's rwlock: read-only calls (lookup, getattr, read, readdir,
+ *   readlink, getxattr, listxattr, lseek, statfs) share it and run in
+ *   parallel; every change, and the log GC thread while it compacts, holds
+ *   it exclusively (per-inode locks are not implemented yet)
+ *   -> the inode-cache mutex (lazy loading of inodes from their logs)
+ *   -> the GC queue mutex -> allocator lane mutexes (alloc.h, leaves).
+ *
+ * Crash invariants (on top of LOG(1)..(7) in log.h):
+ *  FS(1) every change is one commit: LOG(4) for one inode (write,
+ *        truncate, setattr, xattr set/remove, fallocate: 2 fences) or the
+ *        journal LOG(5) for several (mknod, mkdir, symlink, link, unlink,
+ *        rmdir, rename of every kind: 3 fences); DRAM changes only after
+ *        the commit, by applying the entries that were written, so DRAM
+ *        always equals a replay of the logs;
+ *  FS(2) blocks and log pages made unreachable by a change are freed (in
+ *        DRAM) only after its commit is durable;
+ *  FS(3) a new inode's slot gets head/gen while its tail is 0 (free); its
+ *        tail comes from the journal;
+ *  FS(4) a failure after a partial persist makes the mount read-only.
+ * Mount: journals re-applied (recov_journals), then either the saved
+ * allocator state (clean) or a rebuild from every log, reclaiming inodes
+ * with nlink 0 (orphans) through the journal; clean is cleared (commit +
+ * drain) before the first change.  Recovery is itself crash-safe.
+ */
+#ifndef PMFS_FS_H
+#define PMFS_FS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
+
+struct fs;
+struct pmio;
+
+/* fs_opts.flags */
+#define FS_O_RDONLY 0x01   /* no change reaches the media */
+#define FS_O_REFCOUNT 0x02 /* entry-returning calls take a lookup ref
+			    * (FUSE); unlinked inodes live until forgotten */
+#define FS_O_NOATIME 0x04
+#define FS_O_STRICTATIME 0x08 /* default is relatime */
+
+struct fs_opts {
+	unsigned flags;
+	unsigned recovery_threads; /* 0 = number of CPUs */
+};
+
+/* What mount found and did; filled by fs_mount*(). */
+struct fs_mount_info {
+	bool was_clean;             /* fast path taken */
+	uint64_t journals_replayed; /* active journals re-applied */
+	uint64_t orphans_freed;     /* nlink 0 inodes reclaimed */
+	uint64_t inodes;            /* inodes in use */
+	uint64_t free_blocks;
+};
+
+/* Caller identity for new files and permission-sensitive changes. */
+struct fs_ctx {
+	uint32_t uid;
+	uint32_t gid;
+};
+
+struct fs_attr {
+	uint64_t ino;
+	uint32_t gen;
+	uint32_t mode;
+	uint32_t nlink;
+	uint32_t uid;
+	uint32_t gid;
+	uint64_t size;
+	uint64_t blocks; /* 512-byte units allocated */
+	uint64_t rdev;
+	struct timespec atime, mtime, ctime, btime;
+};
+
+/* fs_setattr.valid */
+#define FS_SET_MODE 0x001
+#define FS_SET_UID 0x002
+#define FS_SET_GID 0x004
+#define FS_SET_SIZE 0x008
+#define FS_SET_ATIME 0x010
+#define FS_SET_MTIME 0x020
+#define FS_SET_ATIME_NOW 0x040
+#define FS_SET_MTIME_NOW 0x080
+#define FS_SET_CTIME 0x100
+#define FS_SET_KILL_SUID 0x200 /* clear setuid/setgid (unprivileged chown) */
+
+struct fs_setattr {
+	unsigned valid;
+	uint32_t mode, uid, gid;
+	uint64_t size;
+	struct timespec atime, mtime, ctime;
+};
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+/* Open the namespace at path, recover if needed, and mount it. */
+int fs_mount(const char *path, const struct fs_opts *o, struct fs **out,
+	     struct fs_mount_info *info, char *err, size_t errlen);
+/* Mount an already-open mapping (tests, the crash harness, fsck). */
+int fs_mount_pmio(struct pmio *p, const struct fs_opts *o, struct fs **out,
+		  struct fs_mount_info *info, char *err, size_t errlen);
+/* Clean unmount: save allocator state, set the clean flag, unmap. */
+int fs_unmount(struct fs *fs);
+/* Drop DRAM state without touching media (a simulated crash in tests).
+ * Does not close the pmio of fs_mount_pmio(). */
+void fs_abandon(struct fs *fs);
+struct pmio *fs_pmio(struct fs *fs);
+
+/* ---- names ------------------------------------------------------------- */
+
+int fs_lookup(struct fs *fs, uint64_t parent, const char *name,
+	      struct fs_attr *out);
+/* Drop nlookup kernel references (FS_O_REFCOUNT). */
+void fs_forget(struct fs *fs, uint64_t ino, uint64_t nlookup);
+
+int fs_getattr(struct fs *fs, uint64_t ino, struct fs_attr *out);
+int fs_setattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino,
+	       const struct fs_setattr *sa, struct fs_attr *out);
+
+/* Regular files, fifos, sockets, device nodes (type in mode). */
+int fs_mknod(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent,
+	     const char *name, uint32_t mode, uint64_t rdev,
+	     struct fs_attr *out);
+int fs_mkdir(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent,
+	     const char *name, uint32_t mode, struct fs_attr *out);
+int fs_symlink(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent,
+	       const char *name, const char *target, struct fs_attr *out);
+/* Copy the target (not NUL-terminated) into buf; *len = its length. */
+int fs_readlink(struct fs *fs, uint64_t ino, char *buf, size_t bufsz,
+		size_t *len);
+int fs_unlink(struct fs *fs, uint64_t parent, const char *name);
+int fs_rmdir(struct fs *fs, uint64_t parent, const char *name);
+int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
+	    const char *newname, struct fs_attr *out);
+/* flags: 0, RENAME_NOREPLACE or RENAME_EXCHANGE. */
+int fs_rename(struct fs *fs, uint64_t parent, const char *name,
+	      uint64_t newparent, const char *newname, unsigned flags);
+
+/*
+ * Directory listing from position `cookie` (0 = start; "." and ".." are
+ * not listed).  fill() is called per entry with the cookie to resume after
+ * it; a non-zero return from fill stops the walk (and is not an error).
+ * Cookies stay valid while the directory changes.
+ */
+typedef int (*fs_fill_fn)(void *arg, const char *name, uint64_t ino,
+			  unsigned dtype, uint64_t next_cookie);
+int fs_readdir(struct fs *fs, uint64_t ino, uint64_t cookie, fs_fill_fn fill,
+	       void *arg);
+
+/* ---- data -------------------------------------------------------------- */
+
+/*
+ * Read: sink() is called once with iovecs pointing into the mapping (holes
+ * point at a shared page of zeros), while the inode is read-locked, so the
+ * blocks cannot be reused until sink returns.  Returns sink's result.
+ */
+typedef int (*fs_sink_fn)(void *arg, const struct iovec *iov, int iovcnt,
+			  size_t total);
+int fs_read(struct fs *fs, uint64_t ino, uint64_t off, size_t len,
+	    fs_sink_fn sink, void *arg);
+/* Convenience: copy into buf; *nread bytes read (short at EOF). */
+int fs_pread(struct fs *fs, uint64_t ino, void *buf, size_t len,
+	     uint64_t off, size_t *nread);
+
+/* fs_write flags */
+#define FS_W_APPEND 0x1 /* write at the current end of file */
+
+/* Atomic write of the whole buffer; clears suid/sgid for ctx when needed. */
+int fs_write(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino,
+	     const struct iovec *iov, int iovcnt, uint64_t off,
+	     unsigned flags, size_t *written);
+int fs_pwrite(struct fs *fs, uint64_t ino, const void *buf, size_t len,
+	      uint64_t off);
+/* mode: 0, FALLOC_FL_KEEP_SIZE, PUNCH_HOLE|KEEP_SIZE, ZERO_RANGE[|KEEP]. */
+int fs_fallocate(struct fs *fs, uint64_t ino, int mode, uint64_t off,
+		 uint64_t len);
+/* whence: SEEK_DATA or SEEK_HOLE; -ENXIO past the data / end. */
+int fs_lseek(struct fs *fs, uint64_t ino, uint64_t off, int whence,
+	     uint64_t *result);
+
+/* ---- xattrs ------------------------------------------------------------ */
+
+/* flags: 0, XATTR_CREATE, XATTR_REPLACE */
+int fs_setxattr(struct fs *fs, uint64_t ino, const char *name,
+		const void *value, size_t size, int flags);
+/* size 0: *len = value size only; too small: -ERANGE; none: -ENODATA */
+int fs_getxattr(struct fs *fs, uint64_t ino, const char *name, void *buf,
+		size_t size, size_t *len);
+/* NUL-separated names, same size rules */
+int fs_listxattr(struct fs *fs, uint64_t ino, char *buf, size_t size,
+		 size_t *len);
+int fs_removexattr(struct fs *fs, uint64_t ino, const char *name);
+
+/* ---- whole filesystem -------------------------------------------------- */
+
+int fs_statfs(struct fs *fs, struct statvfs *st);
+
+/*
+ * Log garbage collection runs by itself (a background thread per mount);
+ * fs_gc compacts one inode's log now (tests, tools).  fs_log_pages gives
+ * the pages in an inode's log chain.
+ */
+int fs_gc(struct fs *fs, uint64_t ino);
+int fs_log_pages(struct fs *fs, uint64_t ino, uint64_t *pages);
+
+#endif /* PMFS_FS_H */

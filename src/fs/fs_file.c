@@ -1,0 +1,830 @@
+/*
+ * fs_file.c - data and attributes: read, write (copy-on-write overwrites,
+ * in-place appends into the invisible part of the last block), setattr
+ * incl. truncate, fallocate, SEEK_DATA/SEEK_HOLE and xattrs.  Every change
+ * is one inode's: LOG(4), 2 fences.
+ */
+#include "fs_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "fmt.h"
+#include "pmemio.h"
+
+#define BS PMFS_BLOCK_SIZE
+
+static const uint8_t zero_page[PMFS_BLOCK_SIZE];
+
+static int lock_w(struct fs *fs)
+{
+	fs_wlock(fs);
+	if (fs->rdonly || fs->ro_err) {
+		fs_unlock(fs);
+		return -EROFS;
+	}
+	return 0;
+}
+
+/* Pointer to the data of file block pg, or NULL for a hole/unwritten. */
+static uint8_t *block_ptr(struct fs *fs, struct fs_inode *ip, uint64_t pg)
+{
+	const struct fs_ext *e = fs_emap_find(&ip->map, pg);
+
+	if (!e || (e->flags & PMFS_WR_UNWRITTEN))
+		return NULL;
+	return ilog_ptr(&fs->d, fmt_blk_off(e->blk + (pg - e->pgoff)));
+}
+
+int fs_read(struct fs *fs, uint64_t ino, uint64_t off, size_t len,
+	    fs_sink_fn sink, void *arg)
+{
+	struct fs_inode *ip;
+	struct iovec iov[64];
+	int n = 0, err;
+	size_t total = 0;
+
+	fs_rlock(fs);
+	err = fs_iget(fs, ino, &ip);
+	if (err)
+		goto out;
+	if (S_ISDIR(ip->mode)) {
+		err = -EISDIR;
+		goto out;
+	}
+	if (off >= ip->size)
+		len = 0;
+	else if (len > ip->size - off)
+		len = ip->size - off;
+	while (len > 0 && n < 64) {
+		uint64_t pg = off >> PMFS_BLOCK_SHIFT;
+		size_t in = off & (BS - 1), chunk = BS - in;
+		uint8_t *p = block_ptr(fs, ip, pg);
+		const uint8_t *src = p ? p + in : zero_page + in;
+
+		if (chunk > len)
+			chunk = len;
+		if (n && (const uint8_t *)iov[n - 1].iov_base +
+					 iov[n - 1].iov_len == src &&
+		    p)
+			iov[n - 1].iov_len += chunk;
+		else {
+			iov[n].iov_base = (void *)src;
+			iov[n].iov_len = chunk;
+			n++;
+		}
+		total += chunk;
+		off += chunk;
+		len -= chunk;
+	}
+	err = sink(arg, iov, n, total);
+out:
+	fs_unlock(fs);
+	return err;
+}
+
+struct copy_sink {
+	uint8_t *buf;
+	size_t n;
+};
+
+static int copy_out(void *arg, const struct iovec *iov, int iovcnt,
+		    size_t total)
+{
+	struct copy_sink *cs = arg;
+
+	for (int i = 0; i < iovcnt; i++) {
+		memcpy(cs->buf + cs->n, iov[i].iov_base, iov[i].iov_len);
+		cs->n += iov[i].iov_len;
+	}
+	return 0;
+}
+
+int fs_pread(struct fs *fs, uint64_t ino, void *buf, size_t len,
+	     uint64_t off, size_t *nread)
+{
+	size_t done = 0;
+
+	/* fs_read returns at most 64 iovecs per call: loop */
+	while (done < len) {
+		struct copy_sink cs = { (uint8_t *)buf + done, 0 };
+		int err = fs_read(fs, ino, off + done, len - done, copy_out,
+				  &cs);
+
+		if (err)
+			return err;
+		if (cs.n == 0)
+			break;
+		done += cs.n;
+	}
+	*nread = done;
+	return 0;
+}
+
+/* Zero the invisible bytes [size, end of its block) of the last block, in
+ * place, before the size grows (flushed, no drain). */
+static void zero_eof_tail(struct fs *fs, struct fs_inode *ip)
+{
+	size_t in = ip->size & (BS - 1);
+	uint8_t *p;
+
+	if (!in)
+		return;
+	p = block_ptr(fs, ip, ip->size >> PMFS_BLOCK_SHIFT);
+	if (p)
+		pmio_memset_nodrain(fs->d.p, p + in, 0, BS - in);
+}
+
+static void write_entry(struct pmfs_le_write *w, uint64_t pgoff,
+			uint64_t n, uint64_t blk, uint32_t flags,
+			uint64_t size, const struct timespec *now)
+{
+	memset(w, 0, sizeof(*w));
+	w->h.type = PMFS_LE_WRITE;
+	w->h.len = sizeof(*w);
+	w->pgoff = pgoff;
+	w->nblocks = (uint32_t)n;
+	w->flags = flags;
+	w->blk = blk;
+	w->size = size;
+	fs_time_to(&w->mtime, now);
+	fs_time_to(&w->ctime, now);
+}
+
+#define MAX_RUNS 256
+
+static int do_write(struct fs *fs, struct fs_inode *ip, const uint8_t *src,
+		    size_t len, uint64_t off)
+{
+	uint64_t end = off + len, newsize = end > ip->size ? end : ip->size;
+	uint64_t b0 = off >> PMFS_BLOCK_SHIFT, b1 = (end - 1) >> PMFS_BLOCK_SHIFT;
+	uint64_t eob = ip->size >> PMFS_BLOCK_SHIFT, pg;
+	struct {
+		uint64_t pg, blk, n;
+	} runs[MAX_RUNS];
+	int nr = 0, err;
+	bool inplace = false;
+	struct fs_op op;
+	struct timespec now;
+	struct pmfs_le_write w;
+
+	if (end < off || end > (1ull << 52))
+		return -EFBIG;
+	/* the block holding EOF may be written in place past EOF */
+	if (off >= ip->size && (ip->size & (BS - 1)) && eob == b0 &&
+	    block_ptr(fs, ip, eob))
+		inplace = true;
+	fs_op_init(&op, fs, 0);
+	for (pg = b0 + (inplace ? 1 : 0); pg <= b1;) {
+		uint64_t s, got;
+
+		if (nr == MAX_RUNS) {
+			err = -EFBIG;
+			goto out_free;
+		}
+		err = alloc_blocks(fs->a, op.lane, b1 - pg + 1, 0, &s, &got);
+		if (err)
+			goto out_free;
+		runs[nr].pg = pg;
+		runs[nr].blk = s;
+		runs[nr].n = got;
+		nr++;
+		pg += got;
+	}
+	if (newsize > ip->size)
+		zero_eof_tail(fs, ip); /* invisible bytes: in place */
+	if (inplace) {
+		uint8_t *p = block_ptr(fs, ip, eob);
+		size_t in = off & (BS - 1), c = BS - in;
+
+		if (c > len)
+			c = len;
+		pmio_memcpy_nodrain(fs->d.p, p + in, src, c);
+	}
+	/* fill the new blocks: old bytes below the old size, zeros, data */
+	for (int r = 0; r < nr; r++) {
+		for (uint64_t k = 0; k < runs[r].n; k++) {
+			uint64_t bp = runs[r].pg + k, bstart = bp << PMFS_BLOCK_SHIFT;
+			uint8_t *dst = ilog_ptr(&fs->d,
+						fmt_blk_off(runs[r].blk + k));
+			uint64_t ws = off > bstart ? off : bstart;
+			uint64_t we = end < bstart + BS ? end : bstart + BS;
+
+			if (ws > bstart || we < bstart + BS) {
+				uint8_t *old = block_ptr(fs, ip, bp);
+				size_t keep = 0;
+
+				if (old && ip->size > bstart)
+					keep = ip->size - bstart < BS
+						       ? ip->size - bstart
+						       : BS;
+				if (keep)
+					pmio_memcpy_noflush(fs->d.p, dst, old,
+							    keep);
+				if (keep < BS)
+					pmio_memset_noflush(fs->d.p, dst + keep,
+							    0, BS - keep);
+				pmio_memcpy_noflush(fs->d.p, dst + (ws - bstart),
+						    src + (ws - off), we - ws);
+				pmio_flush(fs->d.p, dst, BS);
+			} else {
+				pmio_memcpy_nodrain(fs->d.p, dst,
+						    src + (ws - off), BS);
+			}
+		}
+	}
+	fs_now(&now);
+	if (inplace) {
+		write_entry(&w, eob, 1,
+			    fs_emap_find(&ip->map, eob)->blk +
+				    (eob - fs_emap_find(&ip->map, eob)->pgoff),
+			    0, newsize, &now);
+		err = fs_op_add(&op, ip, &w.h);
+		if (err)
+			goto out_free;
+	}
+	for (int r = 0; r < nr; r++) {
+		write_entry(&w, runs[r].pg, runs[r].n, runs[r].blk, 0, newsize,
+			    &now);
+		err = fs_op_add(&op, ip, &w.h);
+		if (err)
+			goto out_free;
+	}
+	return fs_op_commit(&op); /* LOG(4): 2 fences */
+out_free:
+	for (int r = 0; r < nr; r++)
+		alloc_free(fs->a, runs[r].blk, runs[r].n);
+	fs_op_abort(&op);
+	return err;
+}
+
+int fs_write(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino,
+	     const struct iovec *iov, int iovcnt, uint64_t off,
+	     unsigned flags, size_t *written)
+{
+	struct fs_inode *ip;
+	uint8_t *flat = NULL;
+	const uint8_t *src;
+	size_t len = 0;
+	int err;
+
+	for (int i = 0; i < iovcnt; i++)
+		len += iov[i].iov_len;
+	err = lock_w(fs);
+	if (err)
+		return err;
+	err = fs_iget(fs, ino, &ip);
+	if (err)
+		goto out;
+	if (S_ISDIR(ip->mode)) {
+		err = -EISDIR;
+		goto out;
+	}
+	if (!S_ISREG(ip->mode)) {
+		err = -EINVAL;
+		goto out;
+	}
+	if (flags & FS_W_APPEND)
+		off = ip->size;
+	*written = 0;
+	if (len == 0)
+		goto out;
+	if (iovcnt == 1) {
+		src = iov[0].iov_base;
+	} else {
+		size_t k = 0;
+
+		flat = malloc(len);
+		if (!flat) {
+			err = -ENOMEM;
+			goto out;
+		}
+		for (int i = 0; i < iovcnt; i++) {
+			memcpy(flat + k, iov[i].iov_base, iov[i].iov_len);
+			k += iov[i].iov_len;
+		}
+		src = flat;
+	}
+	err = do_write(fs, ip, src, len, off);
+	if (!err)
+		*written = len;
+out:
+	free(flat);
+	fs_unlock(fs);
+	return err;
+}
+
+int fs_pwrite(struct fs *fs, uint64_t ino, const void *buf, size_t len,
+	      uint64_t off)
+{
+	struct iovec v = { (void *)buf, len };
+	size_t w;
+
+	return fs_write(fs, NULL, ino, &v, 1, off, 0, &w);
+}
+
+int fs_setattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino,
+	       const struct fs_setattr *sa, struct fs_attr *out)
+{
+	struct fs_inode *ip, tmp;
+	struct fs_op op;
+	struct timespec now;
+	uint32_t mask = PMFS_AT_CTIME;
+	int err;
+
+	err = lock_w(fs);
+	if (err)
+		return err;
+	err = fs_iget(fs, ino, &ip);
+	if (err)
+		goto out;
+	fs_now(&now);
+	tmp = *ip;
+	tmp.ctime = now;
+	if (sa->valid & FS_SET_MODE) {
+		tmp.mode = (ip->mode & S_IFMT) | (sa->mode & 07777);
+		mask |= PMFS_AT_MODE;
+	}
+	if (sa->valid & FS_SET_UID) {
+		tmp.uid = sa->uid;
+		mask |= PMFS_AT_UID;
+	}
+	if (sa->valid & FS_SET_GID) {
+		tmp.gid = sa->gid;
+		mask |= PMFS_AT_GID;
+	}
+	if (sa->valid & FS_SET_KILL_SUID) {
+		tmp.mode &= ~(uint32_t)(S_ISUID | S_ISGID);
+		mask |= PMFS_AT_MODE;
+	}
+	if (sa->valid & (FS_SET_ATIME | FS_SET_ATIME_NOW)) {
+		tmp.atime = sa->valid & FS_SET_ATIME_NOW ? now : sa->atime;
+		mask |= PMFS_AT_ATIME;
+	}
+	if (sa->valid & (FS_SET_MTIME | FS_SET_MTIME_NOW)) {
+		tmp.mtime = sa->valid & FS_SET_MTIME_NOW ? now : sa->mtime;
+		mask |= PMFS_AT_MTIME;
+	}
+	if (sa->valid & FS_SET_CTIME)
+		tmp.ctime = sa->ctime;
+	if (sa->valid & FS_SET_SIZE) {
+		if (S_ISDIR(ip->mode)) {
+			err = -EISDIR;
+			goto out;
+		}
+		if (!S_ISREG(ip->mode)) {
+			err = -EINVAL;
+			goto out;
+		}
+		if (sa->size > (1ull << 52)) {
+			err = -EFBIG;
+			goto out;
+		}
+		tmp.size = sa->size;
+		mask |= PMFS_AT_SIZE;
+		if (!(sa->valid & (FS_SET_MTIME | FS_SET_MTIME_NOW))) {
+			tmp.mtime = now;
+			mask |= PMFS_AT_MTIME;
+		}
+	}
+	/* shrinking frees space: may use the reserve */
+	fs_op_init(&op, fs,
+		   (mask & PMFS_AT_SIZE) && sa->size <= ip->size ? ALLOC_F_RESERVE
+								   : 0);
+	if ((mask & PMFS_AT_SIZE) && sa->size > ip->size)
+		zero_eof_tail(fs, ip);
+	err = fs_op_add(&op, ip, &fs_attr_entry(&tmp, mask)->h);
+	if (err) {
+		fs_op_abort(&op);
+		goto out;
+	}
+	err = fs_op_commit(&op); /* LOG(4): 2 fences */
+	if (!err && out)
+		fs_fill_attr(ip, out);
+out:
+	fs_unlock(fs);
+	return err;
+}
+
+/* Allocate runs covering file blocks [b0, b1] into runs[]; 0 or -errno
+ * (nothing kept on failure). */
+struct run {
+	uint64_t pg, blk, n;
+};
+
+static int alloc_runs(struct fs *fs, unsigned lane, uint64_t b0, uint64_t b1,
+		      struct run *runs, int max, int *nr)
+{
+	int err;
+
+	*nr = 0;
+	for (uint64_t pg = b0; pg <= b1;) {
+		uint64_t s, got;
+
+		if (*nr == max) {
+			err = -EFBIG;
+			goto out_free;
+		}
+		err = alloc_blocks(fs->a, lane, b1 - pg + 1, 0, &s, &got);
+		if (err)
+			goto out_free;
+		runs[*nr].pg = pg;
+		runs[*nr].blk = s;
+		runs[*nr].n = got;
+		(*nr)++;
+		pg += got;
+	}
+	return 0;
+out_free:
+	for (int r = 0; r < *nr; r++)
+		alloc_free(fs->a, runs[r].blk, runs[r].n);
+	*nr = 0;
+	return err;
+}
+
+/* Copy-on-write of one partial block with [from, to) zeroed: stages the
+ * WRITE entry; *blk receives the new block (freed by the caller on abort). */
+static int cow_zero(struct fs *fs, struct fs_op *op, struct fs_inode *ip,
+		    uint64_t pg, size_t from, size_t to, uint64_t newsize,
+		    const struct timespec *now, uint64_t *blk)
+{
+	uint8_t *old = block_ptr(fs, ip, pg), *dst;
+	struct pmfs_le_write w;
+	uint64_t bstart = pg << PMFS_BLOCK_SHIFT;
+	size_t keep = 0;
+	int err;
+
+	*blk = 0;
+	if (!old || bstart >= ip->size)
+		return 0; /* reads as zeros already */
+	err = alloc_block(fs->a, op->lane, 0, blk);
+	if (err)
+		return err;
+	dst = ilog_ptr(&fs->d, fmt_blk_off(*blk));
+	keep = ip->size - bstart < BS ? ip->size - bstart : BS;
+	pmio_memcpy_noflush(fs->d.p, dst, old, keep);
+	if (keep < BS)
+		pmio_memset_noflush(fs->d.p, dst + keep, 0, BS - keep);
+	pmio_memset_noflush(fs->d.p, dst + from, 0, to - from);
+	pmio_flush(fs->d.p, dst, BS);
+	write_entry(&w, pg, 1, *blk, 0, newsize, now);
+	return fs_op_add(op, ip, &w.h);
+}
+
+int fs_fallocate(struct fs *fs, uint64_t ino, int mode, uint64_t off,
+		 uint64_t len)
+{
+	int kinds = mode & ~FALLOC_FL_KEEP_SIZE;
+	bool keep = mode & FALLOC_FL_KEEP_SIZE;
+	struct fs_inode *ip;
+	struct fs_op op;
+	struct timespec now;
+	uint64_t end = off + len, newsize, b0, b1, eblk[2] = { 0, 0 };
+	struct run runs[MAX_RUNS];
+	int nr = 0, err;
+
+	if (kinds != 0 && kinds != FALLOC_FL_PUNCH_HOLE &&
+	    kinds != FALLOC_FL_ZERO_RANGE)
+		return -EOPNOTSUPP;
+	if (kinds == FALLOC_FL_PUNCH_HOLE && !keep)
+		return -EOPNOTSUPP;
+	if (len == 0 || end < off)
+		return -EINVAL;
+	if (end > (1ull << 52))
+		return -EFBIG;
+	err = lock_w(fs);
+	if (err)
+		return err;
+	err = fs_iget(fs, ino, &ip);
+	if (err)
+		goto out;
+	if (S_ISDIR(ip->mode)) {
+		err = -EISDIR;
+		goto out;
+	}
+	if (!S_ISREG(ip->mode)) {
+		err = -ENODEV;
+		goto out;
+	}
+	newsize = !keep && end > ip->size ? end : ip->size;
+	fs_now(&now);
+	fs_op_init(&op, fs, kinds == FALLOC_FL_PUNCH_HOLE ? ALLOC_F_RESERVE : 0);
+	if (newsize > ip->size)
+		zero_eof_tail(fs, ip);
+	/* whole blocks inside [off, end) */
+	b0 = (off + BS - 1) >> PMFS_BLOCK_SHIFT;
+	b1 = end >> PMFS_BLOCK_SHIFT; /* exclusive */
+	if (kinds == 0) {
+		/* allocate what is unmapped, as unwritten (reads as zeros) */
+		uint64_t p0 = off >> PMFS_BLOCK_SHIFT;
+		uint64_t p1 = (end + BS - 1) >> PMFS_BLOCK_SHIFT;
+
+		for (uint64_t pg = p0; pg < p1;) {
+			const struct fs_ext *e = fs_emap_find(&ip->map, pg);
+			uint64_t stop = pg;
+			int k;
+
+			if (e) {
+				pg = e->pgoff + e->n;
+				continue;
+			}
+			while (stop < p1 && !fs_emap_find(&ip->map, stop))
+				stop++;
+			k = nr;
+			err = alloc_runs(fs, op.lane, pg, stop - 1, runs + nr,
+					 MAX_RUNS - nr, &k);
+			if (err)
+				goto out_abort;
+			nr += k;
+			pg = stop;
+		}
+		for (int r = 0; r < nr; r++) {
+			struct pmfs_le_write w;
+
+			write_entry(&w, runs[r].pg, runs[r].n, runs[r].blk,
+				    PMFS_WR_UNWRITTEN, newsize, &now);
+			err = fs_op_add(&op, ip, &w.h);
+			if (err)
+				goto out_abort;
+		}
+	} else {
+		uint64_t pa = off >> PMFS_BLOCK_SHIFT;
+		uint64_t pz = (end - 1) >> PMFS_BLOCK_SHIFT;
+
+		/* partial edge blocks: copy-on-write with the range zeroed */
+		if (off & (BS - 1) || (pa == pz && end & (BS - 1))) {
+			size_t to = pa == pz && (end & (BS - 1)) ? end & (BS - 1)
+								 : BS;
+
+			err = cow_zero(fs, &op, ip, pa, off & (BS - 1), to,
+				       newsize, &now, &eblk[0]);
+			if (err)
+				goto out_abort;
+		}
+		if ((end & (BS - 1)) && pz != pa) {
+			err = cow_zero(fs, &op, ip, pz, 0, end & (BS - 1),
+				       newsize, &now, &eblk[1]);
+			if (err)
+				goto out_abort;
+		}
+		if (b1 > b0 && kinds == FALLOC_FL_PUNCH_HOLE) {
+			struct pmfs_le_write w;
+
+			write_entry(&w, b0, b1 - b0, 0, PMFS_WR_HOLE, newsize,
+				    &now);
+			err = fs_op_add(&op, ip, &w.h);
+			if (err)
+				goto out_abort;
+		} else if (b1 > b0) {
+			err = alloc_runs(fs, op.lane, b0, b1 - 1, runs,
+					 MAX_RUNS, &nr);
+			if (err)
+				goto out_abort;
+			for (int r = 0; r < nr; r++) {
+				struct pmfs_le_write w;
+
+				write_entry(&w, runs[r].pg, runs[r].n,
+					    runs[r].blk, PMFS_WR_UNWRITTEN,
+					    newsize, &now);
+				err = fs_op_add(&op, ip, &w.h);
+				if (err)
+					goto out_abort;
+			}
+		}
+	}
+	if (op.ne == 0 && newsize == ip->size)
+		goto out; /* nothing to change */
+	if (op.ne == 0 || newsize != ip->size) {
+		struct fs_inode tmp = *ip;
+
+		tmp.size = newsize;
+		tmp.ctime = now;
+		/* size only grows here: an ATTR with SIZE drops blocks past
+		 * it, so it goes first */
+		if (op.ne == 0) {
+			err = fs_op_add(&op, ip,
+					&fs_attr_entry(&tmp, PMFS_AT_SIZE |
+								     PMFS_AT_CTIME)
+						 ->h);
+			if (err)
+				goto out_abort;
+		}
+	}
+	err = fs_op_commit(&op); /* LOG(4): 2 fences */
+	goto out;
+out_abort:
+	for (int r = 0; r < nr; r++)
+		alloc_free(fs->a, runs[r].blk, runs[r].n);
+	for (int k = 0; k < 2; k++)
+		if (eblk[k])
+			alloc_free(fs->a, eblk[k], 1);
+	fs_op_abort(&op);
+out:
+	fs_unlock(fs);
+	return err;
+}
+
+int fs_lseek(struct fs *fs, uint64_t ino, uint64_t off, int whence,
+	     uint64_t *result)
+{
+	struct fs_inode *ip;
+	int err;
+
+	fs_rlock(fs);
+	err = fs_iget(fs, ino, &ip);
+	if (err)
+		goto out;
+	if (off >= ip->size) {
+		err = -ENXIO;
+		goto out;
+	}
+	if (whence != SEEK_DATA && whence != SEEK_HOLE) {
+		err = -EINVAL;
+		goto out;
+	}
+	for (uint64_t pg = off >> PMFS_BLOCK_SHIFT;; pg++) {
+		uint64_t at = pg << PMFS_BLOCK_SHIFT;
+		bool data = block_ptr(fs, ip, pg) != NULL;
+
+		if (at < off)
+			at = off;
+		if (at >= ip->size) {
+			if (whence == SEEK_DATA)
+				err = -ENXIO;
+			else
+				*result = ip->size;
+			break;
+		}
+		if (data == (whence == SEEK_DATA)) {
+			*result = at;
+			break;
+		}
+		if (!data && whence == SEEK_DATA) {
+			/* skip to the next extent quickly */
+			size_t lo = 0, hi = ip->map.n;
+
+			while (lo < hi) {
+				size_t mid = (lo + hi) / 2;
+
+				if (ip->map.e[mid].pgoff <= pg)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			if (lo == ip->map.n) {
+				err = -ENXIO;
+				break;
+			}
+			pg = ip->map.e[lo].pgoff - 1;
+		}
+	}
+out:
+	fs_unlock(fs);
+	return err;
+}
+
+/* ---- xattrs ----------------------------------------------------------- */
+
+static struct fs_xattr *xfind(struct fs_inode *ip, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (struct fs_xattr *x = ip->xattrs; x; x = x->next)
+		if (x->nlen == n && memcmp(x->name, name, n) == 0)
+			return x;
+	return NULL;
+}
+
+static int xattr_change(struct fs *fs, uint64_t ino, const char *name,
+			const void *value, size_t size, int flags, bool del)
+{
+	struct fs_inode *ip;
+	struct fs_op op;
+	struct timespec now;
+	size_t nl = strlen(name), elen;
+	struct pmfs_le_xattr *x;
+	uint64_t buf[PMFS_LENTRY_MAX / 8];
+	int err;
+
+	if (nl == 0)
+		return -EINVAL;
+	if (nl > PMFS_XATTR_NAME_MAX)
+		return -ERANGE;
+	if (size > PMFS_XATTR_VALUE_MAX)
+		return -E2BIG;
+	err = lock_w(fs);
+	if (err)
+		return err;
+	err = fs_iget(fs, ino, &ip);
+	if (err)
+		goto out;
+	if (del && !xfind(ip, name)) {
+		err = -ENODATA;
+		goto out;
+	}
+	if (!del && (flags & XATTR_CREATE) && xfind(ip, name)) {
+		err = -EEXIST;
+		goto out;
+	}
+	if (!del && (flags & XATTR_REPLACE) && !xfind(ip, name)) {
+		err = -ENODATA;
+		goto out;
+	}
+	elen = (sizeof(*x) + nl + size + 7) & ~(size_t)7;
+	x = (void *)buf;
+	memset(x, 0, elen);
+	x->h.type = del ? PMFS_LE_XATTR_DEL : PMFS_LE_XATTR_SET;
+	x->h.len = (uint16_t)elen;
+	x->name_len = (uint8_t)nl;
+	x->value_len = (uint16_t)(del ? 0 : size);
+	fs_now(&now);
+	fs_time_to(&x->ctime, &now);
+	memcpy(x->data, name, nl);
+	if (!del && size)
+		memcpy(x->data + nl, value, size);
+	fs_op_init(&op, fs, del ? ALLOC_F_RESERVE : 0);
+	err = fs_op_add(&op, ip, &x->h);
+	if (err) {
+		fs_op_abort(&op);
+		goto out;
+	}
+	err = fs_op_commit(&op); /* LOG(4): 2 fences */
+out:
+	fs_unlock(fs);
+	return err;
+}
+
+int fs_setxattr(struct fs *fs, uint64_t ino, const char *name,
+		const void *value, size_t size, int flags)
+{
+	return xattr_change(fs, ino, name, value, size, flags, false);
+}
+
+int fs_removexattr(struct fs *fs, uint64_t ino, const char *name)
+{
+	return xattr_change(fs, ino, name, NULL, 0, 0, true);
+}
+
+int fs_getxattr(struct fs *fs, uint64_t ino, const char *name, void *buf,
+		size_t size, size_t *len)
+{
+	struct fs_inode *ip;
+	struct fs_xattr *x;
+	int err;
+
+	fs_rlock(fs);
+	err = fs_iget(fs, ino, &ip);
+	if (err)
+		goto out;
+	x = xfind(ip, name);
+	if (!x) {
+		err = -ENODATA;
+		goto out;
+	}
+	*len = x->vlen;
+	if (size == 0)
+		goto out;
+	if (size < x->vlen) {
+		err = -ERANGE;
+		goto out;
+	}
+	memcpy(buf, x->val, x->vlen);
+out:
+	fs_unlock(fs);
+	return err;
+}
+
+int fs_listxattr(struct fs *fs, uint64_t ino, char *buf, size_t size,
+		 size_t *len)
+{
+	struct fs_inode *ip;
+	size_t need = 0;
+	int err;
+
+	fs_rlock(fs);
+	err = fs_iget(fs, ino, &ip);
+	if (err)
+		goto out;
+	for (struct fs_xattr *x = ip->xattrs; x; x = x->next)
+		need += x->nlen + 1u;
+	*len = need;
+	if (size == 0)
+		goto out;
+	if (size < need) {
+		err = -ERANGE;
+		goto out;
+	}
+	for (struct fs_xattr *x = ip->xattrs; x; x = x->next) {
+		memcpy(buf, x->name, x->nlen + 1u);
+		buf += x->nlen + 1u;
+	}
+out:
+	fs_unlock(fs);
+	return err;
+}

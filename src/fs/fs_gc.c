@@ -1,0 +1,320 @@
+/*
+ * fs_gc.c - log garbage collection.  An inode's log keeps every entry ever
+ * committed; once its chain has doubled since the last compaction and the
+ * live entries (what the DRAM inode would need to be rebuilt) fill less
+ * than half of it, a background thread writes a fresh chain holding only
+ * the live state and swaps it in through the journal (head and tail in one
+ * journaled commit, LOG(5)); the old chain's pages are freed after that
+ * commit is durable.  A crash before the commit leaves the old chain in
+ * place and the new pages unreachable (free after the rebuild).
+ *
+ * The compacted chain: ATTR (all), SYMLINK, WRITE per extent, XATTR_SET
+ * per xattr, DENTRY_ADD per entry in cookie order, a DENTRY_DEL named "."
+ * carrying the directory's largest cookie when that entry is gone (so a
+ * cookie is never reused), and a last ATTR restoring nlink and times
+ * (not the size: an ATTR with SIZE drops blocks past EOF, which would
+ * lose FALLOC_FL_KEEP_SIZE preallocation).
+ */
+#include "fs_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fmt.h"
+#include "pmemio.h"
+
+#define GC_MIN_PAGES 4
+
+static uint64_t live_bytes(const struct fs_inode *ip)
+{
+	uint64_t b = 2 * sizeof(struct pmfs_le_attr) + 64;
+
+	b += ip->map.n * sizeof(struct pmfs_le_write);
+	for (const struct fs_xattr *x = ip->xattrs; x; x = x->next)
+		b += sizeof(struct pmfs_le_xattr) + x->nlen + x->vlen + 8;
+	for (size_t i = 0; i < ip->dir.nord; i++)
+		if (ip->dir.ord[i])
+			b += fmt_dentry_len(ip->dir.ord[i]->nlen);
+	if (ip->link)
+		b += sizeof(struct pmfs_le_symlink) + ip->linklen + 8;
+	return b;
+}
+
+bool gc_wanted(struct fs *fs, struct fs_inode *ip)
+{
+	uint64_t base = ip->gc_base ? ip->gc_base : 1;
+
+	if (ip->err || ip->nlink == 0 || ip->pos.npages < GC_MIN_PAGES ||
+	    ip->pos.npages < 2 * base)
+		return false;
+	/* pages hold at most BLOCK_SIZE - 32 bytes of entries */
+	if (live_bytes(ip) * 2 > ip->pos.npages * (PMFS_BLOCK_SIZE - 32)) {
+		ip->gc_base = ip->pos.npages; /* mostly live: wait to double */
+		return false;
+	}
+	return true;
+}
+
+bool gc_lagging(struct fs *fs, struct fs_inode *ip)
+{
+	uint64_t base = ip->gc_base > GC_MIN_PAGES ? ip->gc_base : GC_MIN_PAGES;
+
+	return !fs->gc_running || ip->pos.npages > 4 * base;
+}
+
+static int add(struct ilog_tx *tx, uint64_t ino, struct ilog_pos *pos,
+	       struct pmfs_lentry *e)
+{
+	return ilog_append(tx, ino, pos, e);
+}
+
+int gc_compact(struct fs *fs, struct fs_inode *ip)
+{
+	struct ilog_tx tx;
+	struct ilog_pos np, old = ip->pos;
+	struct pmfs_inode *slot = ilog_slot(&fs->d, ip->ino);
+	struct jnl_tx *j = NULL;
+	uint64_t buf[PMFS_LENTRY_MAX / 8], lastc = 0;
+	struct timespec mt = ip->mtime;
+	unsigned lane = fs_lane(fs);
+	int err;
+
+	if (!slot)
+		return -EIO;
+	ilog_tx_init(&tx, &fs->d, fs->a, lane, 0);
+	tx.unbounded = true;
+	err = ilog_new(&tx, ip->ino, &np);
+	if (err)
+		return err;
+	err = add(&tx, ip->ino, &np, &fs_attr_entry(ip, PMFS_AT_ALL)->h);
+	if (err)
+		goto out_free;
+	if (ip->link) {
+		struct pmfs_le_symlink *s = (void *)buf;
+
+		memset(buf, 0, sizeof(buf));
+		s->h.type = PMFS_LE_SYMLINK;
+		s->len = ip->linklen;
+		if (ip->linkblk) {
+			s->blk = ip->linkblk;
+			s->h.len = sizeof(*s);
+		} else {
+			s->flags = PMFS_SL_INLINE;
+			s->h.len = (uint16_t)((sizeof(*s) + ip->linklen + 7) &
+					      ~7u);
+			memcpy(s->target, ip->link, ip->linklen);
+		}
+		err = add(&tx, ip->ino, &np, &s->h);
+		if (err)
+			goto out_free;
+	}
+	for (size_t i = 0; i < ip->map.n; i++) {
+		const struct fs_ext *e = &ip->map.e[i];
+		uint64_t done = 0;
+
+		while (done < e->n) {
+			struct pmfs_le_write w;
+			uint64_t n = e->n - done;
+
+			if (n > 0x80000000u)
+				n = 0x80000000u;
+			memset(&w, 0, sizeof(w));
+			w.h.type = PMFS_LE_WRITE;
+			w.h.len = sizeof(w);
+			w.pgoff = e->pgoff + done;
+			w.nblocks = (uint32_t)n;
+			w.flags = e->flags;
+			w.blk = e->blk + done;
+			w.size = ip->size;
+			fs_time_to(&w.mtime, &ip->mtime);
+			fs_time_to(&w.ctime, &ip->ctime);
+			err = add(&tx, ip->ino, &np, &w.h);
+			if (err)
+				goto out_free;
+			done += n;
+		}
+	}
+	for (const struct fs_xattr *x = ip->xattrs; x; x = x->next) {
+		struct pmfs_le_xattr *xe = (void *)buf;
+		size_t len = (sizeof(*xe) + x->nlen + x->vlen + 7) & ~(size_t)7;
+
+		memset(buf, 0, len);
+		xe->h.type = PMFS_LE_XATTR_SET;
+		xe->h.len = (uint16_t)len;
+		xe->name_len = x->nlen;
+		xe->value_len = x->vlen;
+		fs_time_to(&xe->ctime, &ip->ctime);
+		memcpy(xe->data, x->name, x->nlen);
+		memcpy(xe->data + x->nlen, x->val, x->vlen);
+		err = add(&tx, ip->ino, &np, &xe->h);
+		if (err)
+			goto out_free;
+	}
+	for (size_t i = 0; i < ip->dir.nord; i++) {
+		const struct fs_dent *d = ip->dir.ord[i];
+		struct pmfs_le_dentry *de;
+
+		if (!d)
+			continue;
+		de = fs_dentry_entry(PMFS_LE_DENTRY_ADD, d->ino, d->gen,
+				     d->cookie, d->ftype, d->name, d->nlen,
+				     ip->nlink);
+		fs_time_to(&de->mtime, &mt);
+		err = add(&tx, ip->ino, &np, &de->h);
+		if (err)
+			goto out_free;
+		lastc = d->cookie;
+	}
+	if (S_ISDIR(ip->mode) && ip->dir.maxcookie > lastc) {
+		struct pmfs_le_dentry *de = fs_dentry_entry(
+			PMFS_LE_DENTRY_DEL, 0, 0, ip->dir.maxcookie, 0, ".", 1,
+			ip->nlink);
+
+		fs_time_to(&de->mtime, &mt);
+		err = add(&tx, ip->ino, &np, &de->h);
+		if (err)
+			goto out_free;
+	}
+	err = add(&tx, ip->ino, &np,
+		  &fs_attr_entry(ip, PMFS_AT_NLINK | PMFS_AT_MTIME |
+					     PMFS_AT_CTIME | PMFS_AT_ATIME)
+			   ->h);
+	if (err)
+		goto out_free;
+	j = malloc(sizeof(*j));
+	if (!j) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	jnl_tx_init(j);
+	jnl_add(j, &fs->d, &slot->head, np.head);
+	jnl_add(j, &fs->d, &slot->tail, np.tail);
+	jnl_commit(&fs->d, lane, j); /* LOG(5): the chain swap */
+	free(j);
+	ip->pos = np;
+	ip->gc_base = np.npages;
+	fs->gc_runs++;
+	/* FS(2): the old chain is unreachable now */
+	ilog_free_chain(&fs->d, fs->a, ip->ino, old.head, old.tail);
+	return 0;
+out_free:
+	ilog_free_chain(&fs->d, fs->a, ip->ino, np.head,
+			np.tail > np.head + sizeof(struct pmfs_logpage)
+				? np.tail
+				: np.head + sizeof(struct pmfs_logpage));
+	return err;
+}
+
+void gc_queue(struct fs *fs, struct fs_inode *ip)
+{
+	if (ip->gc_queued || !fs->gc_running)
+		return;
+	pthread_mutex_lock(&fs->gc_mu);
+	if (fs->gc_qn == fs->gc_qcap) {
+		size_t nc = fs->gc_qcap ? fs->gc_qcap * 2 : 64;
+		uint64_t *nq = realloc(fs->gc_q, nc * sizeof(*nq));
+
+		if (!nq) {
+			pthread_mutex_unlock(&fs->gc_mu);
+			return;
+		}
+		fs->gc_q = nq;
+		fs->gc_qcap = nc;
+	}
+	fs->gc_q[fs->gc_qn++] = ip->ino;
+	ip->gc_queued = true;
+	pthread_cond_signal(&fs->gc_cv);
+	pthread_mutex_unlock(&fs->gc_mu);
+}
+
+static void *gc_main(void *arg)
+{
+	struct fs *fs = arg;
+
+	for (;;) {
+		struct fs_inode *ip;
+		uint64_t ino;
+
+		pthread_mutex_lock(&fs->gc_mu);
+		while (!fs->gc_stop && fs->gc_qn == 0)
+			pthread_cond_wait(&fs->gc_cv, &fs->gc_mu);
+		if (fs->gc_stop) {
+			pthread_mutex_unlock(&fs->gc_mu);
+			break;
+		}
+		ino = fs->gc_q[--fs->gc_qn];
+		pthread_mutex_unlock(&fs->gc_mu);
+		fs_wlock(fs);
+		if (fs_iget(fs, ino, &ip) == 0) {
+			ip->gc_queued = false;
+			if (!fs->ro_err && gc_wanted(fs, ip) &&
+			    gc_compact(fs, ip))
+				ip->gc_base = ip->pos.npages; /* retry later */
+		}
+		fs_unlock(fs);
+	}
+	return NULL;
+}
+
+int gc_start(struct fs *fs)
+{
+	int err;
+
+	pthread_cond_init(&fs->gc_cv, NULL);
+	fs->gc_stop = false;
+	err = pthread_create(&fs->gc_thread, NULL, gc_main, fs);
+	if (err)
+		return -err;
+	fs->gc_running = true;
+	return 0;
+}
+
+void gc_stop(struct fs *fs)
+{
+	if (!fs->gc_running)
+		return;
+	pthread_mutex_lock(&fs->gc_mu);
+	fs->gc_stop = true;
+	pthread_cond_signal(&fs->gc_cv);
+	pthread_mutex_unlock(&fs->gc_mu);
+	pthread_join(fs->gc_thread, NULL);
+	fs->gc_running = false;
+	pthread_cond_destroy(&fs->gc_cv);
+	free(fs->gc_q);
+	fs->gc_q = NULL;
+	fs->gc_qn = fs->gc_qcap = 0;
+}
+
+int fs_gc(struct fs *fs, uint64_t ino)
+{
+	struct fs_inode *ip;
+	int err;
+
+	fs_wlock(fs);
+	if (fs->rdonly || fs->ro_err) {
+		err = -EROFS;
+		goto out;
+	}
+	err = fs_iget(fs, ino, &ip);
+	if (!err)
+		err = gc_compact(fs, ip);
+out:
+	fs_unlock(fs);
+	return err;
+}
+
+int fs_log_pages(struct fs *fs, uint64_t ino, uint64_t *pages)
+{
+	struct fs_inode *ip;
+	int err;
+
+	fs_rlock(fs);
+	err = fs_iget(fs, ino, &ip);
+	if (!err)
+		*pages = ip->pos.npages;
+	fs_unlock(fs);
+	return err;
+}

@@ -1,0 +1,215 @@
+/*
+ * fs_int.h - private to src/fs: the DRAM inode, directory index, extent
+ * map, the mounted filesystem, and the helpers by which fs.c (mount,
+ * inode cache, replay, operation staging), fs_namei.c and fs_file.c meet.
+ *
+ * Lock order (outermost first):
+ *   fs->big, a rwlock per mount: calls that only read (lookup, getattr,
+ *   read, readdir, readlink, getxattr, listxattr, lseek, statfs) hold it
+ *   shared and run in parallel; every change holds it exclusive (per-inode
+ *   locks are not implemented yet), and so does the GC thread while it
+ *   compacts.  A thread's journal lane (fs_lane) is used only under the
+ *   exclusive lock.
+ *   -> fs->icache_mu (inode cache and lazy loading from the log; taken by
+ *      fs_iget, so that shared holders can load inodes)
+ *   -> fs->gc_mu (the GC queue)
+ *   -> alloc lane mutexes, inode-number mutex (leaves, alloc.h)
+ *
+ * Crash invariants of the fs layer, on top of LOG(1)..(7):
+ *  FS(1) every change goes through LOG(4) (one inode) or LOG(5) (several);
+ *        DRAM is changed only after the commit, by applying the very
+ *        entries that were written (fs_apply), so DRAM equals a replay.
+ *  FS(2) blocks and pages a change makes unreachable are freed in DRAM only
+ *        after its commit is durable; a failed op frees only what it
+ *        allocated itself.
+ *  FS(3) a new inode's slot head/gen are written (flushed) while its tail
+ *        is 0, i.e. while the slot is free; the tail comes from the journal.
+ *  FS(4) after any failure between the first flush and the commit's last
+ *        drain the mount turns read-only (fs->ro_err), never guesses.
+ */
+#ifndef PMFS_FS_INT_H
+#define PMFS_FS_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "format.h"
+#include "fs.h"
+#include "log.h"
+
+struct fs_dent {
+	struct fs_dent *hnext;
+	uint64_t ino;
+	uint64_t cookie;
+	uint64_t hash;
+	uint32_t gen;
+	uint8_t ftype;
+	uint8_t nlen;
+	char name[];
+};
+
+struct fs_dir {
+	struct fs_dent **ht; /* chained hash, full-name compare */
+	size_t hcap, n;
+	struct fs_dent **ord; /* in cookie order; NULL = removed */
+	uint64_t *ordc;       /* cookie of ord[i] (kept when removed) */
+	size_t nord, ordcap, ndead;
+	uint64_t maxcookie;
+};
+
+struct fs_ext {
+	uint64_t pgoff, n, blk; /* blk 0 with UNWRITTEN never */
+	uint32_t flags;         /* PMFS_WR_UNWRITTEN or 0 */
+};
+
+struct fs_fmap {
+	struct fs_ext *e;
+	size_t n, cap;
+	uint64_t nblocks;
+};
+
+struct fs_xattr {
+	struct fs_xattr *next;
+	uint8_t nlen;
+	uint16_t vlen;
+	char *name; /* nlen bytes + NUL */
+	uint8_t *val;
+};
+
+struct fs_inode {
+	struct fs_inode *hnext;
+	uint64_t ino;
+	uint32_t gen;
+	int err; /* -EIO: corrupt log */
+	struct ilog_pos pos;
+	uint32_t mode, uid, gid, nlink;
+	uint64_t size, rdev, parent;
+	struct timespec atime, mtime, ctime, btime;
+	struct fs_dir dir;
+	struct fs_fmap map;
+	char *link;
+	uint32_t linklen;
+	uint64_t linkblk;
+	struct fs_xattr *xattrs;
+	uint64_t nlookup;
+	uint64_t nentries;
+	uint64_t gc_base; /* chain pages after the last compaction/load */
+	bool gc_queued;
+};
+
+struct fs {
+	pthread_rwlock_t big;     /* readers: lookups, reads; writers: changes */
+	pthread_mutex_t icache_mu; /* the inode cache, inode loading */
+	struct ilog_dev d;
+	struct alloc *a;
+	struct fs_opts o;
+	bool own_pmio;
+	bool rdonly;
+	int ro_err; /* FS(4): sticky */
+	struct fs_inode **ht;
+	size_t hcap, n;
+	uint64_t reserve;
+	/* log GC (fs_gc.c), under big */
+	pthread_t gc_thread;
+	pthread_mutex_t gc_mu; /* the queue below (leaf) */
+	pthread_cond_t gc_cv;
+	bool gc_running, gc_stop;
+	uint64_t *gc_q;
+	size_t gc_qn, gc_qcap;
+	uint64_t gc_runs;
+};
+
+#define FS_OP_INODES 6
+#define FS_OP_ENTRIES 300
+
+/* One operation being staged: entries per inode, journal records. */
+struct fs_op {
+	struct fs *fs;
+	struct ilog_tx tx;
+	struct jnl_tx j;
+	unsigned lane;
+	int nt, ne;
+	struct {
+		struct fs_inode *ip;
+		struct ilog_pos pos;
+		bool fresh;  /* new inode: slot head/gen written */
+		bool freed;  /* tail -> 0 */
+	} t[FS_OP_INODES];
+	struct {
+		int ti;
+		struct pmfs_lentry *e;
+	} ent[FS_OP_ENTRIES];
+};
+
+static inline void fs_rlock(struct fs *fs)
+{
+	pthread_rwlock_rdlock(&fs->big);
+}
+static inline void fs_wlock(struct fs *fs)
+{
+	pthread_rwlock_wrlock(&fs->big);
+}
+static inline void fs_unlock(struct fs *fs)
+{
+	pthread_rwlock_unlock(&fs->big);
+}
+
+unsigned fs_lane(struct fs *fs);
+void fs_now(struct timespec *ts);
+void fs_time_to(struct pmfs_time *t, const struct timespec *ts);
+
+int fs_iget(struct fs *fs, uint64_t ino, struct fs_inode **out);
+void fs_fill_attr(const struct fs_inode *ip, struct fs_attr *out);
+int fs_check_name(const char *name);
+struct fs_dent *fs_dir_find(struct fs_dir *d, const char *name, size_t nlen);
+
+/* apply entry e (already durable) to ip; live: free displaced blocks */
+int fs_apply(struct fs *fs, struct fs_inode *ip, const struct pmfs_lentry *e,
+	     bool live);
+
+void fs_op_init(struct fs_op *op, struct fs *fs, unsigned aflags);
+int fs_op_inode(struct fs_op *op, struct fs_inode *ip);
+/* append a copy of e (type/len/payload set) for ip */
+int fs_op_add(struct fs_op *op, struct fs_inode *ip,
+	      const struct pmfs_lentry *e);
+void fs_op_free_inode(struct fs_op *op, struct fs_inode *ip);
+/* new inode: number, slot head/gen, first page; attr entry added by
+ * the caller */
+int fs_op_new_inode(struct fs_op *op, struct fs_inode **out);
+/* commit: LOG(4) if one inode and no records, else LOG(5); then apply */
+int fs_op_commit(struct fs_op *op);
+void fs_op_abort(struct fs_op *op);
+
+struct pmfs_le_attr *fs_attr_entry(struct fs_inode *ip, uint32_t mask);
+struct pmfs_le_dentry *fs_dentry_entry(uint16_t type, uint64_t ino,
+				       uint32_t gen, uint64_t cookie,
+				       unsigned ftype, const char *name,
+				       size_t nlen, uint32_t dir_nlink);
+
+/* free everything the inode owns (after its tail went to 0) */
+void fs_inode_release(struct fs *fs, struct fs_inode *ip);
+void fs_icache_drop(struct fs *fs, struct fs_inode *ip);
+int fs_emap_set(struct fs *fs, struct fs_fmap *m, uint64_t pgoff,
+		uint64_t n, uint64_t blk, uint32_t flags, bool live);
+void fs_emap_truncate(struct fs *fs, struct fs_fmap *m, uint64_t from,
+		      bool live);
+const struct fs_ext *fs_emap_find(const struct fs_fmap *m, uint64_t pgoff);
+
+/* ---- log garbage collection (fs_gc.c) ---- */
+
+/* Does ip's log deserve compaction (live share below half)? */
+bool gc_wanted(struct fs *fs, struct fs_inode *ip);
+/* The GC thread is far behind on ip: compact inline (backpressure). */
+bool gc_lagging(struct fs *fs, struct fs_inode *ip);
+/* Queue ip for the GC thread (under big). */
+void gc_queue(struct fs *fs, struct fs_inode *ip);
+/* Compact ip's log now: new chain, head+tail swapped through the journal
+ * (LOG(5), 3 fences), old chain freed after. */
+int gc_compact(struct fs *fs, struct fs_inode *ip);
+int gc_start(struct fs *fs);
+void gc_stop(struct fs *fs); /* called without big held */
+
+#endif /* PMFS_FS_INT_H */

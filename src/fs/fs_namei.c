@@ -1,0 +1,737 @@
+/*
+ * fs_namei.c - names: lookup, getattr, create (mknod, mkdir, symlink),
+ * readlink, unlink, rmdir, link, rename (all forms) and readdir.  Every
+ * change is staged with fs_op_* and committed through the journal
+ * (LOG(5), 3 fences); see fs_int.h for the lock order.
+ */
+#include "fs_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fmt.h"
+#include "pmemio.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+
+static unsigned dtype_of(uint32_t mode)
+{
+	return (mode & S_IFMT) >> 12;
+}
+
+static int lock_check(struct fs *fs, bool write)
+{
+	if (!write) {
+		fs_rlock(fs);
+		return 0;
+	}
+	fs_wlock(fs);
+	if (fs->rdonly || fs->ro_err) {
+		fs_unlock(fs);
+		return -EROFS;
+	}
+	return 0;
+}
+
+static void unlock(struct fs *fs)
+{
+	fs_unlock(fs);
+}
+
+static int get_dir(struct fs *fs, uint64_t ino, struct fs_inode **out)
+{
+	int err = fs_iget(fs, ino, out);
+
+	if (err)
+		return err;
+	if (!S_ISDIR((*out)->mode))
+		return -ENOTDIR;
+	return 0;
+}
+
+int fs_lookup(struct fs *fs, uint64_t parent, const char *name,
+	      struct fs_attr *out)
+{
+	struct fs_inode *dp, *ip;
+	struct fs_dent *de;
+	size_t n = strlen(name);
+	int err;
+
+	lock_check(fs, false);
+	err = get_dir(fs, parent, &dp);
+	if (err)
+		goto out;
+	if (n > PMFS_NAME_MAX) {
+		err = -ENAMETOOLONG;
+		goto out;
+	}
+	if (strcmp(name, ".") == 0) {
+		ip = dp;
+	} else if (strcmp(name, "..") == 0) {
+		err = fs_iget(fs, dp->parent ? dp->parent : dp->ino, &ip);
+		if (err)
+			goto out;
+	} else {
+		de = fs_dir_find(&dp->dir, name, n);
+		if (!de) {
+			err = -ENOENT;
+			goto out;
+		}
+		err = fs_iget(fs, de->ino, &ip);
+		if (err)
+			goto out;
+	}
+	if (fs->o.flags & FS_O_REFCOUNT) /* shared lock: atomic */
+		__atomic_fetch_add(&ip->nlookup, 1, __ATOMIC_RELAXED);
+	fs_fill_attr(ip, out);
+out:
+	unlock(fs);
+	return err;
+}
+
+void fs_forget(struct fs *fs, uint64_t ino, uint64_t nlookup)
+{
+	struct fs_inode *ip;
+
+	fs_wlock(fs);
+	if (fs_iget(fs, ino, &ip) == 0) {
+		ip->nlookup = ip->nlookup > nlookup ? ip->nlookup - nlookup : 0;
+		if (ip->nlookup == 0 && ip->nlink == 0 && !fs->rdonly &&
+		    !fs->ro_err) {
+			struct fs_op op;
+
+			fs_op_init(&op, fs, ALLOC_F_RESERVE);
+			fs_op_free_inode(&op, ip);
+			fs_op_commit(&op);
+		}
+	}
+	fs_unlock(fs);
+}
+
+int fs_getattr(struct fs *fs, uint64_t ino, struct fs_attr *out)
+{
+	struct fs_inode *ip;
+	int err;
+
+	lock_check(fs, false);
+	err = fs_iget(fs, ino, &ip);
+	if (!err)
+		fs_fill_attr(ip, out);
+	unlock(fs);
+	return err;
+}
+
+/* Common create: new inode of `mode` named `name` in parent. */
+static int do_create(struct fs *fs, const struct fs_ctx *ctx,
+		     uint64_t parent, const char *name, uint32_t mode,
+		     uint64_t rdev, const char *target, struct fs_attr *out)
+{
+	struct fs_inode *dp, *ip;
+	struct fs_op op;
+	struct pmfs_le_attr *a;
+	struct timespec now;
+	size_t n = strlen(name);
+	uint64_t linkblk = 0;
+	int err;
+
+	err = lock_check(fs, true);
+	if (err)
+		return err;
+	err = get_dir(fs, parent, &dp);
+	if (err)
+		goto out;
+	if (dp->nlink == 0) {
+		err = -ENOENT;
+		goto out;
+	}
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+		err = -EEXIST;
+		goto out;
+	}
+	err = fs_check_name(name);
+	if (err)
+		goto out;
+	if (fs_dir_find(&dp->dir, name, n)) {
+		err = -EEXIST;
+		goto out;
+	}
+	fs_op_init(&op, fs, 0);
+	err = fs_op_new_inode(&op, &ip);
+	if (err)
+		goto out;
+	fs_now(&now);
+	ip->mode = mode;
+	ip->uid = ctx ? ctx->uid : 0;
+	ip->gid = ctx ? ctx->gid : 0;
+	if ((dp->mode & S_ISGID)) {
+		ip->gid = dp->gid;
+		if (S_ISDIR(mode))
+			ip->mode |= S_ISGID;
+	}
+	ip->nlink = S_ISDIR(mode) ? 2 : 1;
+	ip->rdev = rdev;
+	ip->parent = S_ISDIR(mode) ? parent : 0;
+	ip->size = target ? strlen(target) : 0;
+	ip->atime = ip->mtime = ip->ctime = ip->btime = now;
+	a = fs_attr_entry(ip, PMFS_AT_ALL);
+	err = fs_op_add(&op, ip, &a->h);
+	if (err)
+		goto out_abort;
+	if (target) {
+		size_t tl = strlen(target);
+		uint64_t buf[PMFS_LENTRY_MAX / 8];
+		struct pmfs_le_symlink *s = (void *)buf;
+
+		memset(buf, 0, sizeof(*s) + 8);
+		s->h.type = PMFS_LE_SYMLINK;
+		s->len = (uint32_t)tl;
+		if (tl <= PMFS_SYMLINK_INLINE_MAX) {
+			s->flags = PMFS_SL_INLINE;
+			s->h.len = (uint16_t)((sizeof(*s) + tl + 7) & ~7ul);
+			memset(s->target, 0, s->h.len - sizeof(*s));
+			memcpy(s->target, target, tl);
+		} else {
+			err = alloc_block(fs->a, op.lane, 0, &linkblk);
+			if (err)
+				goto out_abort;
+			pmio_memcpy_nodrain(fs->d.p,
+					    ilog_ptr(&fs->d,
+						     fmt_blk_off(linkblk)),
+					    target, tl);
+			s->blk = linkblk;
+			s->h.len = sizeof(*s);
+		}
+		err = fs_op_add(&op, ip, &s->h);
+		if (err)
+			goto out_abort;
+	}
+	err = fs_op_add(&op, dp,
+			&fs_dentry_entry(PMFS_LE_DENTRY_ADD, ip->ino, ip->gen,
+					 dp->dir.maxcookie + 1, dtype_of(mode),
+					 name, n,
+					 dp->nlink + (S_ISDIR(mode) ? 1 : 0))
+				 ->h);
+	if (err)
+		goto out_abort;
+	err = fs_op_commit(&op);
+	if (err)
+		goto out;
+	if (fs->o.flags & FS_O_REFCOUNT)
+		ip->nlookup++;
+	if (out)
+		fs_fill_attr(ip, out);
+	goto out;
+out_abort:
+	if (linkblk)
+		alloc_free(fs->a, linkblk, 1);
+	fs_op_abort(&op);
+out:
+	unlock(fs);
+	return err;
+}
+
+int fs_mknod(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent,
+	     const char *name, uint32_t mode, uint64_t rdev,
+	     struct fs_attr *out)
+{
+	uint32_t t = mode & S_IFMT;
+
+	if (t == 0)
+		mode |= S_IFREG;
+	else if (t != S_IFREG && t != S_IFIFO && t != S_IFSOCK &&
+		 t != S_IFCHR && t != S_IFBLK)
+		return -EINVAL;
+	return do_create(fs, ctx, parent, name, mode, rdev, NULL, out);
+}
+
+int fs_mkdir(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent,
+	     const char *name, uint32_t mode, struct fs_attr *out)
+{
+	return do_create(fs, ctx, parent, name, S_IFDIR | (mode & 07777), 0,
+			 NULL, out);
+}
+
+int fs_symlink(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent,
+	       const char *name, const char *target, struct fs_attr *out)
+{
+	size_t tl = strlen(target);
+
+	if (tl == 0)
+		return -ENOENT;
+	if (tl > PMFS_SYMLINK_MAX)
+		return -ENAMETOOLONG;
+	return do_create(fs, ctx, parent, name, S_IFLNK | 0777, 0, target,
+			 out);
+}
+
+int fs_readlink(struct fs *fs, uint64_t ino, char *buf, size_t bufsz,
+		size_t *len)
+{
+	struct fs_inode *ip;
+	int err;
+
+	lock_check(fs, false);
+	err = fs_iget(fs, ino, &ip);
+	if (err)
+		goto out;
+	if (!S_ISLNK(ip->mode) || !ip->link) {
+		err = -EINVAL;
+		goto out;
+	}
+	*len = ip->linklen < bufsz ? ip->linklen : bufsz;
+	memcpy(buf, ip->link, *len);
+out:
+	unlock(fs);
+	return err;
+}
+
+/* Stage "ip loses one link": ATTR nlink-1, or free it (tail -> 0). */
+static int drop_link(struct fs_op *op, struct fs_inode *ip, uint32_t by)
+{
+	struct fs *fs = op->fs;
+	uint32_t nl = ip->nlink > by ? ip->nlink - by : 0;
+	struct pmfs_le_attr *a;
+	struct timespec now;
+	struct fs_inode tmp;
+
+	if (nl == 0 && !((fs->o.flags & FS_O_REFCOUNT) && ip->nlookup)) {
+		fs_op_free_inode(op, ip);
+		return 0;
+	}
+	fs_now(&now);
+	tmp = *ip;
+	tmp.nlink = nl;
+	tmp.ctime = now;
+	a = fs_attr_entry(&tmp, PMFS_AT_NLINK | PMFS_AT_CTIME);
+	return fs_op_add(op, ip, &a->h);
+}
+
+static int do_remove(struct fs *fs, uint64_t parent, const char *name,
+		     bool dir)
+{
+	struct fs_inode *dp, *ip;
+	struct fs_dent *de;
+	struct fs_op op;
+	size_t n = strlen(name);
+	int err;
+
+	err = lock_check(fs, true);
+	if (err)
+		return err;
+	err = get_dir(fs, parent, &dp);
+	if (err)
+		goto out;
+	if (n > PMFS_NAME_MAX) {
+		err = -ENAMETOOLONG;
+		goto out;
+	}
+	if (strcmp(name, ".") == 0) {
+		err = dir ? -EINVAL : -EISDIR;
+		goto out;
+	}
+	if (strcmp(name, "..") == 0) {
+		err = dir ? -ENOTEMPTY : -EISDIR;
+		goto out;
+	}
+	de = fs_dir_find(&dp->dir, name, n);
+	if (!de) {
+		err = -ENOENT;
+		goto out;
+	}
+	err = fs_iget(fs, de->ino, &ip);
+	if (err)
+		goto out;
+	if (dir && !S_ISDIR(ip->mode)) {
+		err = -ENOTDIR;
+		goto out;
+	}
+	if (!dir && S_ISDIR(ip->mode)) {
+		err = -EISDIR;
+		goto out;
+	}
+	if (dir && ip->dir.n) {
+		err = -ENOTEMPTY;
+		goto out;
+	}
+	fs_op_init(&op, fs, ALLOC_F_RESERVE);
+	err = fs_op_add(&op, dp,
+			&fs_dentry_entry(PMFS_LE_DENTRY_DEL, ip->ino, ip->gen,
+					 de->cookie, de->ftype, name, n,
+					 dp->nlink - (dir ? 1 : 0))
+				 ->h);
+	if (!err)
+		err = drop_link(&op, ip, dir ? 2 : 1);
+	if (err) {
+		fs_op_abort(&op);
+		goto out;
+	}
+	err = fs_op_commit(&op);
+out:
+	unlock(fs);
+	return err;
+}
+
+int fs_unlink(struct fs *fs, uint64_t parent, const char *name)
+{
+	return do_remove(fs, parent, name, false);
+}
+
+int fs_rmdir(struct fs *fs, uint64_t parent, const char *name)
+{
+	return do_remove(fs, parent, name, true);
+}
+
+int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
+	    const char *newname, struct fs_attr *out)
+{
+	struct fs_inode *dp, *ip;
+	struct fs_op op;
+	struct fs_inode tmp;
+	struct timespec now;
+	size_t n = strlen(newname);
+	int err;
+
+	err = lock_check(fs, true);
+	if (err)
+		return err;
+	err = fs_iget(fs, ino, &ip);
+	if (err)
+		goto out;
+	if (S_ISDIR(ip->mode)) {
+		err = -EPERM;
+		goto out;
+	}
+	err = get_dir(fs, newparent, &dp);
+	if (err)
+		goto out;
+	if (strcmp(newname, ".") == 0 || strcmp(newname, "..") == 0) {
+		err = -EEXIST;
+		goto out;
+	}
+	err = fs_check_name(newname);
+	if (err)
+		goto out;
+	if (fs_dir_find(&dp->dir, newname, n)) {
+		err = -EEXIST;
+		goto out;
+	}
+	if (ip->nlink == 0 || dp->nlink == 0) {
+		err = -ENOENT;
+		goto out;
+	}
+	if (ip->nlink >= 65000) {
+		err = -EMLINK;
+		goto out;
+	}
+	fs_op_init(&op, fs, 0);
+	fs_now(&now);
+	tmp = *ip;
+	tmp.nlink++;
+	tmp.ctime = now;
+	err = fs_op_add(&op, ip,
+			&fs_attr_entry(&tmp, PMFS_AT_NLINK | PMFS_AT_CTIME)->h);
+	if (!err)
+		err = fs_op_add(
+			&op, dp,
+			&fs_dentry_entry(PMFS_LE_DENTRY_ADD, ip->ino, ip->gen,
+					 dp->dir.maxcookie + 1,
+					 dtype_of(ip->mode), newname, n,
+					 dp->nlink)
+				 ->h);
+	if (err) {
+		fs_op_abort(&op);
+		goto out;
+	}
+	err = fs_op_commit(&op);
+	if (!err) {
+		if (fs->o.flags & FS_O_REFCOUNT)
+			ip->nlookup++;
+		if (out)
+			fs_fill_attr(ip, out);
+	}
+out:
+	unlock(fs);
+	return err;
+}
+
+/* Is `anc` an ancestor of (or equal to) directory `ino`? */
+static int is_ancestor(struct fs *fs, uint64_t anc, uint64_t ino)
+{
+	uint64_t limit = 1ull << 20;
+
+	while (limit--) {
+		struct fs_inode *ip;
+		int err;
+
+		if (ino == anc)
+			return 1;
+		if (ino == PMFS_ROOT_INO)
+			return 0;
+		err = fs_iget(fs, ino, &ip);
+		if (err)
+			return err;
+		if (!ip->parent || ip->parent == ino)
+			return 0;
+		ino = ip->parent;
+	}
+	return -ELOOP;
+}
+
+/* Running nlink of a directory inside one op. */
+struct nlk {
+	struct fs_inode *ip;
+	uint32_t nlink;
+};
+
+static uint32_t *nlk_of(struct nlk *v, int *nv, struct fs_inode *ip)
+{
+	for (int i = 0; i < *nv; i++)
+		if (v[i].ip == ip)
+			return &v[i].nlink;
+	v[*nv].ip = ip;
+	v[*nv].nlink = ip->nlink;
+	return &v[(*nv)++].nlink;
+}
+
+int fs_rename(struct fs *fs, uint64_t parent, const char *name,
+	      uint64_t newparent, const char *newname, unsigned flags)
+{
+	struct fs_inode *sp, *dp, *si, *ti = NULL;
+	struct fs_dent *sde, *tde;
+	struct fs_op op;
+	struct nlk nv[4];
+	int nnv = 0;
+	size_t sn = strlen(name), tn = strlen(newname);
+	bool sdir, tdir = false, xchg = flags & RENAME_EXCHANGE;
+	uint64_t s_ino, s_cookie, t_ino = 0, t_cookie = 0;
+	uint32_t s_gen, t_gen = 0;
+	unsigned s_ft, t_ft = 0;
+	struct timespec now;
+	int err;
+
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
+	    (xchg && (flags & RENAME_NOREPLACE)))
+		return -EINVAL;
+	err = lock_check(fs, true);
+	if (err)
+		return err;
+	err = get_dir(fs, parent, &sp);
+	if (!err)
+		err = get_dir(fs, newparent, &dp);
+	if (err)
+		goto out;
+	if (sn > PMFS_NAME_MAX || tn > PMFS_NAME_MAX) {
+		err = -ENAMETOOLONG;
+		goto out;
+	}
+	if (!strcmp(name, ".") || !strcmp(name, "..") || !strcmp(newname, ".") ||
+	    !strcmp(newname, "..")) {
+		err = -EINVAL;
+		goto out;
+	}
+	err = fs_check_name(newname);
+	if (err)
+		goto out;
+	sde = fs_dir_find(&sp->dir, name, sn);
+	if (!sde) {
+		err = -ENOENT;
+		goto out;
+	}
+	err = fs_iget(fs, sde->ino, &si);
+	if (err)
+		goto out;
+	sdir = S_ISDIR(si->mode);
+	tde = fs_dir_find(&dp->dir, newname, tn);
+	if (tde) {
+		err = fs_iget(fs, tde->ino, &ti);
+		if (err)
+			goto out;
+		tdir = S_ISDIR(ti->mode);
+	}
+	if ((flags & RENAME_NOREPLACE) && tde) {
+		err = -EEXIST;
+		goto out;
+	}
+	if (xchg && !tde) {
+		err = -ENOENT;
+		goto out;
+	}
+	if (sde == tde) {
+		err = 0;
+		goto out;
+	}
+	if (sdir && parent != newparent) {
+		err = is_ancestor(fs, si->ino, newparent);
+		if (err) {
+			err = err > 0 ? -EINVAL : err;
+			goto out;
+		}
+	}
+	if (xchg && tdir && parent != newparent) {
+		err = is_ancestor(fs, ti->ino, parent);
+		if (err) {
+			err = err > 0 ? -EINVAL : err;
+			goto out;
+		}
+	}
+	if (ti && !xchg) {
+		if (ti == si) { /* two links to one inode: nothing to do */
+			err = 0;
+			goto out;
+		}
+		if (sdir && !tdir) {
+			err = -ENOTDIR;
+			goto out;
+		}
+		if (!sdir && tdir) {
+			err = -EISDIR;
+			goto out;
+		}
+		if (tdir && ti->dir.n) {
+			err = -ENOTEMPTY;
+			goto out;
+		}
+	}
+	s_ino = si->ino;
+	s_gen = si->gen;
+	s_cookie = sde->cookie;
+	s_ft = sde->ftype;
+	if (tde) {
+		t_ino = tde->ino;
+		t_gen = tde->gen;
+		t_cookie = tde->cookie;
+		t_ft = tde->ftype;
+	}
+	fs_op_init(&op, fs, ALLOC_F_RESERVE);
+	fs_now(&now);
+	{
+		uint32_t *snl = nlk_of(nv, &nnv, sp), *dnl = nlk_of(nv, &nnv, dp);
+		uint64_t cookie = dp->dir.maxcookie;
+		struct fs_inode tmp;
+
+		/* source entry leaves the old directory */
+		if (sdir && sp != dp && !(xchg && tdir))
+			(*snl)--;
+		err = fs_op_add(&op, sp,
+				&fs_dentry_entry(PMFS_LE_DENTRY_DEL, s_ino,
+						 s_gen, s_cookie, s_ft, name,
+						 sn, *snl)
+					 ->h);
+		if (err)
+			goto out_abort;
+		if (tde) {
+			if (!xchg && tdir)
+				(*dnl)--; /* replaced dir's '..' is gone */
+			if (xchg && tdir && sp != dp && !sdir)
+				(*dnl)--;
+			err = fs_op_add(
+				&op, dp,
+				&fs_dentry_entry(PMFS_LE_DENTRY_DEL, t_ino,
+						 t_gen, t_cookie, t_ft,
+						 newname, tn, *dnl)
+					 ->h);
+			if (err)
+				goto out_abort;
+		}
+		if (sdir && sp != dp && !(xchg && tdir))
+			(*dnl)++;
+		err = fs_op_add(&op, dp,
+				&fs_dentry_entry(PMFS_LE_DENTRY_ADD, s_ino,
+						 s_gen, cookie + 1, s_ft,
+						 newname, tn, *dnl)
+					 ->h);
+		if (err)
+			goto out_abort;
+		if (xchg) {
+			uint64_t c2 = sp == dp ? cookie + 2
+					       : sp->dir.maxcookie + 1;
+
+			if (tdir && sp != dp && !sdir)
+				(*snl)++;
+			err = fs_op_add(
+				&op, sp,
+				&fs_dentry_entry(PMFS_LE_DENTRY_ADD, t_ino,
+						 t_gen, c2, t_ft, name, sn,
+						 *snl)
+					 ->h);
+			if (err)
+				goto out_abort;
+		}
+		/* the moved inode(s): ctime, and '..' for directories */
+		tmp = *si;
+		tmp.ctime = now;
+		tmp.parent = sdir ? newparent : si->parent;
+		err = fs_op_add(&op, si,
+				&fs_attr_entry(&tmp, PMFS_AT_CTIME |
+							     (sdir ? PMFS_AT_PARENT
+								   : 0))
+					 ->h);
+		if (err)
+			goto out_abort;
+		if (xchg) {
+			tmp = *ti;
+			tmp.ctime = now;
+			tmp.parent = tdir ? parent : ti->parent;
+			err = fs_op_add(
+				&op, ti,
+				&fs_attr_entry(&tmp,
+					       PMFS_AT_CTIME |
+						       (tdir ? PMFS_AT_PARENT : 0))
+					 ->h);
+		} else if (ti) {
+			err = drop_link(&op, ti, tdir ? 2 : 1);
+		}
+		if (err)
+			goto out_abort;
+	}
+	err = fs_op_commit(&op);
+	goto out;
+out_abort:
+	fs_op_abort(&op);
+out:
+	unlock(fs);
+	return err;
+}
+
+int fs_readdir(struct fs *fs, uint64_t ino, uint64_t cookie, fs_fill_fn fill,
+	       void *arg)
+{
+	struct fs_inode *dp;
+	size_t lo, hi;
+	int err;
+
+	lock_check(fs, false);
+	err = get_dir(fs, ino, &dp);
+	if (err)
+		goto out;
+	lo = 0;
+	hi = dp->dir.nord;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (dp->dir.ordc[mid] < cookie)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < dp->dir.nord; lo++) {
+		struct fs_dent *e = dp->dir.ord[lo];
+
+		if (!e)
+			continue;
+		if (fill(arg, e->name, e->ino, e->ftype, e->cookie + 1))
+			break;
+	}
+out:
+	unlock(fs);
+	return err;
+}

@@ -1,0 +1,282 @@
+/*
+ * ilog.c - per-inode logs: the device view, appending entries to a page
+ * chain, the single-inode tail commit (LOG(4)) and the validated walk
+ * (LOG(2), LOG(3)).  See log.h.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "fmt.h"
+#include "pmemio.h"
+
+int ilog_dev_init(struct ilog_dev *d, struct pmio *p, char *why,
+		  size_t whylen)
+{
+	const struct pmfs_super *sb;
+	struct fmt_geometry g;
+	int err;
+
+	memset(d, 0, sizeof(*d));
+	if (pmio_size(p) < PMFS_MIN_SIZE) {
+		snprintf(why, whylen, "namespace too small for pmfs");
+		return -EINVAL;
+	}
+	sb = pmio_base(p);
+	err = fmt_super_check(sb, pmio_size(p), why, whylen);
+	if (err)
+		return err;
+	fmt_super_geometry(sb, &g);
+	d->p = p;
+	d->base = pmio_base(p);
+	d->size = pmio_size(p);
+	d->total_blocks = g.total_blocks;
+	d->data_start = g.data_start;
+	d->nlanes = g.nlanes;
+	d->itdir = (le64 *)(d->base + fmt_blk_off(g.itdir_start));
+	d->jnl = (struct pmfs_journal *)(d->base + fmt_blk_off(g.journal_start));
+	d->state = (struct pmfs_sb_state *)(d->base + PMFS_SB_STATE_OFF);
+	atomic_store(&d->retired, 0);
+	return 0;
+}
+
+struct pmfs_inode *ilog_slot(const struct ilog_dev *d, uint64_t ino)
+{
+	uint64_t off = fmt_inode_off(d->itdir, d->total_blocks, ino);
+	uint64_t c;
+
+	if (!off)
+		return NULL;
+	c = fmt_ino_chunk(ino);
+	if (d->itdir[c] < d->data_start ||
+	    d->itdir[c] + PMFS_CHUNK_BLOCKS > d->total_blocks)
+		return NULL;
+	return (struct pmfs_inode *)(d->base + off);
+}
+
+bool ilog_page_ok(const struct ilog_dev *d, uint64_t off)
+{
+	return off && fmt_off_in_blk(off) == 0 &&
+	       fmt_off_blk(off) >= d->data_start &&
+	       fmt_off_blk(off) < d->total_blocks;
+}
+
+bool ilog_blocks_ok(const struct ilog_dev *d, uint64_t blk, uint64_t n)
+{
+	return blk >= d->data_start && n <= d->total_blocks &&
+	       blk + n <= d->total_blocks && blk + n >= blk;
+}
+
+void ilog_tx_init(struct ilog_tx *tx, struct ilog_dev *d, struct alloc *a,
+		  unsigned lane, unsigned aflags)
+{
+	tx->d = d;
+	tx->a = a;
+	tx->lane = lane;
+	tx->aflags = aflags;
+	tx->unbounded = false;
+	tx->npages = 0;
+}
+
+struct free_arg {
+	struct alloc *a;
+	uint64_t last;
+};
+
+static int free_one(void *arg, uint64_t off)
+{
+	struct free_arg *fa = arg;
+
+	alloc_free(fa->a, fmt_off_blk(off), 1);
+	return 0;
+}
+
+void ilog_free_chain(struct ilog_dev *d, struct alloc *a, uint64_t ino,
+		     uint64_t head, uint64_t tail)
+{
+	struct free_arg fa = { a, 0 };
+
+	ilog_walk(d, ino, head, tail, NULL, free_one, &fa, true, NULL);
+}
+
+void ilog_tx_abort(struct ilog_tx *tx)
+{
+	for (unsigned i = 0; i < tx->npages; i++)
+		alloc_free(tx->a, fmt_off_blk(tx->pages[i]), 1);
+	tx->npages = 0;
+}
+
+/* Allocate and initialise a log page (header flushed, no drain). */
+static int new_page(struct ilog_tx *tx, uint64_t ino, uint64_t seq,
+		    uint64_t *off)
+{
+	struct pmfs_logpage hdr;
+	uint64_t blk;
+	int err;
+
+	if (!tx->unbounded && tx->npages >= ILOG_TX_PAGES)
+		return -E2BIG;
+	err = alloc_block(tx->a, tx->lane, tx->aflags, &blk);
+	if (err)
+		return err;
+	*off = fmt_blk_off(blk);
+	if (!tx->unbounded)
+		tx->pages[tx->npages++] = *off;
+	fmt_logpage_init(&hdr, ino, seq);
+	pmio_memcpy_nodrain(tx->d->p, ilog_ptr(tx->d, *off), &hdr,
+			    sizeof(hdr));
+	return 0;
+}
+
+int ilog_new(struct ilog_tx *tx, uint64_t ino, struct ilog_pos *pos)
+{
+	uint64_t off;
+	int err = new_page(tx, ino, 0, &off);
+
+	if (err)
+		return err;
+	memset(pos, 0, sizeof(*pos));
+	pos->head = off;
+	pos->tail = off + sizeof(struct pmfs_logpage);
+	pos->npages = 1;
+	return 0;
+}
+
+int ilog_append(struct ilog_tx *tx, uint64_t ino, struct ilog_pos *pos,
+		struct pmfs_lentry *e)
+{
+	uint64_t page = pos->tail - 1 - ((pos->tail - 1) % PMFS_BLOCK_SIZE);
+	int err;
+
+	if (e->len < sizeof(*e) || e->len % 8 || e->len > PMFS_LENTRY_MAX)
+		return -EINVAL;
+	if (pos->tail + e->len > page + PMFS_BLOCK_SIZE) {
+		struct pmfs_logpage *cur = ilog_ptr(tx->d, page);
+		uint64_t np;
+
+		err = new_page(tx, ino, pos->pageseq + 1, &np);
+		if (err)
+			return err;
+		/* LOG(3): slack at a page's end starts with a zero header */
+		if (page + PMFS_BLOCK_SIZE - pos->tail >= sizeof(*e))
+			pmio_memset_nodrain(tx->d->p,
+					    ilog_ptr(tx->d, pos->tail), 0,
+					    sizeof(*e));
+		/* LOG(2): the link is harmless until a tail in np commits */
+		pmio_commit64(tx->d->p, &cur->next, np);
+		pos->pageseq++;
+		pos->npages++;
+		pos->tail = np + sizeof(struct pmfs_logpage);
+	}
+	e->seq = pos->seq + 1;
+	fmt_entry_seal(ino, e);
+	pmio_memcpy_nodrain(tx->d->p, ilog_ptr(tx->d, pos->tail), e, e->len);
+	pos->tail += e->len;
+	pos->seq++;
+	pos->bytes += e->len;
+	return 0;
+}
+
+void ilog_commit_tail(struct ilog_dev *d, uint64_t ino, uint64_t tail)
+{
+	struct pmfs_inode *slot = ilog_slot(d, ino);
+
+	jnl_flush_retired(d); /* LOG(7) */
+	pmio_drain(d->p); /* ORDER: data+entries durable before tail moves */
+	pmio_commit64(d->p, &slot->tail, tail); /* the real commit */
+	pmio_drain(d->p); /* ORDER: commit durable before reply */
+}
+
+static int corrupt(uint64_t ino, bool quiet, const char *fmt_, uint64_t v,
+		   const char *why)
+{
+	if (!quiet)
+		fprintf(stderr,
+			"pmfs: inode %" PRIu64 ": corrupt log: %s %" PRIu64
+			"%s%s\n",
+			ino, fmt_, v, why ? ": " : "", why ? why : "");
+	return -EIO;
+}
+
+int ilog_walk(const struct ilog_dev *d, uint64_t ino, uint64_t head,
+	      uint64_t tail, ilog_entry_fn entry, ilog_page_fn page,
+	      void *arg, bool quiet, struct ilog_pos *end)
+{
+	uint64_t pg = head, pseq = 0, seq = 0, bytes = 0, visited = 0;
+	char why[128];
+	int err;
+
+	if (!ilog_page_ok(d, head))
+		return corrupt(ino, quiet, "bad head", head, NULL);
+	if (tail < sizeof(struct pmfs_logpage) || fmt_off_blk(tail - 1) <
+						   d->data_start ||
+	    fmt_off_blk(tail - 1) >= d->total_blocks ||
+	    tail % 8 != 0 ||
+	    fmt_off_in_blk(tail - 1) < sizeof(struct pmfs_logpage) - 1)
+		return corrupt(ino, quiet, "bad tail", tail, NULL);
+	for (;;) {
+		const struct pmfs_logpage *lp = ilog_ptr(d, pg);
+		uint64_t off, stop;
+		bool last;
+
+		if (++visited > d->total_blocks)
+			return corrupt(ino, quiet, "cycle at page", pg, NULL);
+		if (fmt_logpage_check(lp, ino) != 0)
+			return corrupt(ino, quiet, "bad page header at", pg,
+				       NULL);
+		if (lp->seq != pseq)
+			return corrupt(ino, quiet, "page seq out of order at",
+				       pg, NULL);
+		if (page) {
+			err = page(arg, pg);
+			if (err)
+				return err;
+		}
+		last = tail > pg && tail <= pg + PMFS_BLOCK_SIZE;
+		stop = last ? tail : pg + PMFS_BLOCK_SIZE;
+		off = pg + sizeof(*lp);
+		while (off < stop) {
+			const struct pmfs_lentry *e = ilog_ptr(d, off);
+
+			/* a page not ending the log may have slack: an entry
+			 * header of zero marks its end */
+			if (!last && (stop - off < sizeof(*e) || e->len == 0))
+				break;
+			if (fmt_entry_check(ino, e, stop - off, why,
+					    sizeof(why)) != 0)
+				return corrupt(ino, quiet, "bad entry at", off,
+					       why);
+			if (e->seq != seq + 1)
+				return corrupt(ino, quiet,
+					       "entry seq out of order at", off,
+					       NULL);
+			seq = e->seq;
+			if (entry) {
+				err = entry(arg, e, off);
+				if (err)
+					return err;
+			}
+			bytes += e->len;
+			off += e->len;
+		}
+		if (last)
+			break;
+		if (!ilog_page_ok(d, lp->next))
+			return corrupt(ino, quiet, "bad next link at", pg, NULL);
+		pg = lp->next;
+		pseq++;
+	}
+	if (end) {
+		end->head = head;
+		end->tail = tail;
+		end->pageseq = pseq;
+		end->seq = seq;
+		end->npages = pseq + 1;
+		end->bytes = bytes;
+	}
+	return 0;
+}

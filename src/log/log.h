@@ -1,0 +1,221 @@
+/*
+ * log.h - per-inode logs, the per-lane redo journal, and journal recovery.
+ *
+ * Owns: the layout of an inode's log chain as it is appended (pages linked
+ * through pmfs_logpage.next, entries never spanning pages), the commit of
+ * a log tail, the validated read-only walk of a log (used by the fs to
+ * build its DRAM indexes, by the crash rebuild, and by fsck and the crash
+ * harness), the per-lane journal that makes multi-inode changes atomic,
+ * and the re-application of active journals at mount.
+ *
+ * Read-only use (fsck, crash harness): ilog_dev_init() on any mapping,
+ * then ilog_slot() / ilog_walk() for every inode (ilog_walk never stores);
+ * jnl_check() reports whether a lane's journal is idle, active or corrupt
+ * without applying it.  fs_mount_pmio() with FS_O_RDONLY mounts read-only.
+ *
+ * Lock order (see fs.h for the whole picture): this module takes no
+ * locks.  A lane's journal must be used by one thread at a time (the fs
+ * uses lanes only under its exclusive lock); ilog_* calls on one inode
+ * must be serialised by the caller; the retired-lane mask is an atomic
+ * word; allocator calls take the allocator's leaf mutexes.
+ *
+ * Crash invariants (code cites them as LOG(n)):
+ *  (1) An inode's `tail` is its log's commit word: entries at or past it
+ *      do not exist.  A tail is stored only after every entry before it,
+ *      and every page header and `next` link leading to it, is durable
+ *      (single-inode protocol below, step 2).
+ *  (2) The tail lies in [page + 32, page + BLOCK_SIZE] of the page that
+ *      holds the last entry; a walk stops at that page and never follows
+ *      its `next`, so a `next` written for an append that never committed
+ *      is harmless.
+ *  (3) Entries never span pages; every entry carries a crc seeded with its
+ *      owner's inode number, a per-inode seq that grows by 1, and is
+ *      checked (type, length, crc, seq) before it is used.  A page must
+ *      have the owner's ino, magic, crc and seq = previous + 1; a walk
+ *      visits at most total_blocks pages, so a cycle is always detected.
+ *      A page other than the tail's ends at its first entry header whose
+ *      len is 0 (written when an entry did not fit), or when fewer than
+ *      16 bytes are left.
+ *  (4) Single-inode change (write, truncate, setattr, xattr):
+ *        step 1  data blocks and new entries beyond the tail, flushed;
+ *                state lines of retired-unfenced journals flushed (7);
+ *        step 2  drain   ORDER: data+entries durable before tail moves
+ *        step 3  pmio_commit64(tail)   -- the real commit
+ *        step 4  drain   ORDER: commit durable before reply
+ *      = 2 fences.  Blocks made unreachable are freed in DRAM only after
+ *      step 4.
+ *  (5) Multi-inode change (jnl_commit):
+ *        step 1  entries beyond the old tails, new slot contents except
+ *                tail, new zeroed inode-table chunk, flushed (caller);
+ *                records written to this lane's journal and flushed;
+ *                retired-unfenced state lines flushed (7)
+ *        step 2  drain   ORDER: entries+records durable before commit
+ *        step 3  pmio_commit64(state = ACTIVE|nrec|crc) -- the real commit
+ *        step 4  drain   ORDER: journal commit durable before applying
+ *        step 5  every record applied with pmio_commit64
+ *        step 6  drain   ORDER: commit words durable before retire
+ *        step 7  pmio_commit64(state = 0), no drain; lane marked in the
+ *                retired-unfenced mask
+ *      = 3 fences.  A journal re-applied twice gives the same words (the
+ *      records hold absolute values), so recovery may crash and rerun.
+ *  (6) Recovery (recov_journals): a journal whose state is ACTIVE with
+ *      nrec <= PMFS_JREC_MAX and a matching crc, and whose every record
+ *      addresses an inode tail/head in an allocated chunk or an itdir word,
+ *      is re-applied, drained, then its state set to 0 and drained; any
+ *      other nonzero state is corruption (-EUCLEAN, mount refused).
+ *  (7) A retired journal whose state=0 is not yet durable could be
+ *      re-applied by recovery over a later change of the same words.
+ *      Every operation therefore flushes, before its first drain, the
+ *      state line of every lane in the retired-unfenced mask (a flush from
+ *      any CPU writes the line back); a lane leaves the mask after its own
+ *      next drain.
+ */
+#ifndef PMFS_LOG_H
+#define PMFS_LOG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "format.h"
+
+struct pmio;
+struct alloc;
+
+/* A mapped namespace as the log layer sees it (shared with fs, fsck). */
+struct ilog_dev {
+	struct pmio *p;
+	uint8_t *base;
+	uint64_t size;
+	uint64_t total_blocks;
+	uint64_t data_start;
+	unsigned nlanes;
+	le64 *itdir;              /* PMFS_ITDIR_ENTRIES words */
+	struct pmfs_journal *jnl; /* lane 0; lane i at jnl + i */
+	struct pmfs_sb_state *state;
+	_Atomic uint64_t retired; /* LOG(7): lanes retired, not fenced */
+};
+
+/* Check the superblock of the mapping and fill d; 0, -EINVAL (not pmfs),
+ * -EOPNOTSUPP or -EUCLEAN with a reason in why. */
+int ilog_dev_init(struct ilog_dev *d, struct pmio *p, char *why,
+		  size_t whylen);
+
+/* Inode slot of ino, or NULL if ino is out of range or its chunk is not
+ * allocated (range-checked). */
+struct pmfs_inode *ilog_slot(const struct ilog_dev *d, uint64_t ino);
+
+/* Is off a valid log page offset (aligned, inside the data area)? */
+bool ilog_page_ok(const struct ilog_dev *d, uint64_t off);
+/* Is blk..blk+n inside the data area? */
+bool ilog_blocks_ok(const struct ilog_dev *d, uint64_t blk, uint64_t n);
+
+static inline void *ilog_ptr(const struct ilog_dev *d, uint64_t off)
+{
+	return d->base + off;
+}
+static inline uint64_t ilog_off(const struct ilog_dev *d, const void *p)
+{
+	return (uint64_t)((const uint8_t *)p - d->base);
+}
+
+/* Where a log ends: what appending needs. */
+struct ilog_pos {
+	uint64_t head;    /* first page (byte offset) */
+	uint64_t tail;    /* end of the last entry (byte offset) */
+	uint64_t pageseq; /* seq of the page holding tail */
+	uint64_t seq;     /* seq of the last entry */
+	uint64_t npages;  /* pages in the chain */
+	uint64_t bytes;   /* entry bytes in the chain */
+};
+
+/* Pages allocated by one operation, freed again if it aborts. */
+#define ILOG_TX_PAGES 64
+struct ilog_tx {
+	struct ilog_dev *d;
+	struct alloc *a;
+	unsigned lane;
+	unsigned aflags; /* ALLOC_F_* for page allocations */
+	bool unbounded; /* GC: pages not recorded (abort: ilog_free_chain) */
+	unsigned npages;
+	uint64_t pages[ILOG_TX_PAGES];
+};
+
+void ilog_tx_init(struct ilog_tx *tx, struct ilog_dev *d, struct alloc *a,
+		  unsigned lane, unsigned aflags);
+/* Abort: free the pages this tx allocated (nothing was committed). */
+void ilog_tx_abort(struct ilog_tx *tx);
+
+/* Start a new chain for ino: one page (seq 0), flushed; pos describes it
+ * (no entries yet). */
+int ilog_new(struct ilog_tx *tx, uint64_t ino, struct ilog_pos *pos);
+/*
+ * Append entry e (e->type, e->len set; payload filled) to ino's log at
+ * pos: sets e->seq, seals e->crc, copies it beyond pos->tail (a new page
+ * when it does not fit, linked from the current one) and flushes; pos
+ * moves past it.  Nothing is committed: LOG(4)/(5) do that.
+ */
+int ilog_append(struct ilog_tx *tx, uint64_t ino, struct ilog_pos *pos,
+		struct pmfs_lentry *e);
+/*
+ * Single-inode commit, LOG(4) steps 2..4: drain, store the tail, drain.
+ * The caller did step 1 (ilog_append flushes).
+ */
+void ilog_commit_tail(struct ilog_dev *d, uint64_t ino, uint64_t tail);
+
+/* Walk callbacks: nonzero return stops the walk and is returned. */
+typedef int (*ilog_entry_fn)(void *arg, const struct pmfs_lentry *e,
+			     uint64_t off);
+typedef int (*ilog_page_fn)(void *arg, uint64_t page_off);
+
+/*
+ * Walk ino's log from head to tail, checking LOG(2), LOG(3); calls page()
+ * for every page (may be NULL) and entry() for every entry in order.
+ * Returns 0 with *end (may be NULL) describing the end, -EIO for a corrupt
+ * log (a message naming the inode goes to stderr unless quiet), or the
+ * callback's value.  Never stores to the mapping.
+ */
+int ilog_walk(const struct ilog_dev *d, uint64_t ino, uint64_t head,
+	      uint64_t tail, ilog_entry_fn entry, ilog_page_fn page,
+	      void *arg, bool quiet, struct ilog_pos *end);
+
+/* Free (in the allocator) every page of the chain head..tail; the chain
+ * must be unreachable (its tail is not, or no longer, committed). */
+void ilog_free_chain(struct ilog_dev *d, struct alloc *a, uint64_t ino,
+		     uint64_t head, uint64_t tail);
+
+/* ---- journal ---------------------------------------------------------- */
+
+struct jnl_tx {
+	unsigned n;
+	struct pmfs_jrec rec[PMFS_JREC_MAX];
+};
+
+static inline void jnl_tx_init(struct jnl_tx *t)
+{
+	t->n = 0;
+}
+/* Record "store v at word" (a pointer into the mapping); -E2BIG if full. */
+int jnl_add(struct jnl_tx *t, const struct ilog_dev *d, const void *word,
+	    uint64_t v);
+/*
+ * LOG(5) steps 1 (records) .. 7 on lane `lane`; the caller holds the lane
+ * and did the rest of step 1.  When it returns every record is applied
+ * and durable.
+ */
+void jnl_commit(struct ilog_dev *d, unsigned lane, const struct jnl_tx *t);
+/* LOG(7): flush the state lines of retired-unfenced lanes (no drain). */
+void jnl_flush_retired(struct ilog_dev *d);
+/* LOG(7): lane's own retire is durable (call after a drain it ordered). */
+void jnl_lane_fenced(struct ilog_dev *d, unsigned lane);
+
+/* Journal state of a lane: 0 idle, 1 active and valid, -EUCLEAN corrupt
+ * (reason in why). */
+int jnl_check(const struct ilog_dev *d, unsigned lane, char *why,
+	      size_t whylen);
+/* LOG(6): re-apply every active journal; *replayed counts them.
+ * -EUCLEAN (message on stderr) if a journal is corrupt. */
+int recov_journals(struct ilog_dev *d, uint64_t *replayed);
+
+#endif /* PMFS_LOG_H */

@@ -1,0 +1,298 @@
+/*
+ * test_file.c - data and attributes: COW overwrites, appends, holes,
+ * truncate, large offsets, setattr, xattrs, SEEK_DATA/SEEK_HOLE, ENOSPC
+ * and recovery of space, and a checksum failure giving EIO for one inode.
+ */
+#include "fsfix.h"
+
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include "format.h"
+#include <stdio.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+TestSuite(file, .init = fx_setup, .fini = fx_teardown);
+
+static uint64_t mkf(const char *name)
+{
+	struct fs_attr a;
+
+	cr_assert_eq(fs_mknod(fx_fs, &fx_ctx, 1, name, S_IFREG | 0644, 0, &a), 0);
+	return a.ino;
+}
+
+static void expect(uint64_t ino, uint64_t off, const void *want, size_t len)
+{
+	uint8_t *buf = malloc(len + 1);
+	size_t n;
+
+	cr_assert_eq(fs_pread(fx_fs, ino, buf, len, off, &n), 0);
+	cr_assert_eq(n, len, "read %zu want %zu", n, len);
+	cr_assert_eq(memcmp(buf, want, len), 0, "content at %lu",
+		     (unsigned long)off);
+	free(buf);
+}
+
+Test(file, overwrite_append_holes)
+{
+	uint64_t f = mkf("f");
+	uint8_t a[10000], z[10000] = { 0 };
+	struct fs_attr at;
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(a); i++)
+		a[i] = (uint8_t)(i * 7);
+	cr_assert_eq(fs_pwrite(fx_fs, f, a, 5000, 0), 0);
+	expect(f, 0, a, 5000);
+	cr_assert_eq(fs_pwrite(fx_fs, f, a + 5000, 5000, 5000), 0); /* append */
+	expect(f, 0, a, 10000);
+	cr_assert_eq(fs_pwrite(fx_fs, f, "XYZ", 3, 4095), 0); /* overwrite */
+	a[4095] = 'X';
+	a[4096] = 'Y';
+	a[4097] = 'Z';
+	expect(f, 0, a, 10000);
+	/* hole */
+	cr_assert_eq(fs_pwrite(fx_fs, f, "end", 3, 100000), 0);
+	expect(f, 10000, z, 10000);
+	cr_assert_eq(fs_getattr(fx_fs, f, &at), 0);
+	cr_assert_eq(at.size, 100003);
+	cr_assert_lt(at.blocks, 8 * 8); /* holes take no space */
+	/* read past EOF */
+	cr_assert_eq(fs_pread(fx_fs, f, a, 10, 100003, &n), 0);
+	cr_assert_eq(n, 0);
+	fx_crash();
+	expect(f, 100000, "end", 3);
+	expect(f, 4095, "XYZ", 3);
+}
+
+Test(file, truncate_down_up_zeroes)
+{
+	uint64_t f = mkf("f");
+	uint8_t a[8192], z[8192] = { 0 };
+	struct fs_setattr sa = { .valid = FS_SET_SIZE };
+	struct statvfs s0, s1;
+
+	memset(a, 'a', sizeof(a));
+	cr_assert_eq(fs_statfs(fx_fs, &s0), 0);
+	cr_assert_eq(fs_pwrite(fx_fs, f, a, 8192, 0), 0);
+	sa.size = 100;
+	cr_assert_eq(fs_setattr(fx_fs, &fx_ctx, f, &sa, NULL), 0);
+	sa.size = 8192;
+	cr_assert_eq(fs_setattr(fx_fs, &fx_ctx, f, &sa, NULL), 0);
+	expect(f, 0, a, 100);
+	expect(f, 100, z, 8092);
+	/* append after truncate: stale bytes stay hidden */
+	sa.size = 50;
+	cr_assert_eq(fs_setattr(fx_fs, &fx_ctx, f, &sa, NULL), 0);
+	cr_assert_eq(fs_pwrite(fx_fs, f, "b", 1, 60), 0);
+	expect(f, 0, a, 50);
+	expect(f, 50, z, 10);
+	expect(f, 60, "b", 1);
+	sa.size = 0;
+	cr_assert_eq(fs_setattr(fx_fs, &fx_ctx, f, &sa, NULL), 0);
+	cr_assert_eq(fs_statfs(fx_fs, &s1), 0);
+	/* only the log page remains */
+	cr_assert_leq(s0.f_bfree - s1.f_bfree, 1);
+	fx_remount();
+	struct fs_attr at;
+	cr_assert_eq(fs_getattr(fx_fs, f, &at), 0);
+	cr_assert_eq(at.size, 0);
+}
+
+Test(file, large_offsets)
+{
+	uint64_t f = mkf("big");
+	uint64_t off = (5ull << 30) + 123;
+	struct fs_attr at;
+	uint64_t r;
+
+	cr_assert_eq(fs_pwrite(fx_fs, f, "far", 3, off), 0);
+	cr_assert_eq(fs_getattr(fx_fs, f, &at), 0);
+	cr_assert_eq(at.size, off + 3);
+	expect(f, off, "far", 3);
+	cr_assert_eq(fs_lseek(fx_fs, f, 0, SEEK_DATA, &r), 0);
+	cr_assert_eq(r, off & ~4095ull);
+	cr_assert_eq(fs_lseek(fx_fs, f, 0, SEEK_HOLE, &r), 0);
+	cr_assert_eq(r, 0);
+	cr_assert_eq(fs_lseek(fx_fs, f, off, SEEK_HOLE, &r), 0);
+	cr_assert_eq(r, off + 3);
+	cr_assert_eq(fs_lseek(fx_fs, f, off + 3, SEEK_DATA, &r), -ENXIO);
+	fx_crash();
+	expect(f, off, "far", 3);
+}
+
+Test(file, setattr_and_dir_errors)
+{
+	uint64_t f = mkf("f");
+	struct fs_setattr sa = { .valid = FS_SET_MODE | FS_SET_UID |
+					  FS_SET_GID | FS_SET_MTIME,
+				 .mode = 0600, .uid = 5, .gid = 6,
+				 .mtime = { 12345, 678 } };
+	struct fs_attr at;
+	size_t w;
+	struct iovec v = { "x", 1 };
+
+	cr_assert_eq(fs_setattr(fx_fs, &fx_ctx, f, &sa, &at), 0);
+	cr_assert_eq(at.mode, S_IFREG | 0600);
+	fx_crash();
+	cr_assert_eq(fs_getattr(fx_fs, f, &at), 0);
+	cr_assert_eq(at.uid, 5);
+	cr_assert_eq(at.gid, 6);
+	cr_assert_eq(at.mtime.tv_sec, 12345);
+	cr_assert_eq(at.mtime.tv_nsec, 678);
+	cr_assert_eq(fs_write(fx_fs, &fx_ctx, 1, &v, 1, 0, 0, &w), -EISDIR);
+	sa.valid = FS_SET_SIZE;
+	cr_assert_eq(fs_setattr(fx_fs, &fx_ctx, 1, &sa, &at), -EISDIR);
+	cr_assert_eq(fs_write(fx_fs, &fx_ctx, f, &v, 1, 0, FS_W_APPEND, &w), 0);
+	cr_assert_eq(fs_write(fx_fs, &fx_ctx, f, &v, 1, 0, FS_W_APPEND, &w), 0);
+	cr_assert_eq(fs_getattr(fx_fs, f, &at), 0);
+	cr_assert_eq(at.size, 2);
+}
+
+Test(file, xattrs)
+{
+	uint64_t f = mkf("f");
+	char buf[4096];
+	size_t n;
+
+	cr_assert_eq(fs_setxattr(fx_fs, f, "user.a", "1", 1, XATTR_REPLACE),
+		     -ENODATA);
+	cr_assert_eq(fs_setxattr(fx_fs, f, "user.a", "1", 1, 0), 0);
+	cr_assert_eq(fs_setxattr(fx_fs, f, "user.a", "1", 1, XATTR_CREATE),
+		     -EEXIST);
+	cr_assert_eq(fs_setxattr(fx_fs, f, "trusted.b", "22", 2, 0), 0);
+	cr_assert_eq(fs_getxattr(fx_fs, f, "user.a", buf, 0, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(fs_getxattr(fx_fs, f, "trusted.b", buf, 1, &n), -ERANGE);
+	cr_assert_eq(fs_listxattr(fx_fs, f, buf, sizeof(buf), &n), 0);
+	cr_assert_eq(n, strlen("user.a") + strlen("trusted.b") + 2);
+	cr_assert_eq(fs_setxattr(fx_fs, f, "user.big", buf, 3073, 0), -E2BIG);
+	fx_crash();
+	cr_assert_eq(fs_getxattr(fx_fs, f, "trusted.b", buf, 10, &n), 0);
+	cr_assert_eq(memcmp(buf, "22", 2), 0);
+	cr_assert_eq(fs_removexattr(fx_fs, f, "user.a"), 0);
+	cr_assert_eq(fs_removexattr(fx_fs, f, "user.a"), -ENODATA);
+	cr_assert_eq(fs_getxattr(fx_fs, f, "user.a", buf, 10, &n), -ENODATA);
+}
+
+Test(file, enospc_then_unlink_frees)
+{
+	uint64_t f = mkf("fill"), g = mkf("g");
+	static uint8_t chunk[1 << 20];
+	uint64_t off = 0;
+	int r;
+
+	while ((r = fs_pwrite(fx_fs, f, chunk, sizeof(chunk), off)) == 0)
+		off += sizeof(chunk);
+	cr_assert_eq(r, -ENOSPC);
+	while ((r = fs_pwrite(fx_fs, f, chunk, 4096, off)) == 0)
+		off += 4096;
+	cr_assert_eq(r, -ENOSPC);
+	cr_assert_eq(fs_pwrite(fx_fs, g, chunk, 4096, 0), -ENOSPC);
+	/* still consistent and removable */
+	cr_assert_eq(fs_unlink(fx_fs, 1, "fill"), 0);
+	cr_assert_eq(fs_pwrite(fx_fs, g, chunk, 4096, 0), 0);
+	fx_crash();
+	cr_assert_eq(fs_pwrite(fx_fs, g, chunk, sizeof(chunk), 4096), 0);
+}
+
+Test(file, corrupt_entry_gives_eio_for_that_inode_only)
+{
+	uint64_t f = mkf("f"), g = mkf("g");
+	struct fs_attr at;
+	uint8_t *base;
+	const uint64_t *itdir;
+
+	cr_assert_eq(fs_pwrite(fx_fs, f, "abc", 3, 0), 0);
+	cr_assert_eq(fs_pwrite(fx_fs, g, "def", 3, 0), 0);
+	fs_unmount(fx_fs);
+	fx_fs = NULL;
+	/* flip a byte in f's first entry (past the page header) */
+	base = pmio_base(fx_p);
+	{
+		const struct pmfs_super *sb = (const void *)base;
+
+		itdir = (const void *)(base + sb->itdir_start * 4096);
+		const struct pmfs_inode *slot =
+			(const void *)(base + itdir[0] * 4096 + f * 64);
+		base[slot->head + 32 + 40] ^= 0x55;
+	}
+	pmio_close(fx_p);
+	fx_p = NULL;
+	fx_mount_flags(0);
+	cr_assert_eq(fs_getattr(fx_fs, f, &at), -EIO);
+	cr_assert_eq(fs_getattr(fx_fs, g, &at), 0);
+	expect(g, 0, "def", 3);
+	cr_assert_eq(fs_mknod(fx_fs, &fx_ctx, 1, "h", S_IFREG, 0, &at), 0);
+}
+
+Test(file, fallocate_modes)
+{
+	uint64_t f = mkf("f");
+	uint8_t a[16384], z[16384] = { 0 };
+	struct fs_attr at;
+	struct statvfs s0, s1;
+	uint64_t r;
+
+	memset(a, 'a', sizeof(a));
+	cr_assert_eq(fs_fallocate(fx_fs, f, FALLOC_FL_COLLAPSE_RANGE, 0, 4096),
+		     -EOPNOTSUPP);
+	cr_assert_eq(fs_fallocate(fx_fs, f, FALLOC_FL_PUNCH_HOLE, 0, 4096),
+		     -EOPNOTSUPP);
+	/* mode 0: size grows, space allocated, reads zeros */
+	cr_assert_eq(fs_statfs(fx_fs, &s0), 0);
+	cr_assert_eq(fs_fallocate(fx_fs, f, 0, 0, 16384), 0);
+	cr_assert_eq(fs_statfs(fx_fs, &s1), 0);
+	cr_assert_geq(s0.f_bfree - s1.f_bfree, 4);
+	cr_assert_eq(fs_getattr(fx_fs, f, &at), 0);
+	cr_assert_eq(at.size, 16384);
+	expect(f, 0, z, 16384);
+	/* KEEP_SIZE past EOF: size unchanged */
+	cr_assert_eq(fs_fallocate(fx_fs, f, FALLOC_FL_KEEP_SIZE, 16384, 8192),
+		     0);
+	cr_assert_eq(fs_getattr(fx_fs, f, &at), 0);
+	cr_assert_eq(at.size, 16384);
+	/* punch a hole in data, unaligned edges */
+	cr_assert_eq(fs_pwrite(fx_fs, f, a, 16384, 0), 0);
+	cr_assert_eq(fs_fallocate(fx_fs, f,
+				  FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				  100, 9000), 0);
+	expect(f, 0, a, 100);
+	expect(f, 100, z, 9000);
+	expect(f, 9100, a, 16384 - 9100);
+	cr_assert_eq(fs_lseek(fx_fs, f, 4096, SEEK_HOLE, &r), 0);
+	cr_assert_eq(r, 4096);
+	cr_assert_eq(fs_lseek(fx_fs, f, 4096, SEEK_DATA, &r), 0);
+	cr_assert_eq(r, 8192);
+	/* zero range extending the size */
+	cr_assert_eq(fs_fallocate(fx_fs, f, FALLOC_FL_ZERO_RANGE, 12000, 8000),
+		     0);
+	cr_assert_eq(fs_getattr(fx_fs, f, &at), 0);
+	cr_assert_eq(at.size, 20000);
+	expect(f, 9100, a, 12000 - 9100);
+	expect(f, 12000, z, 8000);
+	fx_crash();
+	expect(f, 0, a, 100);
+	expect(f, 100, z, 9000);
+	expect(f, 9100, a, 12000 - 9100);
+	expect(f, 12000, z, 8000);
+	fx_remount();
+	expect(f, 9100, a, 12000 - 9100);
+}
+
+Test(file, read_only_mount)
+{
+	struct fs_attr a;
+	uint64_t f = mkf("f");
+
+	cr_assert_eq(fs_pwrite(fx_fs, f, "ro", 2, 0), 0);
+	fs_unmount(fx_fs);
+	fx_fs = NULL;
+	pmio_close(fx_p);
+	fx_mount_flags(FS_O_RDONLY);
+	expect(f, 0, "ro", 2);
+	cr_assert_eq(fs_pwrite(fx_fs, f, "x", 1, 0), -EROFS);
+	cr_assert_eq(fs_mknod(fx_fs, &fx_ctx, 1, "g", S_IFREG, 0, &a), -EROFS);
+	cr_assert_eq(fs_unlink(fx_fs, 1, "f"), -EROFS);
+}

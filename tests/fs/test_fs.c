@@ -1,0 +1,102 @@
+/*
+ * test_fs.c - mount, clean unmount and remount, crash (abandon) and
+ * recovery, statfs, fence budgets of every operation.
+ */
+#include "fsfix.h"
+
+#include <stdio.h>
+
+TestSuite(fs, .init = fx_setup, .fini = fx_teardown);
+
+Test(fs, fresh_mount_has_root_and_lost_found)
+{
+	struct fs_attr a;
+
+	cr_assert(fx_mi.was_clean);
+	cr_assert_eq(fs_getattr(fx_fs, 1, &a), 0);
+	cr_assert(S_ISDIR(a.mode));
+	cr_assert_eq(a.nlink, 3);
+	cr_assert_eq(fs_lookup(fx_fs, 1, "lost+found", &a), 0);
+	cr_assert_eq(a.ino, 2);
+	cr_assert(S_ISDIR(a.mode));
+	cr_assert_eq(fx_mi.inodes, 2);
+}
+
+Test(fs, remount_clean_preserves)
+{
+	struct fs_attr a, b;
+	struct statvfs s1, s2;
+
+	cr_assert_eq(fs_mknod(fx_fs, &fx_ctx, 1, "f", S_IFREG | 0644, 0, &a), 0);
+	cr_assert_eq(fs_pwrite(fx_fs, a.ino, "hello", 5, 0), 0);
+	cr_assert_eq(fs_statfs(fx_fs, &s1), 0);
+	fx_remount();
+	cr_assert_eq(fs_lookup(fx_fs, 1, "f", &b), 0);
+	cr_assert_eq(b.ino, a.ino);
+	cr_assert_eq(b.size, 5);
+	cr_assert_eq(fs_statfs(fx_fs, &s2), 0);
+	cr_assert_eq(s1.f_bfree, s2.f_bfree);
+}
+
+Test(fs, crash_recovery_preserves_and_rebuilds_free_space)
+{
+	struct fs_attr a, b;
+	struct statvfs s1, s2;
+	char buf[16];
+	size_t n;
+
+	cr_assert_eq(fs_mkdir(fx_fs, &fx_ctx, 1, "d", 0755, &a), 0);
+	cr_assert_eq(fs_mknod(fx_fs, &fx_ctx, a.ino, "f", S_IFREG | 0644, 0,
+			      &b), 0);
+	cr_assert_eq(fs_pwrite(fx_fs, b.ino, "abcdefgh", 8, 8192), 0);
+	cr_assert_eq(fs_statfs(fx_fs, &s1), 0);
+	fx_crash();
+	cr_assert_eq(fs_statfs(fx_fs, &s2), 0);
+	cr_assert_eq(s1.f_bfree, s2.f_bfree);
+	cr_assert_eq(fs_lookup(fx_fs, a.ino, "f", &b), 0);
+	cr_assert_eq(b.size, 8200);
+	cr_assert_eq(fs_pread(fx_fs, b.ino, buf, 8, 8192, &n), 0);
+	cr_assert_eq(n, 8);
+	cr_assert_eq(memcmp(buf, "abcdefgh", 8), 0);
+	cr_assert_eq(fs_pread(fx_fs, b.ino, buf, 8, 0, &n), 0);
+	cr_assert_eq(buf[0], 0);
+}
+
+Test(fs, fence_budgets)
+{
+	struct fs_attr a, d;
+	struct fs_setattr sa = { .valid = FS_SET_MODE, .mode = 0600 };
+	uint64_t f;
+	char blk[8192];
+
+	memset(blk, 'x', sizeof(blk));
+#define BUDGET(max, call)                                                    \
+	do {                                                                 \
+		f = fx_fences();                                             \
+		cr_assert_eq((call), 0, #call);                              \
+		cr_assert_leq(fx_fences() - f, (max), #call ": %lu fences", \
+			      (unsigned long)(fx_fences() - f));             \
+	} while (0)
+	BUDGET(3, fs_mknod(fx_fs, &fx_ctx, 1, "f", S_IFREG | 0644, 0, &a));
+	BUDGET(3, fs_mkdir(fx_fs, &fx_ctx, 1, "d", 0755, &d));
+	BUDGET(2, fs_pwrite(fx_fs, a.ino, blk, sizeof(blk), 0));
+	BUDGET(2, fs_pwrite(fx_fs, a.ino, blk, 100, 10));
+	BUDGET(2, fs_pwrite(fx_fs, a.ino, blk, 100, 8192));
+	BUDGET(2, fs_setattr(fx_fs, &fx_ctx, a.ino, &sa, NULL));
+	sa.valid = FS_SET_SIZE;
+	sa.size = 100;
+	BUDGET(2, fs_setattr(fx_fs, &fx_ctx, a.ino, &sa, NULL));
+	BUDGET(2, fs_setxattr(fx_fs, a.ino, "user.x", "v", 1, 0));
+	BUDGET(3, fs_link(fx_fs, a.ino, d.ino, "g", NULL));
+	BUDGET(3, fs_symlink(fx_fs, &fx_ctx, 1, "s", "/target", NULL));
+	BUDGET(4, fs_rename(fx_fs, 1, "f", d.ino, "h", 0));
+	BUDGET(4, fs_rename(fx_fs, d.ino, "h", d.ino, "g", 0));
+	BUDGET(3, fs_mknod(fx_fs, &fx_ctx, 1, "o", S_IFREG | 0644, 0, NULL));
+	BUDGET(4, fs_rename(fx_fs, 1, "o", d.ino, "g", 0)); /* over, frees */
+	BUDGET(4, fs_rename(fx_fs, 1, "s", d.ino, "g", 2 /* EXCHANGE */));
+	BUDGET(2, fs_fallocate(fx_fs, a.ino, 0, 0, 65536));
+	BUDGET(3, fs_unlink(fx_fs, d.ino, "g"));
+	BUDGET(3, fs_mkdir(fx_fs, &fx_ctx, d.ino, "e", 0755, NULL));
+	BUDGET(3, fs_rmdir(fx_fs, d.ino, "e"));
+#undef BUDGET
+}
