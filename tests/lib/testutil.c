@@ -142,8 +142,13 @@ int tu_run(char *const argv[], char *out, size_t outsz, char *err,
 		dup2(nul, 0);
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
-		close(po[0]);
-		close(pe[0]);
+		/* a daemon started here must not hold our pipes open */
+		for (int i = 0; i < 5; i++) {
+			int fd = (int[]){ nul, po[0], pe[0], po[1], pe[1] }[i];
+
+			if (fd > 2)
+				close(fd);
+		}
 		execv(argv[0], argv);
 		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);

@@ -1,0 +1,434 @@
+/*
+ * mount.c - main of mount.pmfs: parse the command line (libfuse style and
+ * the mount(8) helper style), mount the namespace with fs_mount(), hand it
+ * to the FUSE glue (src/fs/fuse_ll.h), and unmount it cleanly with
+ * fs_unmount() when the kernel unmounts or a signal arrives.
+ *
+ *   mount.pmfs [-fdsv] [-o opts] DEVICE MOUNTPOINT     (libfuse style)
+ *   mount.pmfs SPEC DIR [-sfnv] [-o opts]              (mount(8) helper)
+ *
+ * -s clashes: libfuse's -s is "single-threaded", a mount(8) helper's -s is
+ * "sloppy" (ignore unknown options).  Resolved by position: -s after the
+ * two operands (where mount(8) puts it) is sloppy, -s before them is
+ * single-threaded; --sloppy and --single-thread say it unambiguously.
+ *
+ * Background: unless -f or -d, the process forks before mounting; the
+ * child does all the work and tells the waiting parent the outcome only
+ * once the kernel mount exists, so every error reaches the terminal and
+ * the exit code, and mount(8) returns only when the mount is usable.  The
+ * child then detaches (setsid, stdio on /dev/null) and logs to syslog.
+ * Forking before fs_mount (not after, as fuse_daemonize would) keeps any
+ * thread the core starts at mount alive.
+ *
+ * Exit codes follow mount(8): 0 mounted, 1 bad usage (unknown option...),
+ * 32 mount failure (device, mountpoint, filesystem).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "fuse_ll.h"
+#include "pmemio.h"
+
+#define EX_OK 0
+#define EX_USAGE 1
+#define EX_FAIL 32
+
+struct cmdline {
+	struct pmfs_mount_opts mo;
+	const char *dev;  /* as given */
+	const char *dir;  /* as given */
+	bool sloppy;      /* mount(8) -s: ignore unknown options */
+	bool help, version;
+};
+
+static bool use_syslog;
+
+__attribute__((format(printf, 1, 2))) static void msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (use_syslog) {
+		vsyslog(LOG_ERR, fmt, ap);
+	} else {
+		fputs("mount.pmfs: ", stderr);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	}
+	va_end(ap);
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: mount.pmfs [-fdsv] [-o options] DEVICE MOUNTPOINT\n"
+	      "       mount.pmfs DEVICE MOUNTPOINT [-sfnv] [-o options]\n"
+	      "  -f  foreground        -d  FUSE debug output (implies -f)\n"
+	      "  -s  before DEVICE: single-threaded; after MOUNTPOINT: sloppy\n"
+	      "  -n  no mtab (ignored) -v  verbose  -h  help  -V  version\n"
+	      "options: ro rw allow_other noatime relatime strictatime atime\n"
+	      "  defaults dev nodev suid nosuid exec noexec sync async\n"
+	      "  dirsync default_permissions (always on); see mount.pmfs(8)\n",
+	      f);
+}
+
+/* Options that mount(8)/fstab use and that mean nothing here. */
+static bool ignored_opt(const char *o)
+{
+	static const char *const names[] = {
+		"defaults", "default_permissions", "sync", "async", "dirsync",
+		"auto", "noauto", "nofail", "_netdev", "nouser", NULL,
+	};
+
+	for (int i = 0; names[i]; i++)
+		if (!strcmp(o, names[i]))
+			return true;
+	return !strncmp(o, "x-", 2) || !strncmp(o, "comment=", 8);
+}
+
+/* Apply one -o word; 0, or -EINVAL after a message. */
+static int apply_opt(struct cmdline *c, const char *o)
+{
+	struct pmfs_mount_opts *m = &c->mo;
+
+	if (!*o || ignored_opt(o))
+		return 0;
+	if (!strcmp(o, "ro"))
+		m->rdonly = true;
+	else if (!strcmp(o, "rw"))
+		m->rdonly = false;
+	else if (!strcmp(o, "allow_other"))
+		m->allow_other = true;
+	else if (!strcmp(o, "noatime"))
+		m->atime = PMFS_ATIME_NOATIME;
+	else if (!strcmp(o, "relatime") || !strcmp(o, "atime"))
+		m->atime = PMFS_ATIME_RELATIME;
+	else if (!strcmp(o, "strictatime"))
+		m->atime = PMFS_ATIME_STRICT;
+	else if (!strcmp(o, "dev") || !strcmp(o, "nodev"))
+		m->dev = o[0] == 'd';
+	else if (!strcmp(o, "suid") || !strcmp(o, "nosuid"))
+		m->suid = o[0] == 's';
+	else if (!strcmp(o, "exec") || !strcmp(o, "noexec"))
+		m->noexec = o[0] == 'n';
+	else if (!c->sloppy) {
+		msg("unknown mount option '%s' (see mount.pmfs(8))", o);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Split a comma-separated -o argument; applied after all flags are read
+ * so that a later -s (sloppy) covers earlier -o words. */
+static int apply_opts(struct cmdline *c, const char *list)
+{
+	char *dup = strdup(list), *save = NULL, *w;
+	int err = dup ? 0 : -ENOMEM;
+
+	for (w = dup ? strtok_r(dup, ",", &save) : NULL; w && !err;
+	     w = strtok_r(NULL, ",", &save))
+		err = apply_opt(c, w);
+	free(dup);
+	return err;
+}
+
+/* Parse argv; 0, or the exit code after a message. */
+static int parse_cmdline(int argc, char **argv, struct cmdline *c)
+{
+	const char *optlists[64];
+	int nopt = 0, noperand = 0;
+
+	memset(c, 0, sizeof(*c));
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-o") || !strncmp(a, "-o", 2)) {
+			const char *v = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
+
+			if (!v) {
+				msg("option -o needs an argument");
+				return EX_USAGE;
+			}
+			if (nopt == (int)(sizeof(optlists) / sizeof(optlists[0]))) {
+				msg("too many -o options");
+				return EX_USAGE;
+			}
+			optlists[nopt++] = v;
+		} else if (!strcmp(a, "-t")) {
+			/* mount(8) may name the type: only ours is accepted */
+			const char *t = i + 1 < argc ? argv[++i] : "";
+
+			if (strcmp(t, "pmfs") && strcmp(t, "fuse.pmfs")) {
+				msg("filesystem type '%s' is not pmfs", t);
+				return EX_USAGE;
+			}
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			c->help = true;
+		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+			c->version = true;
+		} else if (!strcmp(a, "--sloppy")) {
+			c->sloppy = true;
+		} else if (!strcmp(a, "--single-thread")) {
+			c->mo.singlethread = true;
+		} else if (a[0] == '-' && a[1] && a[1] != '-') {
+			for (const char *f = a + 1; *f; f++) {
+				switch (*f) {
+				case 'f':
+					c->mo.foreground = true;
+					break;
+				case 'd':
+					c->mo.debug = true;
+					c->mo.foreground = true;
+					break;
+				case 's':
+					if (noperand >= 2)
+						c->sloppy = true;
+					else
+						c->mo.singlethread = true;
+					break;
+				case 'n':
+					break; /* mtab is /proc/mounts */
+				case 'v':
+					c->mo.verbose = true;
+					break;
+				default:
+					msg("unknown option '-%c' (see mount.pmfs(8))",
+					    *f);
+					return EX_USAGE;
+				}
+			}
+		} else if (a[0] == '-' && a[1]) {
+			msg("unknown option '%s' (see mount.pmfs(8))", a);
+			return EX_USAGE;
+		} else if (noperand == 0) {
+			c->dev = a;
+			noperand++;
+		} else if (noperand == 1) {
+			c->dir = a;
+			noperand++;
+		} else {
+			msg("unexpected argument '%s'", a);
+			return EX_USAGE;
+		}
+	}
+	if (c->help || c->version)
+		return 0;
+	for (int i = 0; i < nopt; i++)
+		if (apply_opts(c, optlists[i]))
+			return EX_USAGE;
+	if (noperand < 2) {
+		msg("need a DEVICE and a MOUNTPOINT (see mount.pmfs -h)");
+		return EX_USAGE;
+	}
+	return 0;
+}
+
+/* Resolve the operands; 0 or the exit code after a one-line message. */
+static int check_paths(struct cmdline *c, char *dev, char *dir)
+{
+	struct stat st;
+
+	if (!realpath(c->dev, dev)) {
+		msg("%s: %s", c->dev, strerror(errno));
+		return EX_FAIL;
+	}
+	if (!realpath(c->dir, dir) || stat(dir, &st) != 0) {
+		msg("mountpoint %s: %s", c->dir, strerror(errno));
+		return EX_FAIL;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		msg("mountpoint %s: %s", c->dir, strerror(ENOTDIR));
+		return EX_FAIL;
+	}
+	c->mo.device = dev;
+	c->mo.mountpoint = dir;
+	return 0;
+}
+
+/* fs_mount with the user's options; one-line messages on failure. */
+static int mount_fs(const struct cmdline *c, struct fs **fs)
+{
+	struct fs_opts fo = { .flags = FS_O_REFCOUNT };
+	struct fs_mount_info info;
+	char err[512] = "";
+	int r;
+
+	if (c->mo.rdonly)
+		fo.flags |= FS_O_RDONLY;
+	if (c->mo.atime == PMFS_ATIME_NOATIME)
+		fo.flags |= FS_O_NOATIME;
+	else if (c->mo.atime == PMFS_ATIME_STRICT)
+		fo.flags |= FS_O_STRICTATIME;
+	memset(&info, 0, sizeof(info));
+	r = fs_mount(c->mo.device, &fo, fs, &info, err, sizeof(err));
+	if (r == -EBUSY) {
+		msg("%s is already mounted (or in use by fsck.pmfs)",
+		    c->mo.device);
+		return EX_FAIL;
+	}
+	if (r == -ENOENT || r == -EACCES || r == -EPERM || r == -ENOMEM) {
+		msg("%s: %s", c->mo.device, err[0] ? err : strerror(-r));
+		return EX_FAIL;
+	}
+	if (r) {
+		msg("%s: %s; run fsck.pmfs %s", c->mo.device,
+		    err[0] ? err : strerror(-r), c->mo.device);
+		return EX_FAIL;
+	}
+	if (c->mo.verbose) {
+		struct pmio *p = fs_pmio(*fs);
+
+		printf("mount.pmfs: %s: store granularity %s, flush path %s\n",
+		       c->mo.device, pmio_gran_name(pmio_gran(p)),
+		       pmio_flush_path(p));
+		printf("mount.pmfs: %s: %s mount, %llu journals replayed, "
+		       "%llu orphans freed, %llu inodes, %llu free blocks\n",
+		       c->mo.device, info.was_clean ? "clean" : "recovery",
+		       (unsigned long long)info.journals_replayed,
+		       (unsigned long long)info.orphans_freed,
+		       (unsigned long long)info.inodes,
+		       (unsigned long long)info.free_blocks);
+		fflush(stdout);
+	}
+	return 0;
+}
+
+/* In the background child: leave the terminal and the caller's session. */
+static void detach(void)
+{
+	int nul = open("/dev/null", O_RDWR);
+
+	fflush(stdout);
+	fflush(stderr);
+	if (nul >= 0) {
+		dup2(nul, 0);
+		dup2(nul, 1);
+		dup2(nul, 2);
+		if (nul > 2)
+			close(nul);
+	}
+	setsid();
+	if (chdir("/") != 0)
+		msg("chdir /: %s", strerror(errno));
+	openlog("mount.pmfs", LOG_PID, LOG_DAEMON);
+	use_syslog = true;
+	fuse_ll_log_to_syslog();
+}
+
+/*
+ * Parent side of the background start: wait for the child's verdict.
+ * A byte on the pipe means mounted; EOF means the child exited (its
+ * status is the exit code; it printed why).
+ */
+static int wait_child(pid_t pid, int rfd)
+{
+	char b;
+	ssize_t n;
+	int st;
+
+	do
+		n = read(rfd, &b, 1);
+	while (n < 0 && errno == EINTR);
+	if (n == 1)
+		return EX_OK;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return EX_FAIL;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st) ? WEXITSTATUS(st) : EX_FAIL;
+	return EX_FAIL;
+}
+
+/* Mount, serve, unmount: the whole life of the filesystem process. */
+static int run(struct cmdline *c, int notify_fd)
+{
+	struct fuse_ll *ll = NULL;
+	struct fs *fs = NULL;
+	int r, ret = EX_OK;
+
+	r = mount_fs(c, &fs);
+	if (r)
+		return r;
+	if (fuse_ll_mount(fs, &c->mo, &ll) != 0) {
+		fs_unmount(fs);
+		return EX_FAIL;
+	}
+	if (c->mo.verbose)
+		printf("mount.pmfs: %s mounted on %s%s\n", c->mo.device,
+		       c->mo.mountpoint, c->mo.rdonly ? " read-only" : "");
+	if (notify_fd >= 0) {
+		detach();
+		if (write(notify_fd, "", 1) != 1)
+			msg("cannot notify the parent: %s", strerror(errno));
+		close(notify_fd);
+	}
+	fflush(stdout);
+	if (fuse_ll_loop(ll) != 0) {
+		msg("%s: FUSE session failed", c->mo.device);
+		ret = EX_FAIL;
+	}
+	fuse_ll_unmount(ll);
+	r = fs_unmount(fs);
+	if (r) {
+		msg("%s: clean unmount failed: %s; run fsck.pmfs %s",
+		    c->mo.device, strerror(-r), c->mo.device);
+		ret = EX_FAIL;
+	}
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	static char dev[PATH_MAX], dir[PATH_MAX];
+	struct cmdline c;
+	int pfd[2], r;
+	pid_t pid;
+
+	r = parse_cmdline(argc, argv, &c);
+	if (r)
+		return r;
+	if (c.help) {
+		usage(stdout);
+		return EX_OK;
+	}
+	if (c.version) {
+		printf("mount.pmfs (pmfs)\n");
+		return EX_OK;
+	}
+	r = check_paths(&c, dev, dir);
+	if (r)
+		return r;
+	/* The kernel checks modes (default_permissions): no umask here. */
+	umask(0);
+	if (c.mo.foreground)
+		return run(&c, -1);
+	/* A daemon keeps no descriptor it inherited (a caller's pipe would
+	 * otherwise stay open, and its reader wait, until unmount). */
+	closefrom(3);
+	if (pipe2(pfd, O_CLOEXEC) != 0) {
+		msg("pipe: %s", strerror(errno));
+		return EX_FAIL;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		msg("fork: %s", strerror(errno));
+		return EX_FAIL;
+	}
+	if (pid > 0) {
+		close(pfd[1]);
+		return wait_child(pid, pfd[0]);
+	}
+	close(pfd[0]);
+	return run(&c, pfd[1]);
+}

@@ -1,0 +1,1224 @@
+/*
+ * fuse_ll.c - the FUSE low-level glue: every struct fuse_lowlevel_ops
+ * handler of mount.pmfs, each calling the fs_* API of fs.h.
+ *
+ * Role: this is the only file in pmfs that includes fuse_lowlevel.h.  As in
+ * libfuse's example/passthrough_ll.c, each handler (pm_*) only replies; the
+ * work is done by a helper (do_*) that returns 0 or -errno, and only this
+ * file flips the sign for fuse_reply_err().
+ *
+ * Rules that follow from DESIGN.md ("Through FUSE"):
+ *  (1) A reply is sent only after the fs_* call serving it returned, so an
+ *      answered request is durable.  fsync and fsyncdir have nothing left
+ *      to do: the first one is answered ENOSYS and the kernel then treats
+ *      every later one as done without a round trip.
+ *  (2) pmfs is the only writer of its files: entries (also negative ones)
+ *      and attributes are cached by the kernel for PM_TIMEOUT seconds, the
+ *      page cache is kept across opens, readdirplus fills the dentry cache.
+ *  (3) Reads are answered with fuse_reply_iov() straight from the mapping
+ *      inside fs_read()'s sink: the daemon does not copy file data.  Writes
+ *      come in requests of up to PM_MAX_WRITE bytes.
+ *  (4) Lookup counts: the fs is mounted with FS_O_REFCOUNT, so every fs_*
+ *      call that returns an entry takes one reference.  When the kernel
+ *      does not receive an entry (reply failed, readdirplus entry dropped)
+ *      the reference is given back at once with fs_forget().
+ *  (5) Directory offsets: 0 is the start, 1 is after ".", 2 after "..";
+ *      an fs_readdir cookie c (>= 1) is offset c + PM_DOT_OFFSETS, so the
+ *      offsets stay valid while the directory changes.
+ *  (6) The kernel checks permissions (default_permissions is always on)
+ *      and clears setuid/setgid itself on write, truncate and chown by an
+ *      unprivileged caller (FUSE_CAP_HANDLE_KILLPRIV is turned off); the
+ *      caller's identity is still passed to fs_write/fs_setattr.
+ */
+#define FUSE_USE_VERSION 312
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <fuse_lowlevel.h>
+
+#include "format.h"
+#include "fs.h"
+#include "fuse_ll.h"
+
+#define PM_TIMEOUT 3600.0          /* entry, negative entry, attr cache */
+#define PM_MAX_WRITE (1u << 20)    /* largest WRITE request we ask for */
+#define PM_COPY_CHUNK (1u << 20)   /* copy_file_range bounce buffer */
+#define PM_DOT_OFFSETS 2           /* directory offsets of "." and ".." */
+#define PM_XATTR_MAX (64u * 1024u) /* XATTR_SIZE_MAX */
+
+_Static_assert(PMFS_ROOT_INO == FUSE_ROOT_ID,
+	       "fs inode numbers are used as FUSE node ids unchanged");
+
+struct fuse_ll {
+	struct fuse_session *se;
+	struct fs *fs;
+	bool singlethread;
+	bool mounted;
+	bool signals;
+};
+
+static struct fs *req_fs(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* The caller of this request, for new files and setuid clearing. */
+static struct fs_ctx req_ctx(fuse_req_t req)
+{
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	struct fs_ctx ctx = { .uid = c->uid, .gid = c->gid };
+
+	return ctx;
+}
+
+static int check_name(const char *name)
+{
+	return strlen(name) > PMFS_NAME_MAX ? -ENAMETOOLONG : 0;
+}
+
+static void attr_to_stat(const struct fs_attr *a, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = a->ino;
+	st->st_mode = a->mode;
+	st->st_nlink = a->nlink;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_size = (off_t)a->size;
+	st->st_blocks = (blkcnt_t)a->blocks;
+	st->st_blksize = 4096;
+	st->st_rdev = a->rdev;
+	st->st_atim = a->atime;
+	st->st_mtim = a->mtime;
+	st->st_ctim = a->ctime;
+}
+
+static void attr_to_entry(const struct fs_attr *a, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = a->ino;
+	e->generation = a->gen;
+	attr_to_stat(a, &e->attr);
+	e->attr_timeout = PM_TIMEOUT;
+	e->entry_timeout = PM_TIMEOUT;
+}
+
+/* Reply with an entry (or err); give the reference back if it is lost. */
+static void reply_entry(fuse_req_t req, int err,
+			const struct fuse_entry_param *e)
+{
+	struct fs *fs = req_fs(req);
+
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	if (fuse_reply_entry(req, e) != 0 && e->ino != 0)
+		fs_forget(fs, e->ino, 1); /* rule (4) */
+}
+
+static void reply_attr(fuse_req_t req, int err, const struct fs_attr *a)
+{
+	struct stat st;
+
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	attr_to_stat(a, &st);
+	fuse_reply_attr(req, &st, PM_TIMEOUT);
+}
+
+/* ---- init / destroy ----------------------------------------------------- */
+
+static void pm_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* libfuse derives max_pages from max_write and clamps it to its
+	 * buffer (FUSE_MAX_MAX_PAGES pages); writes are always "big" in the
+	 * FUSE 3 protocol. */
+	conn->max_write = PM_MAX_WRITE;
+	conn->time_gran = 1;
+	conn->want &= ~(unsigned)(FUSE_CAP_WRITEBACK_CACHE |
+				  FUSE_CAP_HANDLE_KILLPRIV |
+				  FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE |
+				  FUSE_CAP_SPLICE_MOVE | FUSE_CAP_POSIX_ACL |
+				  FUSE_CAP_READDIRPLUS_AUTO);
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+}
+
+/* ---- names -------------------------------------------------------------- */
+
+static int do_lookup(struct fs *fs, fuse_ino_t parent, const char *name,
+		     struct fuse_entry_param *e)
+{
+	struct fs_attr a;
+	int err = check_name(name);
+
+	if (!err)
+		err = fs_lookup(fs, parent, name, &a);
+	if (err == -ENOENT) {
+		/* a negative entry, cached like a positive one: rule (2) */
+		memset(e, 0, sizeof(*e));
+		e->entry_timeout = PM_TIMEOUT;
+		return 0;
+	}
+	if (!err)
+		attr_to_entry(&a, e);
+	return err;
+}
+
+static void pm_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e;
+	int err = do_lookup(req_fs(req), parent, name, &e);
+
+	reply_entry(req, err, &e);
+}
+
+static void pm_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	fs_forget(req_fs(req), ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void pm_forget_multi(fuse_req_t req, size_t count,
+			    struct fuse_forget_data *forgets)
+{
+	struct fs *fs = req_fs(req);
+
+	for (size_t i = 0; i < count; i++)
+		fs_forget(fs, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void pm_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct fs_attr a;
+	int err = fs_getattr(req_fs(req), ino, &a);
+
+	(void)fi;
+	reply_attr(req, err, &a);
+}
+
+static int do_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *st,
+		      int to_set, struct fs_attr *out)
+{
+	struct fs_ctx ctx = req_ctx(req);
+	struct fs_setattr sa;
+
+	memset(&sa, 0, sizeof(sa));
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		sa.valid |= FS_SET_MODE;
+		sa.mode = st->st_mode;
+	}
+	if (to_set & FUSE_SET_ATTR_UID) {
+		sa.valid |= FS_SET_UID;
+		sa.uid = st->st_uid;
+	}
+	if (to_set & FUSE_SET_ATTR_GID) {
+		sa.valid |= FS_SET_GID;
+		sa.gid = st->st_gid;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		if (st->st_size < 0)
+			return -EINVAL;
+		sa.valid |= FS_SET_SIZE;
+		sa.size = (uint64_t)st->st_size;
+	}
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+		sa.valid |= FS_SET_ATIME_NOW;
+	} else if (to_set & FUSE_SET_ATTR_ATIME) {
+		sa.valid |= FS_SET_ATIME;
+		sa.atime = st->st_atim;
+	}
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+		sa.valid |= FS_SET_MTIME_NOW;
+	} else if (to_set & FUSE_SET_ATTR_MTIME) {
+		sa.valid |= FS_SET_MTIME;
+		sa.mtime = st->st_mtim;
+	}
+	if (to_set & FUSE_SET_ATTR_CTIME) {
+		sa.valid |= FS_SET_CTIME;
+		sa.ctime = st->st_ctim;
+	}
+	if (to_set & (FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID |
+		      FUSE_SET_ATTR_KILL_PRIV))
+		sa.valid |= FS_SET_KILL_SUID;
+	if (!sa.valid)
+		return fs_getattr(req_fs(req), ino, out);
+	return fs_setattr(req_fs(req), &ctx, ino, &sa, out);
+}
+
+static void pm_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	struct fs_attr a;
+	int err = do_setattr(req, ino, attr, to_set, &a);
+
+	(void)fi;
+	reply_attr(req, err, &a);
+}
+
+/*
+ * Owner of a new inode: the caller, except that a setgid directory gives
+ * its group to new entries and its setgid bit to new subdirectories.
+ */
+static int new_owner(fuse_req_t req, fuse_ino_t parent, uint32_t *mode,
+		     struct fs_ctx *ctx)
+{
+	struct fs_attr pa;
+	int err = fs_getattr(req_fs(req), parent, &pa);
+
+	*ctx = req_ctx(req);
+	if (err)
+		return err;
+	if (!S_ISDIR(pa.mode))
+		return -ENOTDIR;
+	if (pa.mode & S_ISGID) {
+		ctx->gid = pa.gid;
+		if (S_ISDIR(*mode))
+			*mode |= S_ISGID;
+	}
+	return 0;
+}
+
+static int do_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		    uint32_t mode, dev_t rdev, struct fuse_entry_param *e)
+{
+	struct fs_ctx ctx;
+	struct fs_attr a;
+	int err = check_name(name);
+
+	if (!err)
+		err = new_owner(req, parent, &mode, &ctx);
+	if (!err && S_ISDIR(mode))
+		err = fs_mkdir(req_fs(req), &ctx, parent, name, mode, &a);
+	else if (!err)
+		err = fs_mknod(req_fs(req), &ctx, parent, name, mode, rdev, &a);
+	if (!err)
+		attr_to_entry(&a, e);
+	return err;
+}
+
+static void pm_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	struct fuse_entry_param e;
+	int err = S_ISDIR(mode) ? -EINVAL
+				: do_mknod(req, parent, name, mode, rdev, &e);
+
+	reply_entry(req, err, &e);
+}
+
+static void pm_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	struct fuse_entry_param e;
+	int err = do_mknod(req, parent, name, S_IFDIR | (mode & 07777), 0, &e);
+
+	reply_entry(req, err, &e);
+}
+
+static int do_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
+		      const char *name, struct fuse_entry_param *e)
+{
+	uint32_t mode = S_IFLNK | 0777;
+	struct fs_ctx ctx;
+	struct fs_attr a;
+	int err = check_name(name);
+
+	if (!err)
+		err = new_owner(req, parent, &mode, &ctx);
+	if (!err)
+		err = fs_symlink(req_fs(req), &ctx, parent, name, target, &a);
+	if (!err)
+		attr_to_entry(&a, e);
+	return err;
+}
+
+static void pm_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	struct fuse_entry_param e;
+	int err = do_symlink(req, link, parent, name, &e);
+
+	reply_entry(req, err, &e);
+}
+
+static int do_readlink(struct fs *fs, fuse_ino_t ino, char *buf, size_t size)
+{
+	size_t len = 0;
+	int err = fs_readlink(fs, ino, buf, size - 1, &len);
+
+	if (!err)
+		buf[len < size ? len : size - 1] = 0;
+	return err;
+}
+
+static void pm_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char buf[PATH_MAX + 1];
+	int err = do_readlink(req_fs(req), ino, buf, sizeof(buf));
+
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_readlink(req, buf);
+}
+
+static void pm_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	int err = fs_unlink(req_fs(req), parent, name);
+
+	fuse_reply_err(req, -err);
+}
+
+static void pm_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	int err = fs_rmdir(req_fs(req), parent, name);
+
+	fuse_reply_err(req, -err);
+}
+
+static int do_rename(struct fs *fs, fuse_ino_t parent, const char *name,
+		     fuse_ino_t newparent, const char *newname,
+		     unsigned int flags)
+{
+	int err = check_name(newname);
+
+	if (err)
+		return err;
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL; /* RENAME_WHITEOUT: no overlayfs upper */
+	return fs_rename(fs, parent, name, newparent, newname, flags);
+}
+
+static void pm_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
+{
+	int err = do_rename(req_fs(req), parent, name, newparent, newname,
+			    flags);
+
+	fuse_reply_err(req, -err);
+}
+
+static int do_link(struct fs *fs, fuse_ino_t ino, fuse_ino_t newparent,
+		   const char *newname, struct fuse_entry_param *e)
+{
+	struct fs_attr a;
+	int err = check_name(newname);
+
+	if (!err)
+		err = fs_link(fs, ino, newparent, newname, &a);
+	if (!err)
+		attr_to_entry(&a, e);
+	return err;
+}
+
+static void pm_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	struct fuse_entry_param e;
+	int err = do_link(req_fs(req), ino, newparent, newname, &e);
+
+	reply_entry(req, err, &e);
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+/* Open flags the glue acts on; the kernel handles the others. */
+static int do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_ctx ctx = req_ctx(req);
+	struct fs_setattr sa;
+	struct fs_attr a;
+
+	fi->fh = 0;
+	fi->keep_cache = 1; /* rule (2): the kernel's pages stay valid */
+	fi->noflush = 1;    /* nothing to do at close: rule (1) */
+	if (!(fi->flags & O_TRUNC))
+		return 0;
+	/* FUSE_CAP_ATOMIC_O_TRUNC: the truncation comes with the open (the
+	 * kernel checked write permission); an unprivileged caller loses the
+	 * setuid/setgid bits as with truncate(2) */
+	memset(&sa, 0, sizeof(sa));
+	sa.valid = FS_SET_SIZE | (ctx.uid != 0 ? FS_SET_KILL_SUID : 0);
+	sa.size = 0;
+	return fs_setattr(req_fs(req), &ctx, ino, &sa, &a);
+}
+
+static void pm_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	int err = do_open(req, ino, fi);
+
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_open(req, fi);
+}
+
+static void pm_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	struct fuse_entry_param e;
+	int err = do_mknod(req, parent, name, S_IFREG | (mode & 07777), 0, &e);
+
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	fi->fh = 0;
+	fi->keep_cache = 1;
+	fi->noflush = 1;
+	if (fuse_reply_create(req, &e, fi) != 0)
+		fs_forget(req_fs(req), e.ino, 1); /* rule (4) */
+}
+
+struct read_sink {
+	fuse_req_t req;
+	bool replied;
+};
+
+/* fs_read's sink: reply with iovecs pointing into the mapping: rule (3). */
+static int read_reply_sink(void *arg, const struct iovec *iov, int iovcnt,
+			   size_t total)
+{
+	struct read_sink *s = arg;
+
+	(void)total;
+	s->replied = true;
+	fuse_reply_iov(s->req, iov, iovcnt);
+	return 0;
+}
+
+static void pm_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct read_sink s = { .req = req, .replied = false };
+	int err = off < 0 ? -EINVAL
+			  : fs_read(req_fs(req), ino, (uint64_t)off, size,
+				    read_reply_sink, &s);
+
+	(void)fi;
+	if (s.replied)
+		return;
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_buf(req, NULL, 0);
+}
+
+static int do_write_buf(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_bufvec *in, off_t off, size_t *written)
+{
+	struct fs_ctx ctx = req_ctx(req);
+	size_t total = fuse_buf_size(in);
+	struct iovec iov[8];
+	void *bounce = NULL;
+	int n = 0, err;
+	bool direct = in->count - in->idx <= 8;
+
+	if (off < 0)
+		return -EINVAL;
+	for (size_t i = in->idx; direct && i < in->count; i++)
+		if (in->buf[i].flags & FUSE_BUF_IS_FD)
+			direct = false;
+	if (direct) {
+		/* the usual case: the request's own memory, no copy */
+		for (size_t i = in->idx; i < in->count; i++) {
+			size_t skip = i == in->idx ? in->off : 0;
+
+			if (in->buf[i].size <= skip)
+				continue;
+			iov[n].iov_base = (char *)in->buf[i].mem + skip;
+			iov[n].iov_len = in->buf[i].size - skip;
+			n++;
+		}
+	} else {
+		struct fuse_bufvec dst = FUSE_BUFVEC_INIT(total);
+		ssize_t got;
+
+		bounce = malloc(total ? total : 1);
+		if (!bounce)
+			return -ENOMEM;
+		dst.buf[0].mem = bounce;
+		got = fuse_buf_copy(&dst, in, 0);
+		if (got < 0) {
+			free(bounce);
+			return (int)got;
+		}
+		iov[0].iov_base = bounce;
+		iov[0].iov_len = (size_t)got;
+		n = 1;
+	}
+	err = fs_write(req_fs(req), &ctx, ino, iov, n, (uint64_t)off, 0,
+		       written);
+	free(bounce);
+	return err;
+}
+
+static void pm_write_buf(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_bufvec *in_buf, off_t off,
+			 struct fuse_file_info *fi)
+{
+	size_t written = 0;
+	int err = do_write_buf(req, ino, in_buf, off, &written);
+
+	(void)fi;
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_write(req, written);
+}
+
+static void pm_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void pm_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+/* Rule (1): the kernel stops sending fsync after one ENOSYS. */
+static void pm_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)datasync;
+	(void)fi;
+	fuse_reply_err(req, ENOSYS);
+}
+
+static void pm_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			 off_t offset, off_t length, struct fuse_file_info *fi)
+{
+	int err = offset < 0 || length <= 0
+			  ? -EINVAL
+			  : fs_fallocate(req_fs(req), ino, mode,
+					 (uint64_t)offset, (uint64_t)length);
+
+	(void)fi;
+	fuse_reply_err(req, -err);
+}
+
+static int do_lseek(struct fs *fs, fuse_ino_t ino, off_t off, int whence,
+		    off_t *res)
+{
+	uint64_t r = 0;
+	int err;
+
+	if (off < 0)
+		return -ENXIO;
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL; /* the kernel serves SEEK_SET/CUR/END itself */
+	err = fs_lseek(fs, ino, (uint64_t)off, whence, &r);
+	if (!err && r > (uint64_t)LLONG_MAX)
+		err = -EOVERFLOW;
+	*res = (off_t)r;
+	return err;
+}
+
+static void pm_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	off_t res = 0;
+	int err = do_lseek(req_fs(req), ino, off, whence, &res);
+
+	(void)fi;
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_lseek(req, res);
+}
+
+/*
+ * copy_file_range: fs_read (through fs_pread) into a bounce buffer, then
+ * fs_write.  Writing from inside fs_read's sink would hold the source's
+ * read lock while taking the target's write lock, which two crossing
+ * copies (A->B, B->A) could deadlock on, and which self-deadlocks when
+ * source and target are the same file.
+ */
+static int do_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
+			      off_t off_in, fuse_ino_t ino_out, off_t off_out,
+			      size_t len, int flags, size_t *copied)
+{
+	struct fs *fs = req_fs(req);
+	struct fs_ctx ctx = req_ctx(req);
+	size_t chunk = len < PM_COPY_CHUNK ? len : PM_COPY_CHUNK;
+	char *buf;
+	int err = 0;
+
+	*copied = 0;
+	if (flags != 0 || off_in < 0 || off_out < 0)
+		return -EINVAL;
+	if (len == 0)
+		return 0;
+	buf = malloc(chunk);
+	if (!buf)
+		return -ENOMEM;
+	while (*copied < len) {
+		size_t want = len - *copied < chunk ? len - *copied : chunk;
+		size_t got = 0, put = 0;
+		struct iovec iov;
+
+		err = fs_pread(fs, ino_in, buf, want,
+			       (uint64_t)off_in + *copied, &got);
+		if (err || got == 0)
+			break;
+		iov.iov_base = buf;
+		iov.iov_len = got;
+		err = fs_write(fs, &ctx, ino_out, &iov, 1,
+			       (uint64_t)off_out + *copied, 0, &put);
+		if (err)
+			break;
+		*copied += put;
+		if (put < got || got < want)
+			break;
+	}
+	free(buf);
+	return *copied > 0 ? 0 : err;
+}
+
+static void pm_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
+			       off_t off_in, struct fuse_file_info *fi_in,
+			       fuse_ino_t ino_out, off_t off_out,
+			       struct fuse_file_info *fi_out, size_t len,
+			       int flags)
+{
+	size_t copied = 0;
+	int err = do_copy_file_range(req, ino_in, off_in, ino_out, off_out,
+				     len, flags, &copied);
+
+	(void)fi_in;
+	(void)fi_out;
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_write(req, copied);
+}
+
+/* ---- directories -------------------------------------------------------- */
+
+static void pm_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	(void)ino;
+	fi->fh = 0;
+	fuse_reply_open(req, fi);
+}
+
+static void pm_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+/* One entry listed by fs_readdir, kept until the reply is built. */
+struct dir_ent {
+	char *name;
+	uint64_t ino;
+	unsigned dtype;
+	off_t off;    /* offset to resume after this entry: rule (5) */
+	uint64_t ref; /* readdirplus: the reference taken for the reply */
+};
+
+struct dir_walk {
+	fuse_req_t req;
+	bool plus;
+	size_t size;  /* reply buffer size */
+	size_t used;  /* bytes the listed entries will take */
+	size_t n, cap;
+	struct dir_ent *ents;
+	int err;
+};
+
+static size_t dirent_size(struct dir_walk *w, const char *name)
+{
+	if (w->plus)
+		return fuse_add_direntry_plus(w->req, NULL, 0, name, NULL, 0);
+	return fuse_add_direntry(w->req, NULL, 0, name, NULL, 0);
+}
+
+/* Record an entry; stop the walk when the next one would not fit. */
+static int dir_add(struct dir_walk *w, const char *name, uint64_t ino,
+		   unsigned dtype, off_t off)
+{
+	size_t need = dirent_size(w, name);
+	struct dir_ent *e;
+
+	if (w->used + need > w->size)
+		return 1;
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? 2 * w->cap : 32;
+		struct dir_ent *ne = realloc(w->ents, cap * sizeof(*ne));
+
+		if (!ne) {
+			w->err = -ENOMEM;
+			return 1;
+		}
+		w->ents = ne;
+		w->cap = cap;
+	}
+	e = &w->ents[w->n];
+	e->name = strdup(name);
+	if (!e->name) {
+		w->err = -ENOMEM;
+		return 1;
+	}
+	e->ino = ino;
+	e->dtype = dtype;
+	e->off = off;
+	e->ref = 0;
+	w->n++;
+	w->used += need;
+	return 0;
+}
+
+static int dir_fill(void *arg, const char *name, uint64_t ino, unsigned dtype,
+		    uint64_t next_cookie)
+{
+	struct dir_walk *w = arg;
+
+	if (next_cookie > (uint64_t)LLONG_MAX - PM_DOT_OFFSETS) {
+		w->err = -EOVERFLOW;
+		return 1;
+	}
+	return dir_add(w, name, ino, dtype,
+		       (off_t)(next_cookie + PM_DOT_OFFSETS));
+}
+
+/* Inode number to show for "..": the parent if the fs resolves it. */
+static uint64_t dotdot_ino(struct fs *fs, fuse_ino_t ino)
+{
+	struct fs_attr a;
+
+	if (ino == FUSE_ROOT_ID || fs_lookup(fs, ino, "..", &a) != 0)
+		return ino;
+	fs_forget(fs, a.ino, 1); /* only the number is used */
+	return a.ino;
+}
+
+/* List from `off` into w->ents (names only, no lookups yet). */
+static int dir_list(struct fs *fs, fuse_ino_t ino, off_t off,
+		    struct dir_walk *w)
+{
+	struct fs_attr a;
+	int err;
+
+	if (off < 0)
+		return -EINVAL;
+	err = fs_getattr(fs, ino, &a);
+	if (err)
+		return err;
+	if (!S_ISDIR(a.mode))
+		return -ENOTDIR;
+	if (off == 0 && dir_add(w, ".", ino, DT_DIR, 1))
+		return w->err;
+	if (off <= 1 && dir_add(w, "..", dotdot_ino(fs, ino), DT_DIR, 2))
+		return w->err;
+	off = off < PM_DOT_OFFSETS ? 0 : off - PM_DOT_OFFSETS;
+	err = fs_readdir(fs, ino, (uint64_t)off, dir_fill, w);
+	return err ? err : w->err;
+}
+
+static bool is_dot(const char *name)
+{
+	return !strcmp(name, ".") || !strcmp(name, "..");
+}
+
+/* Build the reply buffer; for readdirplus look each entry up (ref'd). */
+static size_t dir_build(fuse_req_t req, fuse_ino_t ino, struct dir_walk *w,
+			char *buf)
+{
+	struct fs *fs = req_fs(req);
+	size_t pos = 0;
+
+	for (size_t i = 0; i < w->n; i++) {
+		struct dir_ent *d = &w->ents[i];
+		struct fuse_entry_param e;
+		struct fs_attr a;
+		size_t n;
+
+		memset(&e, 0, sizeof(e));
+		e.attr.st_ino = d->ino;
+		e.attr.st_mode = (mode_t)(d->dtype << 12);
+		if (!w->plus) {
+			n = fuse_add_direntry(req, buf + pos, w->size - pos,
+					      d->name, &e.attr, d->off);
+		} else {
+			if (!is_dot(d->name)) {
+				/* removed since listed: skip it */
+				if (fs_lookup(fs, ino, d->name, &a) != 0)
+					continue;
+				attr_to_entry(&a, &e);
+			}
+			n = fuse_add_direntry_plus(req, buf + pos,
+						   w->size - pos, d->name, &e,
+						   d->off);
+			if (n > w->size - pos && e.ino)
+				fs_forget(fs, e.ino, 1);
+			else
+				d->ref = e.ino;
+		}
+		if (n > w->size - pos)
+			break;
+		pos += n;
+	}
+	return pos;
+}
+
+static void dir_walk_free(struct dir_walk *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		free(w->ents[i].name);
+	free(w->ents);
+}
+
+/* Forget the references readdirplus took if its reply did not arrive. */
+static void dir_unref(struct fs *fs, struct dir_walk *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		if (w->ents[i].ref)
+			fs_forget(fs, w->ents[i].ref, 1); /* rule (4) */
+}
+
+static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, bool plus)
+{
+	struct fs *fs = req_fs(req);
+	struct dir_walk w = { .req = req, .plus = plus, .size = size };
+	char *buf = NULL;
+	size_t len = 0;
+	int err = dir_list(fs, ino, off, &w);
+
+	if (!err || w.n > 0) {
+		buf = malloc(size ? size : 1);
+		err = buf ? 0 : -ENOMEM;
+	}
+	if (!err)
+		len = dir_build(req, ino, &w, buf);
+	if (err)
+		fuse_reply_err(req, -err);
+	else if (fuse_reply_buf(req, buf, len) != 0)
+		dir_unref(fs, &w);
+	dir_walk_free(&w);
+	free(buf);
+}
+
+static void pm_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)fi;
+	readdir_common(req, ino, size, off, false);
+}
+
+static void pm_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	(void)fi;
+	readdir_common(req, ino, size, off, true);
+}
+
+static void pm_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)datasync;
+	(void)fi;
+	fuse_reply_err(req, ENOSYS);
+}
+
+/* ---- whole filesystem, xattrs ------------------------------------------- */
+
+static void pm_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs st;
+	int err;
+
+	(void)ino;
+	memset(&st, 0, sizeof(st));
+	err = fs_statfs(req_fs(req), &st);
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_statfs(req, &st);
+}
+
+/* POSIX ACLs are not supported: storing them as plain xattrs would show
+ * ACLs that the kernel does not enforce. */
+static int check_xattr_name(const char *name)
+{
+	if (!strncmp(name, "system.posix_acl_", 17))
+		return -EOPNOTSUPP;
+	if (strlen(name) > PMFS_XATTR_NAME_MAX)
+		return -ERANGE;
+	return 0;
+}
+
+static void pm_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	int err = check_xattr_name(name);
+
+	if (!err)
+		err = fs_setxattr(req_fs(req), ino, name, value, size, flags);
+	fuse_reply_err(req, -err);
+}
+
+/* getxattr/listxattr: size 0 asks for the length only. */
+static int do_getxattr(struct fs *fs, fuse_ino_t ino, const char *name,
+		       size_t size, char **buf, size_t *len)
+{
+	int err;
+
+	*buf = NULL;
+	if (size > PM_XATTR_MAX)
+		size = PM_XATTR_MAX;
+	if (size) {
+		*buf = malloc(size);
+		if (!*buf)
+			return -ENOMEM;
+	}
+	if (name) {
+		err = check_xattr_name(name);
+		if (err == -EOPNOTSUPP)
+			err = -ENODATA;
+		if (!err)
+			err = fs_getxattr(fs, ino, name, *buf, size, len);
+	} else {
+		err = fs_listxattr(fs, ino, *buf, size, len);
+	}
+	return err;
+}
+
+static void reply_xattr(fuse_req_t req, int err, size_t size, const char *buf,
+			size_t len)
+{
+	if (err)
+		fuse_reply_err(req, -err);
+	else if (size == 0)
+		fuse_reply_xattr(req, len);
+	else
+		fuse_reply_buf(req, buf, len);
+}
+
+static void pm_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size)
+{
+	char *buf;
+	size_t len = 0;
+	int err = do_getxattr(req_fs(req), ino, name, size, &buf, &len);
+
+	reply_xattr(req, err, size, buf, len);
+	free(buf);
+}
+
+static void pm_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	char *buf;
+	size_t len = 0;
+	int err = do_getxattr(req_fs(req), ino, NULL, size, &buf, &len);
+
+	reply_xattr(req, err, size, buf, len);
+	free(buf);
+}
+
+static void pm_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	int err = check_xattr_name(name);
+
+	if (err == -EOPNOTSUPP)
+		err = -ENODATA;
+	if (!err)
+		err = fs_removexattr(req_fs(req), ino, name);
+	fuse_reply_err(req, -err);
+}
+
+static const struct fuse_lowlevel_ops pm_ops = {
+	.init = pm_init,
+	.lookup = pm_lookup,
+	.forget = pm_forget,
+	.forget_multi = pm_forget_multi,
+	.getattr = pm_getattr,
+	.setattr = pm_setattr,
+	.readlink = pm_readlink,
+	.mknod = pm_mknod,
+	.mkdir = pm_mkdir,
+	.unlink = pm_unlink,
+	.rmdir = pm_rmdir,
+	.symlink = pm_symlink,
+	.rename = pm_rename,
+	.link = pm_link,
+	.open = pm_open,
+	.create = pm_create,
+	.read = pm_read,
+	.write_buf = pm_write_buf,
+	.flush = pm_flush,
+	.release = pm_release,
+	.fsync = pm_fsync,
+	.opendir = pm_opendir,
+	.readdir = pm_readdir,
+	.readdirplus = pm_readdirplus,
+	.releasedir = pm_releasedir,
+	.fsyncdir = pm_fsyncdir,
+	.statfs = pm_statfs,
+	.setxattr = pm_setxattr,
+	.getxattr = pm_getxattr,
+	.listxattr = pm_listxattr,
+	.removexattr = pm_removexattr,
+	.fallocate = pm_fallocate,
+	.lseek = pm_lseek,
+	.copy_file_range = pm_copy_file_range,
+};
+
+/* ---- session ------------------------------------------------------------ */
+
+/* Kernel mount options from the parsed mount.pmfs options. */
+static int build_mount_opts(const struct pmfs_mount_opts *o, char **opts)
+{
+	char *fsname = NULL;
+	int r;
+
+	*opts = NULL;
+	if (asprintf(&fsname, "fsname=%s", o->device) < 0)
+		return -ENOMEM;
+	r = fuse_opt_add_opt_escaped(opts, fsname);
+	free(fsname);
+	if (!r)
+		r = fuse_opt_add_opt(opts, "subtype=pmfs,default_permissions");
+	if (!r)
+		r = fuse_opt_add_opt(opts, o->rdonly ? "ro" : "rw");
+	if (!r && o->allow_other)
+		r = fuse_opt_add_opt(opts, "allow_other");
+	if (!r)
+		r = fuse_opt_add_opt(opts, o->dev ? "dev" : "nodev");
+	if (!r)
+		r = fuse_opt_add_opt(opts, o->suid ? "suid" : "nosuid");
+	if (!r)
+		r = fuse_opt_add_opt(opts, o->noexec ? "noexec" : "exec");
+	if (!r && o->atime == PMFS_ATIME_NOATIME)
+		r = fuse_opt_add_opt(opts, "noatime");
+	if (!r && o->atime == PMFS_ATIME_STRICT)
+		r = fuse_opt_add_opt(opts, "strictatime");
+	return r ? -ENOMEM : 0;
+}
+
+int fuse_ll_mount(struct fs *fs, const struct pmfs_mount_opts *o,
+		  struct fuse_ll **out)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_ll *ll = calloc(1, sizeof(*ll));
+	char *opts = NULL;
+	int err = ll ? build_mount_opts(o, &opts) : -ENOMEM;
+
+	if (!err && (fuse_opt_add_arg(&args, "mount.pmfs") ||
+		     (o->debug && fuse_opt_add_arg(&args, "-d")) ||
+		     fuse_opt_add_arg(&args, "-o") ||
+		     fuse_opt_add_arg(&args, opts)))
+		err = -ENOMEM;
+	if (err) {
+		fprintf(stderr, "mount.pmfs: %s\n", strerror(-err));
+		goto out_free;
+	}
+	ll->fs = fs;
+	ll->singlethread = o->singlethread;
+	ll->se = fuse_session_new(&args, &pm_ops, sizeof(pm_ops), fs);
+	if (!ll->se) {
+		err = -EINVAL; /* libfuse printed why */
+		goto out_free;
+	}
+	if (fuse_set_signal_handlers(ll->se) != 0) {
+		fprintf(stderr, "mount.pmfs: cannot install signal handlers\n");
+		err = -EIO;
+		goto out_session;
+	}
+	ll->signals = true;
+	if (fuse_session_mount(ll->se, o->mountpoint) != 0) {
+		err = -EIO; /* libfuse printed why */
+		goto out_session;
+	}
+	ll->mounted = true;
+	fuse_opt_free_args(&args);
+	free(opts);
+	*out = ll;
+	return 0;
+
+out_session:
+	if (ll->signals)
+		fuse_remove_signal_handlers(ll->se);
+	fuse_session_destroy(ll->se);
+out_free:
+	fuse_opt_free_args(&args);
+	free(opts);
+	free(ll);
+	return err;
+}
+
+int fuse_ll_loop(struct fuse_ll *ll)
+{
+	struct fuse_loop_config *cfg;
+	int r;
+
+	if (ll->singlethread)
+		return fuse_session_loop(ll->se) < 0 ? -EIO : 0;
+	cfg = fuse_loop_cfg_create();
+	if (!cfg)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(cfg, 0);
+	r = fuse_session_loop_mt(ll->se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	/* > 0: ended by SIGTERM/SIGINT/SIGHUP, a normal end */
+	return r < 0 ? -EIO : 0;
+}
+
+void fuse_ll_unmount(struct fuse_ll *ll)
+{
+	if (!ll)
+		return;
+	if (ll->mounted)
+		fuse_session_unmount(ll->se);
+	if (ll->signals)
+		fuse_remove_signal_handlers(ll->se);
+	fuse_session_destroy(ll->se);
+	free(ll);
+}
+
+__attribute__((format(printf, 2, 0))) static void
+log_syslog(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	vsyslog((int)level, fmt, ap);
+}
+
+void fuse_ll_log_to_syslog(void)
+{
+	fuse_set_log_func(log_syslog);
+}

@@ -1,0 +1,65 @@
+/*
+ * fuse_ll.h - the FUSE low-level glue's small interface to mount.pmfs.
+ *
+ * Owns: turning a mounted struct fs into a FUSE session (kernel mount
+ * options, connection parameters, the struct fuse_lowlevel_ops table) and
+ * running its request loop.  Only fuse_ll.c includes fuse_lowlevel.h; this
+ * header names no libfuse type, so mount/ stays free of libfuse.
+ *
+ * Sequence used by mount.pmfs:
+ *   fs_mount()            -- the namespace is open, locked and recovered
+ *   fuse_ll_mount()       -- session created, kernel mount done
+ *   (detach into the background, fuse_ll_log_to_syslog())
+ *   fuse_ll_loop()        -- until umount, fusermount3 -u, SIGTERM/SIGINT
+ *   fuse_ll_unmount()     -- kernel unmount, session destroyed
+ *   fs_unmount()          -- clean flag written
+ *
+ * Durability: every request is answered only after the fs_* call that
+ * serves it returned, i.e. after its commit point (fs.h).
+ */
+#ifndef PMFS_FUSE_LL_H
+#define PMFS_FUSE_LL_H
+
+#include <stdbool.h>
+
+struct fs;
+struct fuse_ll;
+
+/* How atime is kept (also passed to the kernel as a mount flag). */
+enum pmfs_atime {
+	PMFS_ATIME_RELATIME = 0, /* default */
+	PMFS_ATIME_NOATIME = 1,
+	PMFS_ATIME_STRICT = 2,
+};
+
+/* Parsed mount.pmfs options; everything the glue needs to mount. */
+struct pmfs_mount_opts {
+	const char *device;     /* absolute path: shown as fsname */
+	const char *mountpoint; /* absolute path */
+	bool rdonly;            /* -o ro */
+	bool allow_other;       /* -o allow_other */
+	bool dev, suid, noexec; /* -o dev, -o suid, -o noexec (kernel) */
+	enum pmfs_atime atime;
+	bool debug;        /* -d: libfuse request tracing, implies foreground */
+	bool foreground;   /* -f */
+	bool singlethread; /* libfuse -s (single-threaded loop) */
+	bool verbose;      /* -v */
+};
+
+/*
+ * Create the FUSE session for fs and mount it at o->mountpoint with
+ * fsname = o->device and subtype pmfs (fuse.pmfs in /proc/mounts),
+ * default_permissions always on.  Installs SIGTERM/SIGINT/SIGHUP handlers
+ * that end the loop.  On failure prints a one-line message on stderr and
+ * returns -errno; fs is left mounted (the caller unmounts it).
+ */
+int fuse_ll_mount(struct fs *fs, const struct pmfs_mount_opts *o,
+		  struct fuse_ll **out);
+/* Serve requests until unmounted or signalled; 0 on a normal end. */
+int fuse_ll_loop(struct fuse_ll *ll);
+/* Kernel unmount (if still mounted), restore signals, free the session. */
+void fuse_ll_unmount(struct fuse_ll *ll);
+/* Send libfuse's own messages to syslog (after detaching). */
+void fuse_ll_log_to_syslog(void);
+
+#endif /* PMFS_FUSE_LL_H */
