@@ -8,6 +8,8 @@ set -u
 build=$1
 shift
 export PMFS_BUILD="$build"
+# Criterion itself leaks a few bytes in some runs; pmfs code is not excused.
+export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")" && pwd)/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 mkdir -p "$build"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
