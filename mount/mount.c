@@ -255,6 +255,57 @@ static int check_paths(struct cmdline *c, char *dev, char *dir)
 	return 0;
 }
 
+/* Is dev the source of a mount in /proc/self/mounts? */
+static bool dev_in_mounts(const char *dev)
+{
+	char want[PATH_MAX], line[3 * PATH_MAX];
+	bool found = false;
+	FILE *f;
+
+	if (!realpath(dev, want))
+		return false;
+	f = fopen("/proc/self/mounts", "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *sp = strchr(line, ' ');
+		char real[PATH_MAX];
+
+		if (!sp)
+			continue;
+		*sp = 0;
+		found = strcmp(line, want) == 0 ||
+			(realpath(line, real) && strcmp(real, want) == 0);
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * The device lock is held: refuse at once when the device is mounted; else
+ * the holder is a daemon finishing its clean unmount after umount(8)
+ * returned, or fsck.pmfs, so wait for it a while (PMFS_LOCK_WAIT_MS).
+ */
+static bool wait_for_lock(const char *dev)
+{
+	const char *w = getenv("PMFS_LOCK_WAIT_MS");
+	long ms = w && *w ? atol(w) : 10000;
+	struct pmio *p;
+
+	for (long waited = 0; waited < ms; waited += 50) {
+		struct pmio_opts po = { .flags = PMIO_O_EXCL | PMIO_O_QUIET };
+
+		if (dev_in_mounts(dev))
+			return false;
+		if (pmio_open(dev, &po, &p, NULL, 0) == 0) {
+			pmio_close(p);
+			return true;
+		}
+		usleep(50 * 1000);
+	}
+	return false;
+}
+
 /* fs_mount with the user's options; one-line messages on failure. */
 static int mount_fs(const struct cmdline *c, struct fs **fs)
 {
@@ -271,6 +322,11 @@ static int mount_fs(const struct cmdline *c, struct fs **fs)
 		fo.flags |= FS_O_STRICTATIME;
 	memset(&info, 0, sizeof(info));
 	r = fs_mount(c->mo.device, &fo, fs, &info, err, sizeof(err));
+	if (r == -EBUSY && wait_for_lock(c->mo.device)) {
+		err[0] = 0;
+		memset(&info, 0, sizeof(info));
+		r = fs_mount(c->mo.device, &fo, fs, &info, err, sizeof(err));
+	}
 	if (r == -EBUSY) {
 		msg("%s is already mounted (or in use by fsck.pmfs)",
 		    c->mo.device);
