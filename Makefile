@@ -3,7 +3,7 @@
 #   make                  build libpmfs.a and the three tools into build/
 #   make check            every test: unit suites, tool tests, the unit
 #                         suites again under ASan+UBSan, the cross-build
-#                         instruction check
+#                         instruction check, a bounded fsck fuzzing run
 #   make install          PREFIX=/usr/local DESTDIR=; tools into sbin, man
 #                         pages into man5/man8
 #   make SANITIZE=address,undefined   sanitizer build
@@ -132,7 +132,7 @@ check-cross:
 	@BUILD=$(BUILD) scripts/cross-check.sh
 	@echo "cross-check 3 0 3" >$(BUILD)/cross-summary
 
-check: check-unit check-asan check-cross
+check: check-unit check-asan check-cross fuzz-check
 	@scripts/summary.sh $(BUILD)/test-summary $(BUILD)/asan/test-summary \
 		$(BUILD)/cross-summary
 
@@ -163,3 +163,4 @@ clean:
 # Fragments owned by their folders: cross builds and benchmarks.
 -include scripts/cross.mk
 -include bench/bench.mk
+-include fuzz/fuzz.mk

@@ -44,7 +44,7 @@ tail -n 1 "$mnt/src/n.txt"
 cat "$mnt/src/lib/hello.txt"
 fusermount3 -u "$mnt"
 if [ -x "$build/fsck.pmfs" ]; then
-	echo "== fsck.pmfs -f $img"
-	"$build/fsck.pmfs" -f "$img"
+	echo "== fsck.pmfs -fn $img"
+	"$build/fsck.pmfs" -fn "$img"
 fi
 echo "== done: $img is a pmfs filesystem"

@@ -1,0 +1,215 @@
+/*
+ * check.c - one run of fsck.pmfs over a namespace, for main.c and the
+ * fuzzer: open it (read-only without the device lock for -n; with the
+ * lock otherwise, so a mounted filesystem is never repaired), pass 1, the
+ * clean fast path, passes 2..6, marking the filesystem clean after a
+ * successful repair, the report (text or --json) and the exit status.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "fmt.h"
+#include "fsck.h"
+#include "pmemio.h"
+
+#ifndef PMFS_VERSION
+#define PMFS_VERSION "0.1"
+#endif
+
+/* Print a JSON string (the characters fsck messages can contain). */
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void report_json(const struct fsck *f, int status)
+{
+	printf("{\n  \"device\": ");
+	json_str(f->o.dev);
+	printf(",\n  \"mode\": \"%s\",\n  \"exit\": %d,\n  \"findings\": [",
+	       f->o.mode == FSCK_MODE_NO	? "check"
+	       : f->o.mode == FSCK_MODE_PREEN ? "preen"
+					      : "repair",
+	       status);
+	for (size_t i = 0; i < f->nf; i++) {
+		const struct fsck_finding *x = &f->f[i];
+
+		printf("%s\n    {\"pass\": %d, \"code\": ", i ? "," : "",
+		       x->pass);
+		json_str(x->code);
+		printf(", \"ino\": %" PRIu64 ", \"fixed\": %s, \"message\": ",
+		       x->ino, x->fixed ? "true" : "false");
+		json_str(x->msg);
+		putchar('}');
+	}
+	printf("%s],\n  \"counts\": {\"found\": %u, \"fixed\": %u, "
+	       "\"left\": %u},\n",
+	       f->nf ? "\n  " : "", f->nfound, f->nfixed, f->nleft);
+	printf("  \"figures\": {\"inodes\": %" PRIu64 ", \"files\": %" PRIu64
+	       ", \"directories\": %" PRIu64 ", \"symlinks\": %" PRIu64
+	       ", \"other\": %" PRIu64 ", \"log_pages\": %" PRIu64
+	       ", \"data_blocks\": %" PRIu64 ", \"used_blocks\": %" PRIu64
+	       ", \"free_blocks\": %" PRIu64
+	       ", \"journals_replayed\": %" PRIu64 ", \"logs_cut\": %" PRIu64
+	       ", \"inodes_cleared\": %" PRIu64 "},\n",
+	       f->ninodes, f->nfiles, f->ndirs, f->nsymlinks, f->nother,
+	       f->log_pages, f->data_blocks, f->used_blocks, f->free_blocks,
+	       f->journals_replayed, f->logs_cut, f->inodes_cleared);
+	printf("  \"modified\": %s\n}\n", f->changed ? "true" : "false");
+}
+
+static int exit_status(const struct fsck *f)
+{
+	int s = 0;
+
+	if (f->nfixed)
+		s |= FSCK_EXIT_FIXED;
+	if (f->nleft)
+		s |= FSCK_EXIT_UNCORRECTED;
+	if (f->operr)
+		s |= FSCK_EXIT_ERROR;
+	if (fsck_cancel)
+		s |= FSCK_EXIT_CANCELLED;
+	return s;
+}
+
+static void finish(struct fsck *f, int status)
+{
+	if (f->o.json) {
+		report_json(f, status);
+		return;
+	}
+	if (fsck_cancel)
+		printf("%s: check cancelled.\n", f->o.dev);
+	if (f->dev_ok && !f->operr && !fsck_cancel)
+		printf("%s: %" PRIu64 " inodes, %" PRIu64 "/%" PRIu64
+		       " blocks used, %u problem%s found, %u fixed\n",
+		       f->o.dev, f->ninodes, f->used_blocks,
+		       f->used_blocks + f->free_blocks, f->nfound,
+		       f->nfound == 1 ? "" : "s", f->nfixed);
+	if (f->changed)
+		printf("\n***** FILE SYSTEM WAS MODIFIED *****\n");
+	if (f->nleft)
+		printf("\n***** ERRORS LEFT UNCORRECTED *****\n");
+}
+
+/* Run passes 2..6 and mark the filesystem clean when all went well. */
+static void check_all(struct fsck *f)
+{
+	int (*const pass[])(struct fsck *) = {
+		fsck_pass2, fsck_pass3, fsck_pass4, fsck_pass5, fsck_pass6,
+	};
+
+	for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
+		if (fsck_cancel || f->operr)
+			return;
+		if (pass[i](f) < 0)
+			return;
+	}
+	if (f->a) { /* the figures after every repair */
+		f->free_blocks = alloc_free_blocks(f->a);
+		f->used_blocks = alloc_total_blocks(f->a) - f->free_blocks;
+	}
+	if (fsck_cancel || f->operr || f->rdonly || f->nleft)
+		return;
+	if (f->changed || !f->was_clean) {
+		if (fsck_mark_clean(f) == 0)
+			fsck_info(f, "Marked clean, free space stored.");
+	}
+}
+
+/* The namespace cannot be opened: say why (also as JSON); exit 8. */
+static int open_failed(const struct fsck *f, const char *why)
+{
+	fprintf(stderr, "fsck.pmfs: %s\n", why);
+	if (f->o.json) {
+		printf("{\n  \"device\": ");
+		json_str(f->o.dev);
+		printf(",\n  \"exit\": %d,\n  \"error\": ", FSCK_EXIT_ERROR);
+		json_str(why);
+		printf("\n}\n");
+	}
+	return FSCK_EXIT_ERROR;
+}
+
+/* A clean filesystem may be skipped: nothing found, journals idle. */
+static bool skip_clean(const struct fsck *f)
+{
+	if (!f->was_clean || f->o.force || f->nfound)
+		return false;
+	for (unsigned l = 0; l < f->d.nlanes; l++)
+		if (f->d.jnl[l].state != 0)
+			return false;
+	return true;
+}
+
+int fsck_check(const struct fsck_opts *o)
+{
+	struct fsck f;
+	struct pmio_opts po = { 0 };
+	char err[256] = "";
+	int r, status;
+
+	memset(&f, 0, sizeof(f));
+	f.o = *o;
+	f.rdonly = f.o.mode == FSCK_MODE_NO;
+	po.flags = PMIO_O_QUIET | (f.rdonly ? PMIO_O_RDONLY : PMIO_O_EXCL);
+	r = pmio_open(f.o.dev, &po, &f.p, err, sizeof(err));
+	if (r == -EBUSY && !f.rdonly) {
+		snprintf(err, sizeof(err),
+			 "%s is in use (mounted by mount.pmfs?); refusing to "
+			 "repair it.  Unmount it first, or check it read-only "
+			 "with -n.",
+			 f.o.dev);
+		return open_failed(&f, err);
+	}
+	if (r) {
+		if (!err[0])
+			snprintf(err, sizeof(err), "%s: %s", f.o.dev,
+				 strerror(-r));
+		return open_failed(&f, err);
+	}
+	f.base = pmio_base(f.p);
+	f.size = pmio_size(f.p);
+	fsck_info(&f, "fsck.pmfs %s: %s, %s, flush %s", PMFS_VERSION, f.o.dev,
+		  pmio_gran_name(pmio_gran(f.p)), pmio_flush_path(f.p));
+
+	if (fsck_pass1(&f) == 0) {
+		if (skip_clean(&f) && !f.o.json) {
+			printf("%s: clean, %" PRIu64 " inodes, %" PRIu64
+			       " free blocks\n",
+			       f.o.dev, (uint64_t)f.d.state->used_inodes,
+			       (uint64_t)f.d.state->free_blocks);
+			pmio_close(f.p);
+			return FSCK_EXIT_OK;
+		}
+		if (!skip_clean(&f))
+			check_all(&f);
+	}
+	status = exit_status(&f);
+	finish(&f, status);
+	fsck_model_free(&f);
+	if (f.a)
+		alloc_destroy(f.a);
+	free(f.owner);
+	free(f.f);
+	free(f.virt);
+	free(f.itdir_copy);
+	pmio_close(f.p);
+	return status;
+}

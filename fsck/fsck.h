@@ -1,0 +1,237 @@
+/*
+ * fsck.h - fsck.pmfs internals: the check context shared by the passes,
+ * the problem reporter, the DRAM model of every inode that pass 3 builds
+ * from the logs (through ilog_walk: fsck has no parser of its own), and the
+ * repair helpers that append entries to logs through log.h.
+ *
+ * Files: main.c (options), check.c (one run: open, passes, report),
+ * problem.c (reporting and the -n/-y/-p decision).
+ * Passes (e2fsck style; each file opens with what it checks):
+ *   pass1.c  superblock and its copy, bad-block table, sb_state
+ *   pass2.c  journals: replay an interrupted multi-inode operation
+ *   pass3.c  inode table and every log chain; builds the model
+ *   pass4.c  block ownership, bad blocks, free space
+ *   pass5.c  directory tree: reachability, '..', hard-linked directories
+ *   pass6.c  link counts, sizes, xattrs, symlink sizes
+ *   repair.c appending entries, clearing inodes, lost+found, clean flag
+ *
+ * Safety rules for every pass (the tool must survive any image):
+ *  (1) every offset or block number read from media is range-checked
+ *      before it is dereferenced (ilog_page_ok, ilog_blocks_ok, ilog_slot);
+ *  (2) every loop over media structures is bounded by a count derived from
+ *      the geometry, never by a value read from media alone;
+ *  (3) every length read from media is validated (fmt_entry_check does it
+ *      for log entries) before it is used;
+ *  (4) in -n mode the mapping is read-only (PMIO_O_RDONLY): any store is a
+ *      crash, so a bug cannot change the image.
+ */
+#ifndef PMFS_FSCK_H
+#define PMFS_FSCK_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "format.h"
+#include "log.h"
+
+/* fsck(8) exit codes */
+#define FSCK_EXIT_OK 0
+#define FSCK_EXIT_FIXED 1
+#define FSCK_EXIT_UNCORRECTED 4
+#define FSCK_EXIT_ERROR 8
+#define FSCK_EXIT_USAGE 16
+#define FSCK_EXIT_CANCELLED 32
+
+enum fsck_mode {
+	FSCK_MODE_ASK = 0, /* interactive, on a terminal */
+	FSCK_MODE_NO,      /* -n */
+	FSCK_MODE_YES,     /* -y */
+	FSCK_MODE_PREEN,   /* -p */
+};
+
+struct fsck_opts {
+	enum fsck_mode mode;
+	bool force;
+	bool verbose;
+	bool json;
+	const char *dev;
+};
+
+/* problem flags */
+#define PR_PREEN_OK 0x1 /* safe to repair without a human (-p) */
+#define PR_NOFIX 0x2    /* reported; fsck cannot repair it */
+
+struct fsck_finding {
+	int pass;
+	char code[32];
+	uint64_t ino;
+	char msg[200];
+	bool fixed;
+};
+
+/* A mapped extent of a file (final state after replaying the log). */
+struct fext {
+	uint64_t pgoff, n, blk;
+	uint32_t flags; /* PMFS_WR_UNWRITTEN or 0 */
+};
+
+/* A live directory entry. */
+struct fdent {
+	uint64_t ino, cookie;
+	uint32_t gen;
+	uint8_t ftype, nlen;
+	char *name; /* nlen bytes + NUL */
+};
+
+struct fxattr {
+	uint8_t nlen;
+	uint16_t vlen;
+	char *name; /* nlen bytes + NUL */
+};
+
+/* An inode in use, as fsck sees it after walking its log. */
+struct fino {
+	uint64_t ino;
+	uint32_t gen;
+	bool cleared; /* freed by a repair (tail 0) */
+	struct ilog_pos end;
+	uint64_t nentries;
+	/* attributes */
+	uint32_t mode, nlink;
+	uint64_t size, parent;
+	struct pmfs_time mtime;
+	/* regular files */
+	struct fext *ext;
+	size_t next, extcap;
+	/* directories */
+	struct fdent *de;
+	size_t nde, decap;
+	uint64_t maxcookie;
+	/* symlinks */
+	bool has_target;
+	uint32_t sllen;
+	uint64_t slblk;
+	/* xattrs */
+	struct fxattr *xa;
+	size_t nxa, xacap;
+	/* log pages, in chain order */
+	uint64_t *pages;
+	size_t npages, pagecap;
+	/* pass 5 */
+	uint32_t refs;     /* entries naming it */
+	uint64_t referrer; /* first directory naming it */
+	uint32_t subdirs;  /* directories: live entries that are dirs */
+	bool reachable;
+};
+
+struct fsck {
+	struct fsck_opts o;
+	struct pmio *p;
+	uint8_t *base;
+	uint64_t size;
+	bool rdonly;
+	struct ilog_dev d; /* valid once pass 1 found a good superblock */
+	bool dev_ok;
+	bool was_clean;     /* sb_state.clean at start */
+	bool unclean_marked; /* clean cleared for repairs */
+	struct alloc *a;    /* pass 4 on: free space as fsck computed it */
+	uint64_t *owner;    /* pass 4: per block, see pass4.c */
+	/* -n: active journals applied in DRAM only (pass 2) */
+	struct pmfs_jrec *virt;
+	size_t nvirt;
+	le64 *itdir_copy;
+	le64 *itdir_media; /* the words on media (d.itdir may be the copy) */
+	/* model */
+	struct fino **chunk[PMFS_ITDIR_ENTRIES]; /* NULL or per-slot array */
+	uint64_t ninodes;
+	uint64_t lf_ino; /* lost+found, 0 = none */
+	/* findings */
+	struct fsck_finding *f;
+	size_t nf, fcap;
+	unsigned nfound, nfixed, nleft;
+	bool changed;
+	bool operr;
+	int cur_pass;
+	/* figures */
+	uint64_t used_blocks, free_blocks, log_pages, data_blocks;
+	uint64_t nfiles, ndirs, nsymlinks, nother, journals_replayed;
+	uint64_t logs_cut, inodes_cleared;
+};
+
+extern volatile sig_atomic_t fsck_cancel;
+
+/* check.c: one whole run over o->dev; returns the fsck(8) exit status. */
+int fsck_check(const struct fsck_opts *o);
+
+/* problem.c */
+/*
+ * Report a problem found in the current pass and decide whether to fix
+ * it: -n never, -y always, -p only with PR_PREEN_OK, interactive asks.
+ * Returns true when the caller must repair it now (and the count of fixed
+ * problems is incremented); false leaves it counted as uncorrected.
+ */
+bool fsck_problem(struct fsck *f, unsigned flags, const char *code,
+		  uint64_t ino, const char *question, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+/* Informational line (not a problem), printed only with -v. */
+void fsck_info(struct fsck *f, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Start of a pass: remembered for findings, printed with -v. */
+void fsck_pass(struct fsck *f, int n, const char *what);
+/* Operational failure (out of memory, ...): counted, exit 8. */
+void fsck_operr(struct fsck *f, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Progress on a terminal: pass n, done of total. */
+void fsck_progress(struct fsck *f, uint64_t done, uint64_t total);
+
+/* passes: 0 to go on, <0 to stop checking (fatal for this image) */
+int fsck_pass1(struct fsck *f);
+int fsck_pass2(struct fsck *f);
+int fsck_pass3(struct fsck *f);
+int fsck_pass4(struct fsck *f);
+int fsck_pass5(struct fsck *f);
+int fsck_pass6(struct fsck *f);
+
+/* A commit word (slot tail/head) as the checks see it: with -n, the value
+ * an unreplayed journal would store there (pass2.c). */
+uint64_t fsck_word(const struct fsck *f, const le64 *w);
+
+/* model (pass3.c) */
+struct fino *fsck_ino(const struct fsck *f, uint64_t ino);
+/* Apply one valid entry to the model of ip; 0 or -ENOMEM. */
+int fsck_model_apply(struct fsck *f, struct fino *ip,
+		     const struct pmfs_lentry *e);
+void fsck_model_free(struct fsck *f);
+struct fdent *fsck_dir_find(struct fino *dir, const char *name, size_t nlen);
+
+/* repair.c */
+/* Clear sb_state.clean before the first change (durable on return). */
+void fsck_begin_change(struct fsck *f);
+/* Store a log tail (cut or commit); durable on return. */
+void fsck_set_tail(struct fsck *f, uint64_t ino, uint64_t tail);
+/* Append entry e to ip's log, commit it and apply it to the model. */
+int fsck_append(struct fsck *f, struct fino *ip, struct pmfs_lentry *e);
+/* Free inode ip (tail 0); durable on return. */
+void fsck_clear_inode(struct fsck *f, struct fino *ip);
+int fsck_set_attr(struct fsck *f, struct fino *ip, uint32_t mask,
+		  uint32_t nlink, uint64_t size, uint64_t parent);
+int fsck_dentry(struct fsck *f, struct fino *dir, uint16_t type,
+		uint64_t ino, uint32_t gen, uint8_t ftype, const char *name,
+		size_t nlen, uint64_t cookie);
+/* Remove entry de from dir (a DENTRY_DEL). */
+int fsck_unlink(struct fsck *f, struct fino *dir, const struct fdent *de);
+/* Remove an extra entry naming a directory (not counted in dir's nlink). */
+int fsck_unlink_extra(struct fsck *f, struct fino *dir,
+		      const struct fdent *de);
+/* Name ip in dir under name; updates the model. */
+int fsck_link(struct fsck *f, struct fino *dir, struct fino *ip,
+	      const char *name);
+/* Find or create /lost+found; returns it or NULL. */
+struct fino *fsck_lost_found(struct fsck *f);
+/* Save the allocator state and set the clean flag. */
+int fsck_mark_clean(struct fsck *f);
+uint8_t fsck_dtype(uint32_t mode);
+
+#endif /* PMFS_FSCK_H */

@@ -1,0 +1,178 @@
+/*
+ * pass1.c - pass 1: the superblock and its copy.
+ *
+ * Checks the superblock in block 0 and its copy in block 1 with
+ * fmt_super_check (magic, version, features, checksum, geometry against
+ * the size of the namespace); repairs a damaged primary from a good copy
+ * and a damaged or stale copy from a good primary.  Then the mutable
+ * sb_state (the clean word must be 0 or PMFS_STATE_CLEAN) and the
+ * bad-block table in block 2 (magic, count, checksum, entries sorted and
+ * inside the namespace).  Without one good superblock nothing else can be
+ * checked: the run stops with the errors left uncorrected.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fmt.h"
+#include "fsck.h"
+#include "pmemio.h"
+
+/* Fill the device view from superblock sb (valid), as ilog_dev_init does
+ * for block 0: used when only the copy is good and -n keeps block 0. */
+static void dev_from(struct fsck *f, const struct pmfs_super *sb)
+{
+	struct fmt_geometry g;
+	struct ilog_dev *d = &f->d;
+
+	fmt_super_geometry(sb, &g);
+	memset(d, 0, sizeof(*d));
+	d->p = f->p;
+	d->base = f->base;
+	d->size = f->size;
+	d->total_blocks = g.total_blocks;
+	d->data_start = g.data_start;
+	d->nlanes = g.nlanes;
+	d->itdir = (le64 *)(f->base + fmt_blk_off(g.itdir_start));
+	d->jnl = (struct pmfs_journal *)(f->base + fmt_blk_off(g.journal_start));
+	d->state = (struct pmfs_sb_state *)(f->base + PMFS_SB_STATE_OFF);
+	f->itdir_media = d->itdir;
+}
+
+/* Copy one superblock over the other; durable on return. */
+static void copy_super(struct fsck *f, unsigned from, unsigned to)
+{
+	fsck_begin_change(f);
+	pmio_memcpy_nodrain(f->p, f->base + fmt_blk_off(to),
+			    f->base + fmt_blk_off(from),
+			    sizeof(struct pmfs_super));
+	pmio_drain(f->p); /* ORDER: restored superblock durable before
+			     anything that relies on it */
+	f->changed = true;
+}
+
+static void check_badblocks(struct fsck *f)
+{
+	struct pmfs_badblocks *bb = (void *)(f->base +
+					      fmt_blk_off(PMFS_BADBLK_BLOCK));
+	const char *why = NULL;
+	uint32_t n = 0;
+
+	if (bb->magic != PMFS_BADBLK_MAGIC)
+		why = "bad magic";
+	else if (bb->count > PMFS_BADBLK_MAX)
+		why = "entry count out of range";
+	else if (bb->crc != fmt_badblocks_crc(bb))
+		why = "checksum mismatch";
+	if (!why) {
+		for (uint32_t i = 0; i < bb->count; i++) {
+			if (bb->blk[i] < f->d.data_start ||
+			    bb->blk[i] >= f->d.total_blocks ||
+			    (i && bb->blk[i] <= bb->blk[i - 1])) {
+				why = "entries unsorted or outside the data "
+				      "area";
+				break;
+			}
+		}
+		if (!why)
+			return;
+	}
+	if (!fsck_problem(f, 0, "badblocks-table", 0,
+			  "Rewrite it with the valid entries",
+			  "Bad-block table (block %u): %s", PMFS_BADBLK_BLOCK,
+			  why))
+		return;
+	fsck_begin_change(f);
+	/* keep entries that are usable when the magic and count are */
+	if (bb->magic == PMFS_BADBLK_MAGIC && bb->count <= PMFS_BADBLK_MAX) {
+		for (uint32_t i = 0; i < bb->count; i++) {
+			uint64_t b = bb->blk[i];
+
+			if (b < f->d.data_start || b >= f->d.total_blocks ||
+			    (n && b <= bb->blk[n - 1]))
+				continue;
+			pmio_store64(f->p, &bb->blk[n++], b);
+		}
+	}
+	bb->magic = PMFS_BADBLK_MAGIC;
+	bb->count = n;
+	bb->pad = 0;
+	bb->crc = fmt_badblocks_crc(bb);
+	pmio_persist(f->p, bb, sizeof(*bb)); /* ORDER: table durable before
+						the allocator trusts it */
+	f->changed = true;
+}
+
+int fsck_pass1(struct fsck *f)
+{
+	const struct pmfs_super *sb0 = (const void *)f->base;
+	const struct pmfs_super *sb1 =
+		(const void *)(f->base + fmt_blk_off(PMFS_SB_COPY_BLOCK));
+	char why0[160] = "", why1[160] = "";
+	int r0, r1;
+	uint64_t clean;
+
+	fsck_pass(f, 1, "Checking the superblock and its copy");
+	if (f->size < 3 * (uint64_t)PMFS_BLOCK_SIZE) {
+		fsck_problem(f, PR_NOFIX, "too-small", 0, "",
+			     "%" PRIu64 " bytes is too small to hold a pmfs "
+			     "superblock",
+			     f->size);
+		return -1;
+	}
+	r0 = fmt_super_check(sb0, f->size, why0, sizeof(why0));
+	r1 = fmt_super_check(sb1, f->size, why1, sizeof(why1));
+	if (r0 && r1) {
+		if (r0 == -EINVAL && r1 == -EINVAL) {
+			fsck_problem(f, PR_NOFIX, "no-superblock", 0, "",
+				     "No pmfs superblock in block 0 or 1 "
+				     "(not a pmfs filesystem?)");
+			f->operr = true; /* nothing to check: exit 8 */
+		} else
+			fsck_problem(f, PR_NOFIX, "superblocks-bad", 0, "",
+				     "Superblock: %s; its copy: %s", why0,
+				     why1);
+		return -1;
+	}
+	if (r0) {
+		if (fsck_problem(f, PR_PREEN_OK, "superblock", 0,
+				 "Restore it from the copy",
+				 "Superblock (block 0) is damaged: %s", why0))
+			copy_super(f, PMFS_SB_COPY_BLOCK, PMFS_SB_BLOCK);
+	} else if (r1) {
+		if (fsck_problem(f, PR_PREEN_OK, "superblock-copy", 0,
+				 "Rewrite the copy",
+				 "Superblock copy (block 1) is damaged: %s",
+				 why1))
+			copy_super(f, PMFS_SB_BLOCK, PMFS_SB_COPY_BLOCK);
+	} else if (memcmp(sb0, sb1, sizeof(*sb0)) != 0) {
+		if (fsck_problem(f, PR_PREEN_OK, "superblock-copy", 0,
+				 "Rewrite the copy",
+				 "Superblock copy (block 1) differs from the "
+				 "superblock"))
+			copy_super(f, PMFS_SB_BLOCK, PMFS_SB_COPY_BLOCK);
+	}
+	dev_from(f, fmt_super_check(sb0, f->size, NULL, 0) == 0 ? sb0 : sb1);
+	f->dev_ok = true;
+	fsck_info(f, "  %" PRIu64 " blocks, %u lanes, data from block %" PRIu64,
+		  f->d.total_blocks, f->d.nlanes, f->d.data_start);
+
+	clean = f->d.state->clean;
+	if (clean != 0 && clean != PMFS_STATE_CLEAN) {
+		if (fsck_problem(f, PR_PREEN_OK, "clean-word", 0, "Clear it",
+				 "Clean flag holds %#" PRIx64
+				 ", neither clean nor 0",
+				 clean)) {
+			fsck_begin_change(f);
+			pmio_commit64(f->p, &f->d.state->clean, 0);
+			pmio_drain(f->p); /* ORDER: not-clean durable before
+					     further repairs */
+			f->changed = true;
+		}
+	}
+	f->was_clean = f->d.state->clean == PMFS_STATE_CLEAN &&
+		       f->d.state->alloc_head != 0;
+	check_badblocks(f);
+	return 0;
+}

@@ -1,0 +1,755 @@
+/*
+ * pass3.c - pass 3: the inode table and every log chain.
+ *
+ * Checks every inode-table directory word (a chunk inside the data area,
+ * chunks not overlapping, chunk 0 present), then every slot in use: its
+ * log is walked with ilog_walk() (page headers, owner, page and entry
+ * sequence, entry checksums and lengths, cycles; the core's one parser),
+ * and each entry is checked for what only a reader of the whole log can
+ * see: the first entry sets every attribute, entry types fit the inode's
+ * type, block numbers lie in the data area, names are valid.  A log is cut
+ * at its first bad entry: the tail is moved back to the end of the last
+ * good entry (the single-inode commit, LOG(4)); an inode with no good
+ * entry, or a symlink without a target, is cleared.  The result is the
+ * model of every inode (attributes, extents, entries, xattrs, pages) that
+ * the later passes check.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fmt.h"
+#include "fsck.h"
+#include "pmemio.h"
+
+#define NSEC_MAX 999999999u
+
+struct fino *fsck_ino(const struct fsck *f, uint64_t ino)
+{
+	uint64_t c;
+	struct fino *ip;
+
+	if (ino == 0 || ino >= PMFS_MAX_INODES)
+		return NULL;
+	c = fmt_ino_chunk(ino);
+	if (!f->chunk[c])
+		return NULL;
+	ip = f->chunk[c][ino % PMFS_INODES_PER_CHUNK];
+	return ip && !ip->cleared ? ip : NULL;
+}
+
+/* ---- the model ------------------------------------------------------- */
+
+static void model_reset(struct fino *ip)
+{
+	for (size_t i = 0; i < ip->nde; i++)
+		free(ip->de[i].name);
+	for (size_t i = 0; i < ip->nxa; i++)
+		free(ip->xa[i].name);
+	free(ip->de);
+	free(ip->xa);
+	free(ip->ext);
+	free(ip->pages);
+	ip->de = NULL;
+	ip->xa = NULL;
+	ip->ext = NULL;
+	ip->pages = NULL;
+	ip->nde = ip->decap = ip->nxa = ip->xacap = 0;
+	ip->next = ip->extcap = ip->npages = ip->pagecap = 0;
+	ip->maxcookie = 0;
+	ip->has_target = false;
+	ip->sllen = 0;
+	ip->slblk = 0;
+	ip->nentries = 0;
+	ip->mode = ip->nlink = 0;
+	ip->size = ip->parent = 0;
+}
+
+void fsck_model_free(struct fsck *f)
+{
+	for (uint64_t c = 0; c < PMFS_ITDIR_ENTRIES; c++) {
+		if (!f->chunk[c])
+			continue;
+		for (uint64_t i = 0; i < PMFS_INODES_PER_CHUNK; i++) {
+			struct fino *ip = f->chunk[c][i];
+
+			if (ip) {
+				model_reset(ip);
+				free(ip);
+			}
+		}
+		free(f->chunk[c]);
+		f->chunk[c] = NULL;
+	}
+}
+
+/* Remove file blocks [s, e) from the extent map. */
+static int ext_punch(struct fino *ip, uint64_t s, uint64_t e)
+{
+	struct fext *n;
+	size_t k = 0;
+
+	if (!ip->next)
+		return 0;
+	n = malloc((ip->next + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	for (size_t i = 0; i < ip->next; i++) {
+		struct fext x = ip->ext[i];
+		uint64_t xe = x.pgoff + x.n;
+
+		if (xe <= s || x.pgoff >= e) {
+			n[k++] = x;
+			continue;
+		}
+		if (x.pgoff < s)
+			n[k++] = (struct fext){ x.pgoff, s - x.pgoff, x.blk,
+						x.flags };
+		if (xe > e)
+			n[k++] = (struct fext){ e, xe - e,
+						x.blk + (e - x.pgoff),
+						x.flags };
+	}
+	free(ip->ext);
+	ip->ext = n;
+	ip->extcap = ip->next + 1;
+	ip->next = k;
+	return 0;
+}
+
+static int ext_set(struct fino *ip, uint64_t pgoff, uint64_t n, uint64_t blk,
+		   uint32_t flags)
+{
+	size_t i;
+	int err = ext_punch(ip, pgoff, pgoff + n);
+
+	if (err || blk == 0)
+		return err;
+	if (ip->next == ip->extcap) {
+		size_t nc = ip->extcap ? ip->extcap * 2 : 8;
+		struct fext *x = realloc(ip->ext, nc * sizeof(*x));
+
+		if (!x)
+			return -ENOMEM;
+		ip->ext = x;
+		ip->extcap = nc;
+	}
+	for (i = ip->next; i > 0 && ip->ext[i - 1].pgoff > pgoff; i--)
+		ip->ext[i] = ip->ext[i - 1];
+	ip->ext[i] = (struct fext){ pgoff, n, blk, flags };
+	ip->next++;
+	return 0;
+}
+
+static int ext_truncate(struct fino *ip, uint64_t size)
+{
+	return ext_punch(ip, (size + PMFS_BLOCK_SIZE - 1) >> PMFS_BLOCK_SHIFT,
+			 UINT64_MAX);
+}
+
+struct fdent *fsck_dir_find(struct fino *dir, const char *name, size_t nlen)
+{
+	for (size_t i = 0; i < dir->nde; i++)
+		if (dir->de[i].nlen == nlen &&
+		    memcmp(dir->de[i].name, name, nlen) == 0)
+			return &dir->de[i];
+	return NULL;
+}
+
+static void dent_remove(struct fino *dir, struct fdent *x)
+{
+	size_t i = (size_t)(x - dir->de);
+
+	free(x->name);
+	memmove(&dir->de[i], &dir->de[i + 1],
+		(dir->nde - i - 1) * sizeof(*x));
+	dir->nde--;
+}
+
+static int dent_add(struct fino *dir, const struct pmfs_le_dentry *de)
+{
+	struct fdent *x = fsck_dir_find(dir, (const char *)de->name,
+					de->name_len);
+
+	if (x)
+		dent_remove(dir, x);
+	if (dir->nde == dir->decap) {
+		size_t nc = dir->decap ? dir->decap * 2 : 8;
+		struct fdent *n = realloc(dir->de, nc * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		dir->de = n;
+		dir->decap = nc;
+	}
+	x = &dir->de[dir->nde];
+	x->name = malloc(de->name_len + 1u);
+	if (!x->name)
+		return -ENOMEM;
+	memcpy(x->name, de->name, de->name_len);
+	x->name[de->name_len] = 0;
+	x->nlen = de->name_len;
+	x->ino = de->ino;
+	x->cookie = de->cookie;
+	x->gen = de->gen;
+	x->ftype = de->ftype;
+	dir->nde++;
+	return 0;
+}
+
+static void xattr_remove(struct fino *ip, const uint8_t *name, size_t nlen)
+{
+	for (size_t i = 0; i < ip->nxa; i++) {
+		if (ip->xa[i].nlen == nlen &&
+		    memcmp(ip->xa[i].name, name, nlen) == 0) {
+			free(ip->xa[i].name);
+			ip->xa[i] = ip->xa[--ip->nxa];
+			return;
+		}
+	}
+}
+
+static int xattr_add(struct fino *ip, const struct pmfs_le_xattr *x)
+{
+	struct fxattr *n;
+
+	if (ip->nxa == ip->xacap) {
+		size_t nc = ip->xacap ? ip->xacap * 2 : 4;
+
+		n = realloc(ip->xa, nc * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		ip->xa = n;
+		ip->xacap = nc;
+	}
+	n = &ip->xa[ip->nxa];
+	n->name = malloc(x->name_len + 1u);
+	if (!n->name)
+		return -ENOMEM;
+	memcpy(n->name, x->data, x->name_len);
+	n->name[x->name_len] = 0;
+	n->nlen = x->name_len;
+	n->vlen = x->value_len;
+	ip->nxa++;
+	return 0;
+}
+
+int fsck_model_apply(struct fsck *f, struct fino *ip,
+		     const struct pmfs_lentry *e)
+{
+	(void)f;
+	ip->nentries++;
+	switch (e->type) {
+	case PMFS_LE_ATTR: {
+		const struct pmfs_le_attr *a = (const void *)e;
+
+		if (a->mask & PMFS_AT_MODE)
+			ip->mode = a->mode;
+		if (a->mask & PMFS_AT_NLINK)
+			ip->nlink = a->nlink;
+		if (a->mask & PMFS_AT_PARENT)
+			ip->parent = a->parent;
+		if (a->mask & PMFS_AT_MTIME)
+			ip->mtime = a->mtime;
+		if (a->mask & PMFS_AT_SIZE) {
+			ip->size = a->size;
+			return ext_truncate(ip, a->size);
+		}
+		return 0;
+	}
+	case PMFS_LE_WRITE: {
+		const struct pmfs_le_write *w = (const void *)e;
+		int err = ext_set(ip, w->pgoff, w->nblocks,
+				  w->flags & PMFS_WR_HOLE ? 0 : w->blk,
+				  w->flags & PMFS_WR_UNWRITTEN);
+
+		if (err)
+			return err;
+		if (w->size < ip->size)
+			err = ext_truncate(ip, w->size);
+		ip->size = w->size;
+		ip->mtime = w->mtime;
+		return err;
+	}
+	case PMFS_LE_DENTRY_ADD:
+	case PMFS_LE_DENTRY_DEL: {
+		const struct pmfs_le_dentry *de = (const void *)e;
+		int err = 0;
+
+		if (e->type == PMFS_LE_DENTRY_ADD) {
+			err = dent_add(ip, de);
+		} else {
+			struct fdent *x = fsck_dir_find(
+				ip, (const char *)de->name, de->name_len);
+
+			if (x)
+				dent_remove(ip, x);
+		}
+		if (de->cookie > ip->maxcookie)
+			ip->maxcookie = de->cookie;
+		ip->nlink = de->dir_nlink;
+		ip->mtime = de->mtime;
+		return err;
+	}
+	case PMFS_LE_SYMLINK: {
+		const struct pmfs_le_symlink *s = (const void *)e;
+
+		ip->has_target = true;
+		ip->sllen = s->len;
+		ip->slblk = s->flags & PMFS_SL_INLINE ? 0 : s->blk;
+		return 0;
+	}
+	case PMFS_LE_XATTR_SET:
+	case PMFS_LE_XATTR_DEL: {
+		const struct pmfs_le_xattr *x = (const void *)e;
+
+		xattr_remove(ip, x->data, x->name_len);
+		return e->type == PMFS_LE_XATTR_SET ? xattr_add(ip, x) : 0;
+	}
+	default:
+		return 0;
+	}
+}
+
+/* ---- the walk -------------------------------------------------------- */
+
+#define WALK_BAD 1 /* entry callback: a checksummed but invalid entry */
+
+struct walk {
+	struct fsck *f;
+	struct fino *ip;
+	uint64_t last_end; /* end of the last good entry, 0 = none */
+	uint64_t last_seq;
+	uint64_t bad_off;
+	char why[128];
+	int err;
+};
+
+static bool mode_type_ok(uint32_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+	case S_IFDIR:
+	case S_IFLNK:
+	case S_IFCHR:
+	case S_IFBLK:
+	case S_IFIFO:
+	case S_IFSOCK:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool name_ok(const uint8_t *name, size_t n)
+{
+	if (n == 0 || (n == 1 && name[0] == '.') ||
+	    (n == 2 && name[0] == '.' && name[1] == '.'))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (name[i] == '/' || name[i] == 0)
+			return false;
+	return true;
+}
+
+/* What ilog_walk cannot know: is this valid entry sensible here? */
+static const char *entry_sane(const struct fsck *f, const struct fino *ip,
+			      const struct pmfs_lentry *e)
+{
+	uint32_t type = ip->mode & S_IFMT;
+
+	if (ip->nentries == 0) {
+		const struct pmfs_le_attr *a = (const void *)e;
+
+		if (e->type != PMFS_LE_ATTR || a->mask != PMFS_AT_ALL)
+			return "first entry does not set every attribute";
+	}
+	switch (e->type) {
+	case PMFS_LE_ATTR: {
+		const struct pmfs_le_attr *a = (const void *)e;
+
+		if (a->mask & ~PMFS_AT_ALL)
+			return "attribute entry with unknown mask bits";
+		if ((a->mask & PMFS_AT_MODE) && !mode_type_ok(a->mode))
+			return "attribute entry with an invalid file type";
+		if (ip->nentries && (a->mask & PMFS_AT_MODE) &&
+		    (a->mode & S_IFMT) != type)
+			return "attribute entry changes the file type";
+		if ((a->mask & PMFS_AT_SIZE) && a->size > INT64_MAX)
+			return "attribute entry with an impossible size";
+		return NULL;
+	}
+	case PMFS_LE_WRITE: {
+		const struct pmfs_le_write *w = (const void *)e;
+
+		if (type != S_IFREG)
+			return "write entry in a log that is not a file's";
+		if (w->nblocks == 0 || (w->flags & ~(uint32_t)(PMFS_WR_HOLE |
+							      PMFS_WR_UNWRITTEN)))
+			return "write entry with no blocks or unknown flags";
+		if (w->pgoff > (INT64_MAX >> PMFS_BLOCK_SHIFT) ||
+		    w->nblocks > (INT64_MAX >> PMFS_BLOCK_SHIFT) - w->pgoff ||
+		    w->size > INT64_MAX)
+			return "write entry beyond the largest file";
+		if (!(w->flags & PMFS_WR_HOLE) &&
+		    !ilog_blocks_ok(&f->d, w->blk, w->nblocks))
+			return "write entry with blocks outside the data area";
+		return NULL;
+	}
+	case PMFS_LE_DENTRY_ADD:
+	case PMFS_LE_DENTRY_DEL: {
+		const struct pmfs_le_dentry *de = (const void *)e;
+
+		if (type != S_IFDIR)
+			return "directory entry in a log that is not a "
+			       "directory's";
+		if (!name_ok(de->name, de->name_len))
+			return "directory entry with an invalid name";
+		if (e->type == PMFS_LE_DENTRY_ADD &&
+		    (de->ino == 0 || de->ino >= PMFS_MAX_INODES))
+			return "directory entry naming an impossible inode";
+		return NULL;
+	}
+	case PMFS_LE_SYMLINK: {
+		const struct pmfs_le_symlink *s = (const void *)e;
+
+		if (type != S_IFLNK)
+			return "symlink entry in a log that is not a "
+			       "symlink's";
+		if (!(s->flags & PMFS_SL_INLINE) &&
+		    (!ilog_blocks_ok(&f->d, s->blk, 1) ||
+		     s->len > PMFS_BLOCK_SIZE))
+			return "symlink target block outside the data area";
+		return NULL;
+	}
+	default:
+		return NULL;
+	}
+}
+
+static int walk_entry(void *arg, const struct pmfs_lentry *e, uint64_t off)
+{
+	struct walk *w = arg;
+	const char *why = entry_sane(w->f, w->ip, e);
+	int err;
+
+	if (why) {
+		w->bad_off = off;
+		snprintf(w->why, sizeof(w->why), "%s", why);
+		return WALK_BAD;
+	}
+	err = fsck_model_apply(w->f, w->ip, e);
+	if (err) {
+		w->err = err;
+		return err;
+	}
+	w->last_end = off + e->len;
+	w->last_seq = e->seq;
+	return 0;
+}
+
+static int walk_page(void *arg, uint64_t off)
+{
+	struct walk *w = arg;
+	struct fino *ip = w->ip;
+
+	if (ip->npages == ip->pagecap) {
+		size_t nc = ip->pagecap ? ip->pagecap * 2 : 4;
+		uint64_t *n = realloc(ip->pages, nc * sizeof(*n));
+
+		if (!n) {
+			w->err = -ENOMEM;
+			return -ENOMEM;
+		}
+		ip->pages = n;
+		ip->pagecap = nc;
+	}
+	ip->pages[ip->npages++] = off;
+	return 0;
+}
+
+/* Walk ino's log from head to tail into ip; 0, -EIO (bad) or -ENOMEM. */
+static int walk(struct fsck *f, struct fino *ip, uint64_t head, uint64_t tail,
+		struct walk *w)
+{
+	int r;
+
+	model_reset(ip);
+	memset(w, 0, sizeof(*w));
+	w->f = f;
+	w->ip = ip;
+	r = ilog_walk(&f->d, ip->ino, head, tail, walk_entry, walk_page, w,
+		      true, &ip->end);
+	if (w->err)
+		return w->err;
+	if (r == 0)
+		return 0;
+	/* pages past the one holding the last good entry leave the chain */
+	if (w->last_end) {
+		size_t k = 0;
+
+		while (k < ip->npages &&
+		       !(w->last_end > ip->pages[k] &&
+			 w->last_end <= ip->pages[k] + PMFS_BLOCK_SIZE))
+			k++;
+		ip->npages = k < ip->npages ? k + 1 : ip->npages;
+	}
+	return -EIO;
+}
+
+/*
+ * Why did the walk of a log stop after the entry ending at last_end (0 =
+ * before any entry)?  Only for the message: it re-checks the one spot with
+ * the same fmt_* checks the walk used.
+ */
+static void diagnose(const struct fsck *f, uint64_t ino, uint64_t head,
+		     uint64_t tail, uint64_t last_end, uint64_t last_seq,
+		     char *why, size_t len)
+{
+	const struct pmfs_logpage *lp;
+	uint64_t pg, room;
+
+	if (!ilog_page_ok(&f->d, head)) {
+		snprintf(why, len, "head %#" PRIx64 " outside the data area",
+			 head);
+		return;
+	}
+	if (tail % 8 || fmt_off_blk(tail - 1) < f->d.data_start ||
+	    fmt_off_blk(tail - 1) >= f->d.total_blocks ||
+	    fmt_off_in_blk(tail - 1) < sizeof(struct pmfs_logpage) - 1) {
+		snprintf(why, len, "tail %#" PRIx64 " is not in a log page",
+			 tail);
+		return;
+	}
+	if (!last_end) {
+		lp = ilog_ptr(&f->d, head);
+		if (fmt_logpage_check(lp, ino) || lp->seq != 0) {
+			snprintf(why, len, "bad first page header");
+			return;
+		}
+		pg = head;
+		last_end = head + sizeof(*lp);
+	} else {
+		pg = last_end - 1 - (last_end - 1) % PMFS_BLOCK_SIZE;
+	}
+	room = pg + PMFS_BLOCK_SIZE - last_end;
+	if (room >= sizeof(struct pmfs_lentry) &&
+	    ((const struct pmfs_lentry *)ilog_ptr(&f->d, last_end))->len) {
+		const struct pmfs_lentry *e = ilog_ptr(&f->d, last_end);
+
+		if (tail > pg && tail <= pg + PMFS_BLOCK_SIZE)
+			room = tail > last_end ? tail - last_end : 0;
+		if (fmt_entry_check(ino, e, room, why, len) == 0 &&
+		    e->seq != last_seq + 1)
+			snprintf(why, len, "entry sequence %" PRIu64
+				 " after %" PRIu64, (uint64_t)e->seq, last_seq);
+		else if (room < sizeof(*e))
+			snprintf(why, len, "tail inside an entry");
+		return;
+	}
+	lp = ilog_ptr(&f->d, pg);
+	if (!ilog_page_ok(&f->d, lp->next)) {
+		snprintf(why, len, "page at %#" PRIx64
+			 " links outside the data area", pg);
+		return;
+	}
+	{
+		const struct pmfs_logpage *nx = ilog_ptr(&f->d, lp->next);
+
+		if (fmt_logpage_check(nx, ino))
+			snprintf(why, len, "bad page header at %#" PRIx64,
+				 (uint64_t)lp->next);
+		else if (nx->seq != lp->seq + 1)
+			snprintf(why, len, "page at %#" PRIx64
+				 " links back into its chain (a cycle)", pg);
+		else
+			snprintf(why, len, "tail beyond the chain");
+	}
+}
+
+static void clear_inode(struct fsck *f, struct fino *ip, const char *code,
+			const char *what)
+{
+	if (fsck_problem(f, 0, code, ip->ino, "Clear the inode",
+			 "Inode %" PRIu64 ": %s", ip->ino, what))
+		fsck_clear_inode(f, ip);
+	ip->cleared = true; /* later passes see the repaired state */
+	f->inodes_cleared++;
+}
+
+static int check_inode(struct fsck *f, uint64_t ino, struct pmfs_inode *slot)
+{
+	struct fino *ip = calloc(1, sizeof(*ip));
+	uint64_t head = fsck_word(f, &slot->head);
+	uint64_t tail = fsck_word(f, &slot->tail);
+	struct walk w;
+	int r;
+
+	if (!ip)
+		return -ENOMEM;
+	ip->ino = ino;
+	ip->gen = slot->gen;
+	f->chunk[fmt_ino_chunk(ino)][ino % PMFS_INODES_PER_CHUNK] = ip;
+	f->ninodes++;
+	r = walk(f, ip, head, tail, &w);
+	if (r == -ENOMEM)
+		return r;
+	if (r) {
+		if (!w.why[0])
+			diagnose(f, ino, head, tail, w.last_end, w.last_seq,
+				 w.why, sizeof(w.why));
+		if (!w.last_end) {
+			clear_inode(f, ip, "log-empty",
+				    w.why[0] ? w.why
+					     : "log has no valid entry");
+			return 0;
+		}
+		if (fsck_problem(f, 0, "log-cut", ino,
+				 "Cut the log after the last good entry",
+				 "Inode %" PRIu64 ": log damaged after entry %" PRIu64
+				 " (%s)",
+				 ino, w.last_seq,
+				 w.why[0] ? w.why
+					  : "bad entry, page or link"))
+			fsck_set_tail(f, ino, w.last_end);
+		f->logs_cut++;
+		tail = w.last_end;
+		r = walk(f, ip, head, tail, &w);
+		if (r == -ENOMEM)
+			return r;
+		if (r) { /* cannot happen: the same entries walked before */
+			clear_inode(f, ip, "log-empty", "log cannot be cut");
+			return 0;
+		}
+	}
+	if (ip->nentries == 0) { /* tail at the start of its first page */
+		clear_inode(f, ip, "log-empty", "log has no entry");
+		return 0;
+	}
+	if (S_ISLNK(ip->mode) && !ip->has_target) {
+		clear_inode(f, ip, "symlink-no-target",
+			    "symlink without a target");
+		return 0;
+	}
+	return 0;
+}
+
+/* Inode-table directory words: inside the data area, not overlapping. */
+static void check_itdir(struct fsck *f)
+{
+	for (uint64_t c = 0; c < PMFS_ITDIR_ENTRIES; c++) {
+		uint64_t b = f->d.itdir[c];
+		bool bad = false;
+
+		if (!b)
+			continue;
+		if (b < f->d.data_start || b >= f->d.total_blocks ||
+		    f->d.total_blocks - b < PMFS_CHUNK_BLOCKS)
+			bad = true;
+		/* overlap with any earlier chunk (few chunks: quadratic ok) */
+		for (uint64_t k = 0; !bad && k < c; k++) {
+			uint64_t o = f->d.itdir[k];
+
+			if (o && f->chunk[k] && b < o + PMFS_CHUNK_BLOCKS &&
+			    o < b + PMFS_CHUNK_BLOCKS)
+				bad = true;
+		}
+		if (bad) {
+			if (fsck_problem(f, 0, "itable-chunk", 0,
+					 "Drop the chunk",
+					 "Inode-table chunk %" PRIu64
+					 " at block %" PRIu64
+					 " lies outside the data area or over "
+					 "another chunk",
+					 c, b)) {
+				fsck_begin_change(f);
+				if (f->itdir_copy)
+					f->itdir_copy[c] = 0;
+				pmio_commit64(f->p, &f->itdir_media[c], 0);
+				pmio_drain(f->p); /* ORDER: chunk dropped
+						     before its blocks are
+						     reused */
+				f->changed = true;
+			}
+			continue;
+		}
+		f->chunk[c] = calloc(PMFS_INODES_PER_CHUNK, sizeof(struct fino *));
+		if (!f->chunk[c]) {
+			fsck_operr(f, "out of memory");
+			return;
+		}
+	}
+}
+
+int fsck_pass3(struct fsck *f)
+{
+	uint64_t nchunks = 0, done = 0;
+	int err;
+
+	fsck_pass(f, 3, "Checking the inode table and every log");
+	check_itdir(f);
+	if (f->operr)
+		return -1;
+	if (!f->chunk[0]) {
+		fsck_problem(f, PR_NOFIX, "no-root-chunk", 0, "",
+			     "Inode-table chunk 0 (the root directory) is "
+			     "missing");
+		return -1;
+	}
+	for (uint64_t c = 0; c < PMFS_ITDIR_ENTRIES; c++)
+		nchunks += f->chunk[c] != NULL;
+	for (uint64_t c = 0; c < PMFS_ITDIR_ENTRIES; c++) {
+		if (!f->chunk[c])
+			continue;
+		for (uint64_t i = 0; i < PMFS_INODES_PER_CHUNK; i++) {
+			uint64_t ino = c * PMFS_INODES_PER_CHUNK + i;
+			struct pmfs_inode *slot;
+
+			if (fsck_cancel)
+				return -1;
+			fsck_progress(f, done++, nchunks * PMFS_INODES_PER_CHUNK);
+			if (ino == 0)
+				continue;
+			slot = ilog_slot(&f->d, ino);
+			if (!slot || !fsck_word(f, &slot->tail))
+				continue;
+			err = check_inode(f, ino, slot);
+			if (err) {
+				fsck_operr(f, "out of memory");
+				return -1;
+			}
+		}
+	}
+	fsck_progress(f, 1, 1);
+	f->ninodes = 0;
+	for (uint64_t c = 0; c < PMFS_ITDIR_ENTRIES; c++) {
+		if (!f->chunk[c])
+			continue;
+		for (uint64_t i = 0; i < PMFS_INODES_PER_CHUNK; i++) {
+			struct fino *ip = f->chunk[c][i];
+
+			if (!ip || ip->cleared)
+				continue;
+			f->ninodes++;
+			f->log_pages += ip->npages;
+			if (S_ISREG(ip->mode))
+				f->nfiles++;
+			else if (S_ISDIR(ip->mode))
+				f->ndirs++;
+			else if (S_ISLNK(ip->mode))
+				f->nsymlinks++;
+			else
+				f->nother++;
+		}
+	}
+	fsck_info(f, "  %" PRIu64 " inodes in %" PRIu64 " chunks: %" PRIu64
+		     " files, %" PRIu64 " directories, %" PRIu64
+		     " symlinks, %" PRIu64 " other; %" PRIu64
+		     " log pages; %" PRIu64 " logs cut, %" PRIu64 " cleared",
+		  f->ninodes, nchunks, f->nfiles, f->ndirs, f->nsymlinks,
+		  f->nother, f->log_pages, f->logs_cut, f->inodes_cleared);
+	return 0;
+}

@@ -1,0 +1,379 @@
+/*
+ * pass4.c - pass 4: block ownership and free space.
+ *
+ * Every block of the namespace gets at most one owner: the fixed area
+ * (superblocks, bad-block table, journals, inode-table directory), an
+ * inode-table chunk, one inode's log page, one inode's data or symlink
+ * block.  Bad blocks (the table in block 2 and the device's list) must
+ * hold nothing.  A data block claimed a second time is copied for the
+ * later claimant (its file keeps its data, the first owner keeps the
+ * block); a data block on a bad block is punched out of its file.  The
+ * free space is then what no one owns; when the filesystem is clean its
+ * saved allocator state must agree with it, and the figures in sb_state
+ * too.  The allocator built here (alloc.h) serves every later repair and
+ * is what fsck stores when it marks the filesystem clean.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "fmt.h"
+#include "fsck.h"
+#include "pmemio.h"
+
+/* owner[] values besides inode numbers */
+#define OWN_FIXED UINT64_MAX
+#define OWN_ITABLE (UINT64_MAX - 1)
+#define OWN_BAD (UINT64_MAX - 2)
+
+struct claim {
+	uint64_t ino, pgoff, blk, other;
+	uint32_t flags; /* extent flags */
+	bool symlink;
+};
+
+struct claims {
+	struct claim *c;
+	size_t n, cap;
+};
+
+static int claim_add(struct claims *cl, const struct claim *c)
+{
+	if (cl->n == cl->cap) {
+		size_t nc = cl->cap ? cl->cap * 2 : 16;
+		struct claim *n = realloc(cl->c, nc * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		cl->c = n;
+		cl->cap = nc;
+	}
+	cl->c[cl->n++] = *c;
+	return 0;
+}
+
+static void owner_name(uint64_t o, char *buf, size_t len)
+{
+	if (o == OWN_FIXED)
+		snprintf(buf, len, "the fixed area");
+	else if (o == OWN_ITABLE)
+		snprintf(buf, len, "the inode table");
+	else
+		snprintf(buf, len, "inode %" PRIu64, o);
+}
+
+static bool badtab_ok(const struct pmfs_badblocks *bb)
+{
+	return bb->magic == PMFS_BADBLK_MAGIC && bb->count <= PMFS_BADBLK_MAX &&
+	       bb->crc == fmt_badblocks_crc(bb);
+}
+
+/* Claim one data/symlink block for ip; conflicts and bad blocks go to cl. */
+static int claim(struct fsck *f, struct claims *cl, struct fino *ip,
+		 uint64_t blk, uint64_t pgoff, uint32_t flags, bool symlink)
+{
+	struct claim c = { ip->ino, pgoff, blk, 0, flags, symlink };
+
+	if (f->owner[blk] == 0) {
+		f->owner[blk] = ip->ino;
+		f->data_blocks++;
+		return 0;
+	}
+	c.other = f->owner[blk];
+	return claim_add(cl, &c);
+}
+
+static void claim_pages(struct fsck *f, struct fino *ip)
+{
+	char who[48];
+
+	for (size_t i = 0; i < ip->npages; i++) {
+		uint64_t b = fmt_off_blk(ip->pages[i]);
+		uint64_t o = f->owner[b];
+
+		if (o == 0) {
+			f->owner[b] = ip->ino;
+			continue;
+		}
+		if (o == OWN_BAD) {
+			fsck_problem(f, PR_NOFIX, "log-badblock", ip->ino, "",
+				     "Inode %" PRIu64
+				     ": log page at block %" PRIu64
+				     " is on a bad block",
+				     ip->ino, b);
+			continue;
+		}
+		owner_name(o, who, sizeof(who));
+		fsck_problem(f, PR_NOFIX, "log-shared", ip->ino, "",
+			     "Inode %" PRIu64 ": log page at block %" PRIu64
+			     " is also used by %s",
+			     ip->ino, b, who);
+	}
+}
+
+/* Give ip its own copy of the block in claim c; 0 or -errno. */
+static int copy_block(struct fsck *f, struct fino *ip, const struct claim *c)
+{
+	struct timespec ts;
+	uint64_t nb;
+	int err;
+
+	err = alloc_block(f->a, 0, ALLOC_F_RESERVE, &nb);
+	if (err) {
+		fsck_operr(f, "no free block to copy block %" PRIu64 " into",
+			   c->blk);
+		return err;
+	}
+	f->owner[nb] = ip->ino;
+	/* flushed here, drained by the commit of the entry below (R(2)) */
+	pmio_memcpy_nodrain(f->p, f->base + fmt_blk_off(nb),
+			    f->base + fmt_blk_off(c->blk), PMFS_BLOCK_SIZE);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (c->symlink) {
+		struct pmfs_le_symlink s;
+
+		memset(&s, 0, sizeof(s));
+		s.h.type = PMFS_LE_SYMLINK;
+		s.h.len = sizeof(s);
+		s.len = ip->sllen;
+		s.blk = nb;
+		return fsck_append(f, ip, &s.h);
+	} else {
+		struct pmfs_le_write w;
+
+		memset(&w, 0, sizeof(w));
+		w.h.type = PMFS_LE_WRITE;
+		w.h.len = sizeof(w);
+		w.pgoff = c->pgoff;
+		w.nblocks = 1;
+		w.flags = c->flags;
+		w.blk = nb;
+		w.size = ip->size;
+		w.mtime = ip->mtime;
+		w.ctime.sec = (uint64_t)ts.tv_sec;
+		w.ctime.nsec = (uint32_t)ts.tv_nsec;
+		return fsck_append(f, ip, &w.h);
+	}
+}
+
+static int punch(struct fsck *f, struct fino *ip, const struct claim *c)
+{
+	struct pmfs_le_write w;
+
+	memset(&w, 0, sizeof(w));
+	w.h.type = PMFS_LE_WRITE;
+	w.h.len = sizeof(w);
+	w.pgoff = c->pgoff;
+	w.nblocks = 1;
+	w.flags = PMFS_WR_HOLE;
+	w.size = ip->size;
+	w.mtime = ip->mtime;
+	w.ctime = ip->mtime;
+	return fsck_append(f, ip, &w.h);
+}
+
+static void resolve(struct fsck *f, struct claims *cl)
+{
+	char who[48];
+
+	for (size_t i = 0; i < cl->n && !f->operr; i++) {
+		const struct claim *c = &cl->c[i];
+		struct fino *ip = fsck_ino(f, c->ino);
+
+		if (!ip)
+			continue;
+		if (c->other == OWN_BAD) {
+			if (c->symlink) {
+				fsck_problem(f, PR_NOFIX, "symlink-badblock",
+					     c->ino, "",
+					     "Inode %" PRIu64
+					     ": symlink target on bad block "
+					     "%" PRIu64,
+					     c->ino, c->blk);
+				continue;
+			}
+			if (fsck_problem(f, 0, "data-badblock", c->ino,
+					 "Punch it out of the file",
+					 "Inode %" PRIu64 ": file block %" PRIu64
+					 " is on bad block %" PRIu64,
+					 c->ino, c->pgoff, c->blk))
+				punch(f, ip, c);
+			continue;
+		}
+		owner_name(c->other, who, sizeof(who));
+		if (fsck_problem(f, 0, "block-shared", c->ino,
+				 "Give the inode its own copy",
+				 "Inode %" PRIu64 ": %s block %" PRIu64
+				 " is also used by %s",
+				 c->ino, c->symlink ? "symlink" : "data",
+				 c->blk, who))
+			copy_block(f, ip, c);
+	}
+}
+
+/* Blocks in the saved allocator chain (already validated by alloc_load):
+ * they count as used in sb_state.free_blocks. */
+static uint64_t chain_len(const struct fsck *f)
+{
+	uint64_t n = 0, h = f->d.state->alloc_head;
+
+	while (h && n < f->d.total_blocks && ilog_blocks_ok(&f->d, h, 1)) {
+		const struct pmfs_allocsave *as =
+			(const void *)(f->base + fmt_blk_off(h));
+
+		n++;
+		h = as->next;
+	}
+	return n;
+}
+
+/* Clean filesystem: does the saved allocator state match? */
+static void check_saved(struct fsck *f)
+{
+	struct pmfs_sb_state *st = f->d.state;
+	struct alloc *saved;
+	uint64_t diff = 0, first = 0;
+	int err;
+
+	if (!f->was_clean || f->unclean_marked)
+		return;
+	err = alloc_create(NULL, NULL, f->d.data_start, f->d.total_blocks,
+			   f->d.nlanes, true, &saved);
+	if (err) {
+		fsck_operr(f, "out of memory");
+		return;
+	}
+	err = alloc_load(saved, f->base, st->alloc_head);
+	if (err == 0) {
+		for (uint64_t b = f->d.data_start; b < f->d.total_blocks; b++) {
+			bool want = f->owner[b] == 0;
+
+			if (alloc_is_free(saved, b) != want && !alloc_is_bad(f->a, b)) {
+				if (!diff++)
+					first = b;
+			}
+		}
+	}
+	alloc_destroy(saved);
+	if (err) {
+		if (fsck_problem(f, PR_PREEN_OK, "saved-free-space", 0,
+				 "Store the computed free space",
+				 "Saved free-space map is damaged"))
+			fsck_begin_change(f);
+	} else if (diff) {
+		if (fsck_problem(f, PR_PREEN_OK, "saved-free-space", 0,
+				 "Store the computed free space",
+				 "Saved free-space map differs from the "
+				 "computed one in %" PRIu64
+				 " blocks (first %" PRIu64 ")",
+				 diff, first))
+			fsck_begin_change(f);
+	} else if (st->free_blocks + chain_len(f) != alloc_free_blocks(f->a) ||
+		   st->used_inodes != f->ninodes) {
+		if (fsck_problem(f, PR_PREEN_OK, "saved-counts", 0,
+				 "Store the computed counts",
+				 "Saved counts (%" PRIu64 " free blocks, %" PRIu64
+				 " inodes) differ from the computed ones (%" PRIu64
+				 ", %" PRIu64 ")",
+				 (uint64_t)st->free_blocks,
+				 (uint64_t)st->used_inodes,
+				 alloc_free_blocks(f->a), f->ninodes))
+			fsck_begin_change(f);
+	}
+}
+
+int fsck_pass4(struct fsck *f)
+{
+	const struct pmfs_badblocks *bb =
+		(const void *)(f->base + fmt_blk_off(PMFS_BADBLK_BLOCK));
+	uint64_t total = f->d.total_blocks;
+	struct claims cl = { NULL, 0, 0 };
+	int err;
+
+	fsck_pass(f, 4, "Checking block ownership and free space");
+	f->owner = calloc(total, sizeof(*f->owner));
+	err = alloc_create(f->p, badtab_ok(bb) ? bb : NULL, f->d.data_start,
+			   total, f->d.nlanes, false, &f->a);
+	if (!f->owner || err) {
+		fsck_operr(f, "out of memory for %" PRIu64 " blocks", total);
+		return -1;
+	}
+	for (uint64_t b = 0; b < f->d.data_start; b++)
+		f->owner[b] = OWN_FIXED;
+	for (uint64_t b = f->d.data_start; b < total; b++)
+		if (alloc_is_bad(f->a, b))
+			f->owner[b] = OWN_BAD;
+	for (uint64_t c = 0; c < PMFS_ITDIR_ENTRIES; c++) {
+		if (!f->chunk[c])
+			continue;
+		for (uint64_t b = f->d.itdir[c]; b < f->d.itdir[c] + PMFS_CHUNK_BLOCKS;
+		     b++) {
+			if (f->owner[b] == OWN_BAD)
+				fsck_problem(f, PR_NOFIX, "itable-badblock", 0,
+					     "",
+					     "Inode-table chunk %" PRIu64
+					     " has bad block %" PRIu64,
+					     c, b);
+			f->owner[b] = OWN_ITABLE;
+		}
+	}
+	/* log pages first: a page is never copied, a data block may be */
+	for (uint64_t ino = 1; ino < PMFS_MAX_INODES; ino++) {
+		struct fino *ip;
+
+		if (!f->chunk[fmt_ino_chunk(ino)]) {
+			ino += PMFS_INODES_PER_CHUNK - 1 - ino % PMFS_INODES_PER_CHUNK;
+			continue;
+		}
+		if ((ip = fsck_ino(f, ino)))
+			claim_pages(f, ip);
+	}
+	for (uint64_t ino = 1; ino < PMFS_MAX_INODES && !err; ino++) {
+		struct fino *ip;
+
+		if (!f->chunk[fmt_ino_chunk(ino)]) {
+			ino += PMFS_INODES_PER_CHUNK - 1 - ino % PMFS_INODES_PER_CHUNK;
+			continue;
+		}
+		if (!(ip = fsck_ino(f, ino)))
+			continue;
+		for (size_t i = 0; i < ip->next && !err; i++)
+			for (uint64_t k = 0; k < ip->ext[i].n && !err; k++)
+				err = claim(f, &cl, ip, ip->ext[i].blk + k,
+					    ip->ext[i].pgoff + k,
+					    ip->ext[i].flags, false);
+		if (ip->slblk && !err)
+			err = claim(f, &cl, ip, ip->slblk, 0, 0, true);
+	}
+	if (err) {
+		free(cl.c);
+		fsck_operr(f, "out of memory");
+		return -1;
+	}
+	/* the allocator: every owned block is used */
+	for (uint64_t b = f->d.data_start; b < total; b++) {
+		uint64_t o = f->owner[b], n = 1;
+
+		if (o == 0 || o == OWN_BAD)
+			continue;
+		while (b + n < total && f->owner[b + n] != 0 &&
+		       f->owner[b + n] != OWN_BAD)
+			n++;
+		alloc_mark_used(f->a, b, n);
+		b += n - 1;
+	}
+	check_saved(f);
+	resolve(f, &cl);
+	free(cl.c);
+	f->free_blocks = alloc_free_blocks(f->a);
+	f->used_blocks = alloc_total_blocks(f->a) - f->free_blocks;
+	fsck_info(f, "  %" PRIu64 " data blocks, %" PRIu64 " log pages, %" PRIu64
+		     " used, %" PRIu64 " free",
+		  f->data_blocks, f->log_pages, f->used_blocks, f->free_blocks);
+	return f->operr ? -1 : 0;
+}

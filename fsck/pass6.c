@@ -1,0 +1,137 @@
+/*
+ * pass6.c - pass 6: link counts, sizes, xattrs, symlinks.
+ *
+ * With the tree settled by pass 5, counts are recomputed from the entries:
+ * a file's link count must equal the number of entries naming it, a
+ * directory's 2 plus its subdirectories.  A regular file must not have
+ * data blocks past its size (fsck grows the size to cover them: nothing
+ * that was written is dropped); a symlink's size must be its target's
+ * length.  Every xattr name must be free of NUL bytes (lengths were
+ * checked when pass 3 read the entries: a bad one cut the log).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fmt.h"
+#include "fsck.h"
+
+#define FOR_EACH_INO(f, ip, ino)                                              \
+	for (uint64_t ino = 1; ino < PMFS_MAX_INODES; ino++)                 \
+		if (!(f)->chunk[fmt_ino_chunk(ino)])                         \
+			ino += PMFS_INODES_PER_CHUNK - 1 -                   \
+			       ino % PMFS_INODES_PER_CHUNK;                  \
+		else if (((ip) = fsck_ino((f), ino)) != NULL)
+
+static void recount(struct fsck *f)
+{
+	struct fino *ip;
+
+	FOR_EACH_INO(f, ip, ino)
+	{
+		ip->refs = 0;
+		ip->subdirs = 0;
+	}
+	FOR_EACH_INO(f, ip, ino)
+	{
+		if (!S_ISDIR(ip->mode))
+			continue;
+		for (size_t i = 0; i < ip->nde; i++) {
+			struct fino *t = fsck_ino(f, ip->de[i].ino);
+
+			if (!t || t->gen != ip->de[i].gen)
+				continue;
+			t->refs++;
+			if (S_ISDIR(t->mode))
+				ip->subdirs++;
+		}
+	}
+}
+
+static void check_xattrs(struct fsck *f, struct fino *ip)
+{
+	size_t i = 0;
+
+	while (i < ip->nxa && !f->operr) {
+		struct fxattr *x = &ip->xa[i];
+		_Alignas(8) uint8_t buf[sizeof(struct pmfs_le_xattr) +
+					PMFS_XATTR_NAME_MAX + 8];
+		struct pmfs_le_xattr *del = (void *)buf;
+
+		if (memchr(x->name, 0, x->nlen) == NULL) {
+			i++;
+			continue;
+		}
+		if (!fsck_problem(f, 0, "xattr-name", ip->ino,
+				  "Remove the xattr",
+				  "Inode %" PRIu64 ": xattr name with a NUL byte "
+				  "('%s...')",
+				  ip->ino, x->name)) {
+			i++;
+			continue;
+		}
+		memset(buf, 0, sizeof(buf));
+		del->h.type = PMFS_LE_XATTR_DEL;
+		del->h.len = (uint16_t)((sizeof(*del) + x->nlen + 7) & ~7u);
+		del->name_len = x->nlen;
+		memcpy(del->data, x->name, x->nlen);
+		if (fsck_append(f, ip, &del->h))
+			return; /* the model removed it on success */
+	}
+}
+
+int fsck_pass6(struct fsck *f)
+{
+	struct fino *ip;
+	uint64_t fixed_links = 0;
+
+	fsck_pass(f, 6, "Checking link counts, sizes, xattrs, symlinks");
+	recount(f);
+	FOR_EACH_INO(f, ip, ino)
+	{
+		uint32_t want;
+
+		if (f->operr)
+			return -1;
+		want = S_ISDIR(ip->mode) ? 2 + ip->subdirs : ip->refs;
+		if (!S_ISDIR(ip->mode) && ip->refs == 0)
+			want = ip->nlink; /* reported by pass 5 */
+		if (ip->nlink != want) {
+			if (fsck_problem(f, 0, "link-count", ip->ino,
+					 "Fix it",
+					 "Inode %" PRIu64 ": link count %u, "
+					 "should be %u",
+					 ip->ino, ip->nlink, want) &&
+			    fsck_set_attr(f, ip, PMFS_AT_NLINK, want, 0, 0) ==
+				    0)
+				fixed_links++;
+		}
+		if (S_ISREG(ip->mode)) {
+			uint64_t end = 0;
+
+			for (size_t i = 0; i < ip->next; i++)
+				if (!(ip->ext[i].flags & PMFS_WR_UNWRITTEN) &&
+				    ip->ext[i].pgoff + ip->ext[i].n > end)
+					end = ip->ext[i].pgoff + ip->ext[i].n;
+			if (end > (ip->size + PMFS_BLOCK_SIZE - 1) >>
+					  PMFS_BLOCK_SHIFT &&
+			    fsck_problem(f, 0, "size", ip->ino,
+					 "Grow the size to cover them",
+					 "Inode %" PRIu64 ": size %" PRIu64
+					 " but data blocks up to file block %" PRIu64,
+					 ip->ino, ip->size, end - 1))
+				fsck_set_attr(f, ip, PMFS_AT_SIZE, 0,
+					      end << PMFS_BLOCK_SHIFT, 0);
+		}
+		if (S_ISLNK(ip->mode) && ip->size != ip->sllen &&
+		    fsck_problem(f, 0, "symlink-size", ip->ino, "Fix it",
+				 "Inode %" PRIu64 ": symlink size %" PRIu64
+				 ", target is %u bytes",
+				 ip->ino, ip->size, ip->sllen))
+			fsck_set_attr(f, ip, PMFS_AT_SIZE, 0, ip->sllen, 0);
+		check_xattrs(f, ip);
+	}
+	fsck_info(f, "  %" PRIu64 " link counts fixed", fixed_links);
+	return f->operr ? -1 : 0;
+}

@@ -1,0 +1,374 @@
+/*
+ * repair.c - the changes fsck.pmfs makes, all through log.h and pmemio:
+ * moving a log tail (a cut, or the commit of an appended entry), appending
+ * entries (attribute, directory entry) to an inode's log, clearing an
+ * inode, creating /lost+found, and finally storing the free space and the
+ * clean flag.
+ *
+ * Repair invariants (fsck may itself be interrupted; a rerun must finish):
+ *  R(1) the clean word is cleared, durably, before the first repair
+ *       (fsck_begin_change), and set again only by fsck_mark_clean after
+ *       the saved allocator state is durable;
+ *  R(2) every repair of a log is a single-inode commit, LOG(4): the new
+ *       entry (and page) is durable before the tail that makes it real;
+ *  R(3) a repair that names a new inode commits that inode's log first
+ *       and the directory entry naming it second: interrupted in between,
+ *       it leaves an orphan, which the next run puts in lost+found.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "fmt.h"
+#include "fsck.h"
+#include "pmemio.h"
+
+uint8_t fsck_dtype(uint32_t mode)
+{
+	return (uint8_t)((mode & S_IFMT) >> 12);
+}
+
+static void now_time(struct pmfs_time *t)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	t->sec = (uint64_t)ts.tv_sec;
+	t->nsec = (uint32_t)ts.tv_nsec;
+	t->pad = 0;
+}
+
+void fsck_begin_change(struct fsck *f)
+{
+	struct pmfs_sb_state *st =
+		(struct pmfs_sb_state *)(f->base + PMFS_SB_STATE_OFF);
+
+	f->changed = true;
+	if (f->unclean_marked || f->rdonly)
+		return;
+	f->unclean_marked = true;
+	if (st->clean == 0)
+		return;
+	pmio_store64(f->p, &st->alloc_head, 0);
+	pmio_commit64(f->p, &st->clean, 0);
+	pmio_drain(f->p); /* ORDER: R(1) not-clean durable before any repair */
+}
+
+void fsck_set_tail(struct fsck *f, uint64_t ino, uint64_t tail)
+{
+	struct pmfs_inode *slot = ilog_slot(&f->d, ino);
+
+	if (!slot || f->rdonly)
+		return;
+	fsck_begin_change(f);
+	pmio_drain(f->p); /* ORDER: R(2) entries and earlier repairs durable
+			     before the tail moves */
+	pmio_commit64(f->p, &slot->tail, tail); /* the real commit */
+	pmio_drain(f->p); /* ORDER: the new tail durable before the next
+			     repair relies on it */
+}
+
+/* Block blk, owned by ip, is free again (after pass 4 built the map). */
+static void release(struct fsck *f, const struct fino *ip, uint64_t blk)
+{
+	if (!f->a || !f->owner || blk >= f->d.total_blocks ||
+	    f->owner[blk] != ip->ino)
+		return;
+	f->owner[blk] = 0;
+	alloc_free(f->a, blk, 1);
+}
+
+void fsck_clear_inode(struct fsck *f, struct fino *ip)
+{
+	fsck_set_tail(f, ip->ino, 0);
+	if (!ip->cleared && f->ninodes)
+		f->ninodes--;
+	ip->cleared = true;
+	/* its blocks are free once the tail 0 is durable (set_tail drained) */
+	for (size_t i = 0; i < ip->npages; i++)
+		release(f, ip, fmt_off_blk(ip->pages[i]));
+	for (size_t i = 0; i < ip->next; i++)
+		for (uint64_t k = 0; k < ip->ext[i].n; k++)
+			release(f, ip, ip->ext[i].blk + k);
+	if (ip->slblk)
+		release(f, ip, ip->slblk);
+}
+
+/* Note blocks a repair allocated for ip (log pages). */
+static int note_pages(struct fsck *f, struct fino *ip,
+		      const struct ilog_tx *tx)
+{
+	for (unsigned i = 0; i < tx->npages; i++) {
+		uint64_t blk = fmt_off_blk(tx->pages[i]);
+
+		if (ip->npages == ip->pagecap) {
+			size_t nc = ip->pagecap ? ip->pagecap * 2 : 4;
+			uint64_t *n = realloc(ip->pages, nc * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			ip->pages = n;
+			ip->pagecap = nc;
+		}
+		ip->pages[ip->npages++] = tx->pages[i];
+		if (f->owner && blk < f->d.total_blocks)
+			f->owner[blk] = ip->ino;
+		f->log_pages++;
+	}
+	return 0;
+}
+
+int fsck_append(struct fsck *f, struct fino *ip, struct pmfs_lentry *e)
+{
+	struct ilog_tx tx;
+	struct ilog_pos pos = ip->end;
+	int err;
+
+	if (f->rdonly || !f->a)
+		return -EROFS;
+	fsck_begin_change(f);
+	ilog_tx_init(&tx, &f->d, f->a, 0, ALLOC_F_RESERVE);
+	err = ilog_append(&tx, ip->ino, &pos, e); /* flushed, not drained */
+	if (err) {
+		ilog_tx_abort(&tx);
+		fsck_operr(f, "inode %" PRIu64 ": cannot append a repair: %s",
+			   ip->ino, strerror(-err));
+		return err;
+	}
+	fsck_set_tail(f, ip->ino, pos.tail); /* R(2) */
+	ip->end = pos;
+	err = note_pages(f, ip, &tx);
+	if (!err)
+		err = fsck_model_apply(f, ip, e);
+	if (err)
+		fsck_operr(f, "out of memory");
+	return err;
+}
+
+static int dentry(struct fsck *f, struct fino *dir, uint16_t type,
+		  uint64_t ino, uint32_t gen, uint8_t ftype, const char *name,
+		  size_t nlen, uint64_t cookie, bool count);
+
+int fsck_set_attr(struct fsck *f, struct fino *ip, uint32_t mask,
+		  uint32_t nlink, uint64_t size, uint64_t parent)
+{
+	struct pmfs_le_attr a;
+
+	memset(&a, 0, sizeof(a));
+	a.h.type = PMFS_LE_ATTR;
+	a.h.len = sizeof(a);
+	a.mask = mask | PMFS_AT_CTIME;
+	a.nlink = nlink;
+	a.size = size;
+	a.parent = parent;
+	now_time(&a.ctime);
+	return fsck_append(f, ip, &a.h);
+}
+
+int fsck_dentry(struct fsck *f, struct fino *dir, uint16_t type,
+		uint64_t ino, uint32_t gen, uint8_t ftype, const char *name,
+		size_t nlen, uint64_t cookie)
+{
+	return dentry(f, dir, type, ino, gen, ftype, name, nlen, cookie, true);
+}
+
+int fsck_unlink_extra(struct fsck *f, struct fino *dir, const struct fdent *x)
+{
+	char name[PMFS_NAME_MAX + 1];
+	size_t nlen = x->nlen;
+
+	memcpy(name, x->name, nlen);
+	return dentry(f, dir, PMFS_LE_DENTRY_DEL, x->ino, x->gen, x->ftype,
+		      name, nlen, x->cookie, false);
+}
+
+/* A DENTRY_ADD or _DEL; a directory's link count follows a subdirectory
+ * entry when count is set. */
+static int dentry(struct fsck *f, struct fino *dir, uint16_t type,
+		  uint64_t ino, uint32_t gen, uint8_t ftype, const char *name,
+		  size_t nlen, uint64_t cookie, bool count)
+{
+	_Alignas(8) uint8_t buf[sizeof(struct pmfs_le_dentry) +
+				PMFS_NAME_MAX + 8];
+	struct pmfs_le_dentry *de = (void *)buf;
+	uint32_t nl = dir->nlink;
+
+	if (nlen == 0 || nlen > PMFS_NAME_MAX)
+		return -EINVAL;
+	memset(buf, 0, sizeof(buf));
+	if (ftype == DT_DIR && count)
+		nl = type == PMFS_LE_DENTRY_ADD ? nl + 1 : nl ? nl - 1 : 0;
+	de->h.type = type;
+	de->h.len = fmt_dentry_len((unsigned)nlen);
+	de->ino = ino;
+	de->cookie = cookie;
+	de->gen = gen;
+	de->dir_nlink = nl;
+	de->ftype = ftype;
+	de->name_len = (uint8_t)nlen;
+	now_time(&de->mtime);
+	memcpy(de->name, name, nlen);
+	return fsck_append(f, dir, &de->h);
+}
+
+int fsck_unlink(struct fsck *f, struct fino *dir, const struct fdent *x)
+{
+	char name[PMFS_NAME_MAX + 1];
+	size_t nlen = x->nlen;
+
+	memcpy(name, x->name, nlen);
+	return fsck_dentry(f, dir, PMFS_LE_DENTRY_DEL, x->ino, x->gen,
+			   x->ftype, name, nlen, x->cookie);
+}
+
+int fsck_link(struct fsck *f, struct fino *dir, struct fino *ip,
+	      const char *name)
+{
+	return fsck_dentry(f, dir, PMFS_LE_DENTRY_ADD, ip->ino, ip->gen,
+			   fsck_dtype(ip->mode), name, strlen(name),
+			   dir->maxcookie + 1);
+}
+
+/* A free inode slot (tail 0) in an allocated chunk, or 0. */
+static uint64_t free_slot(struct fsck *f)
+{
+	for (uint64_t c = 0; c < PMFS_ITDIR_ENTRIES; c++) {
+		if (!f->chunk[c])
+			continue;
+		for (uint64_t i = 0; i < PMFS_INODES_PER_CHUNK; i++) {
+			uint64_t ino = c * PMFS_INODES_PER_CHUNK + i;
+			struct pmfs_inode *slot;
+
+			if (ino <= PMFS_ROOT_INO || f->chunk[c][i])
+				continue;
+			slot = ilog_slot(&f->d, ino);
+			if (slot && slot->tail == 0)
+				return ino;
+		}
+	}
+	return 0;
+}
+
+/* Make a new directory inode (not yet named anywhere); R(3) step 1. */
+static struct fino *new_dir(struct fsck *f, uint64_t parent)
+{
+	uint64_t ino = free_slot(f);
+	struct pmfs_inode *slot;
+	struct pmfs_le_attr a;
+	struct ilog_tx tx;
+	struct ilog_pos pos;
+	struct fino *ip;
+	uint32_t gen;
+	int err;
+
+	if (!ino || !f->a || f->rdonly)
+		return NULL;
+	slot = ilog_slot(&f->d, ino);
+	ip = calloc(1, sizeof(*ip));
+	if (!ip)
+		return NULL;
+	fsck_begin_change(f);
+	ilog_tx_init(&tx, &f->d, f->a, 0, ALLOC_F_RESERVE);
+	err = ilog_new(&tx, ino, &pos);
+	if (err)
+		goto out_free;
+	memset(&a, 0, sizeof(a));
+	a.h.type = PMFS_LE_ATTR;
+	a.h.len = sizeof(a);
+	a.mask = PMFS_AT_ALL;
+	a.mode = S_IFDIR | 0700;
+	a.nlink = 2;
+	a.parent = parent;
+	now_time(&a.atime);
+	a.mtime = a.ctime = a.btime = a.atime;
+	err = ilog_append(&tx, ino, &pos, &a.h);
+	if (err) {
+		ilog_tx_abort(&tx);
+		goto out_free;
+	}
+	/* FS(3): head and gen written while the slot is free (tail 0) */
+	gen = slot->gen + 1;
+	pmio_store64(f->p, &slot->head, pos.head);
+	pmio_memcpy_nodrain(f->p, &slot->gen, &gen, sizeof(gen));
+	pmio_flush(f->p, slot, sizeof(*slot));
+	ip->ino = ino;
+	ip->gen = gen;
+	f->chunk[fmt_ino_chunk(ino)][ino % PMFS_INODES_PER_CHUNK] = ip;
+	fsck_set_tail(f, ino, pos.tail); /* R(2): the inode exists */
+	ip->end = pos;
+	if (note_pages(f, ip, &tx) || fsck_model_apply(f, ip, &a.h))
+		fsck_operr(f, "out of memory");
+	f->ninodes++;
+	f->ndirs++;
+	return ip;
+out_free:
+	free(ip);
+	fsck_operr(f, "cannot create a directory: %s", strerror(-err));
+	return NULL;
+}
+
+struct fino *fsck_lost_found(struct fsck *f)
+{
+	struct fino *root = fsck_ino(f, PMFS_ROOT_INO), *lf;
+	struct fdent *x;
+
+	if (f->lf_ino && (lf = fsck_ino(f, f->lf_ino)) && S_ISDIR(lf->mode))
+		return lf;
+	if (!root)
+		return NULL;
+	x = fsck_dir_find(root, "lost+found", 10);
+	if (x) {
+		lf = fsck_ino(f, x->ino);
+		if (lf && S_ISDIR(lf->mode) && lf->gen == x->gen) {
+			f->lf_ino = lf->ino;
+			return lf;
+		}
+		fsck_problem(f, PR_NOFIX, "lost-found-not-dir", PMFS_ROOT_INO,
+			     "", "/lost+found is not a directory");
+		return NULL;
+	}
+	if (!fsck_problem(f, 0, "no-lost-found", PMFS_ROOT_INO, "Create it",
+			  "/lost+found not found"))
+		return NULL;
+	lf = new_dir(f, PMFS_ROOT_INO);
+	if (!lf)
+		return NULL;
+	if (fsck_link(f, root, lf, "lost+found")) /* R(3) step 2 */
+		return NULL;
+	lf->refs = 1;
+	lf->referrer = PMFS_ROOT_INO;
+	lf->reachable = true;
+	root->subdirs++;
+	f->lf_ino = lf->ino;
+	return lf;
+}
+
+int fsck_mark_clean(struct fsck *f)
+{
+	struct pmfs_sb_state *st = f->d.state;
+	uint64_t head;
+	int err;
+
+	if (!f->a || f->rdonly)
+		return -EINVAL;
+	fsck_begin_change(f);
+	err = alloc_save(f->a, f->p, f->base, &head); /* flushed */
+	if (err) {
+		fsck_operr(f, "cannot save the free space: %s", strerror(-err));
+		return err;
+	}
+	pmio_store64(f->p, &st->alloc_head, head);
+	pmio_store64(f->p, &st->free_blocks, alloc_free_blocks(f->a));
+	pmio_store64(f->p, &st->used_inodes, f->ninodes);
+	pmio_flush(f->p, st, sizeof(*st));
+	pmio_drain(f->p); /* ORDER: R(1) saved state durable before clean */
+	pmio_commit64(f->p, &st->clean, PMFS_STATE_CLEAN); /* the real commit */
+	pmio_drain(f->p); /* ORDER: clean durable before exit */
+	return 0;
+}

@@ -1,0 +1,881 @@
+/*
+ * test_fsck.c - fsck.pmfs, e2fsprogs style: each case starts from a good
+ * image (mkfs.pmfs, then populated through the core's fs_* calls, so the
+ * corpus follows every format change), damages it in one way, then runs
+ *   fsck.pmfs -fn   the image must be byte-identical afterwards;
+ *   fsck.pmfs -fy   output and exit code against cases/NAME/expect.1,
+ *                   exit.1 (the repair);
+ *   fsck.pmfs -fy   against expect.2, exit.2 (nothing left: exit 0).
+ * The image path in the output reads IMAGE.  PMFS_FSCK_BLESS=1 writes the
+ * expected files from the current output instead of comparing (review
+ * the diff before committing it).  Plus the command-line contract: usage
+ * errors, the clean fast path, --json, and the refusal to repair a
+ * filesystem whose device lock is held.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fmt.h"
+#include "fs.h"
+#include "log.h"
+#include "pmemio.h"
+#include "testutil.h"
+
+#define IMG_SIZE (8u << 20)
+#define CASES "tests/fsck/cases"
+#define OUTSZ 65536
+#define NMANY 18
+
+/* Inode numbers of the populated image (deterministic). */
+static struct {
+	uint64_t dir, sub, file, f2, link, a, b, c, many;
+} P;
+
+static const struct fs_ctx ctx0 = { 0, 0 };
+
+static void tool_env(void)
+{
+	if (!getenv("PMFS_BUILD"))
+		setenv("PMFS_BUILD", "build", 1);
+}
+
+static uint64_t mk(struct fs *fs, uint64_t parent, const char *name,
+		   uint32_t mode)
+{
+	struct fs_attr a;
+	int r;
+
+	if (S_ISDIR(mode))
+		r = fs_mkdir(fs, &ctx0, parent, name, mode & 07777, &a);
+	else
+		r = fs_mknod(fs, &ctx0, parent, name, mode, 0, &a);
+	cr_assert_eq(r, 0, "create %s: %d", name, r);
+	return a.ino;
+}
+
+static void fill(struct fs *fs, uint64_t ino, size_t len, int seed)
+{
+	char *buf = malloc(len);
+
+	cr_assert_not_null(buf);
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (char)(seed + i * 7);
+	cr_assert_eq(fs_pwrite(fs, ino, buf, len, 0), 0);
+	free(buf);
+}
+
+/* A fresh good image: mkfs, then a small tree through the fs API. */
+static char *good_image(void)
+{
+	char *img = tu_tmpimg(IMG_SIZE);
+	char err[1024] = "", name[256];
+	struct pmio_opts po = { .flags = PMIO_O_QUIET | PMIO_O_EXCL };
+	struct pmio *p;
+	struct fs *fs;
+	struct fs_attr a;
+	int r;
+
+	tool_env();
+	{
+		char *av[] = { (char *)tu_tool("mkfs.pmfs"), "-q", "-f", "-U",
+			       "6b1e5a3c-0d2f-4e8a-9b7c-1a2b3c4d5e6f", "-L",
+			       "fscktest", img, NULL };
+
+		r = tu_run(av, NULL, 0, err, sizeof(err));
+		cr_assert_eq(r, 0, "mkfs: %s", err);
+	}
+	cr_assert_eq(pmio_open(img, &po, &p, err, sizeof(err)), 0, "%s", err);
+	r = fs_mount_pmio(p, NULL, &fs, NULL, err, sizeof(err));
+	cr_assert_eq(r, 0, "mount: %d %s", r, err);
+	P.dir = mk(fs, PMFS_ROOT_INO, "dir", S_IFDIR | 0755);
+	P.sub = mk(fs, P.dir, "sub", S_IFDIR | 0755);
+	P.file = mk(fs, PMFS_ROOT_INO, "file", S_IFREG | 0644);
+	fill(fs, P.file, 3 * PMFS_BLOCK_SIZE, 1);
+	cr_assert_eq(fs_setxattr(fs, P.file, "user.a", "value", 5, 0), 0);
+	P.f2 = mk(fs, P.dir, "f2", S_IFREG | 0600);
+	fill(fs, P.f2, PMFS_BLOCK_SIZE, 2);
+	cr_assert_eq(fs_link(fs, P.file, P.dir, "hl", &a), 0);
+	cr_assert_eq(fs_symlink(fs, &ctx0, PMFS_ROOT_INO, "link", "file", &a),
+		     0);
+	P.link = a.ino;
+	P.a = mk(fs, PMFS_ROOT_INO, "a", S_IFDIR | 0755);
+	P.b = mk(fs, P.a, "b", S_IFDIR | 0755);
+	P.c = mk(fs, P.b, "c", S_IFDIR | 0755);
+	P.many = mk(fs, PMFS_ROOT_INO, "many", S_IFDIR | 0755);
+	for (int i = 0; i < NMANY; i++) {
+		memset(name, 'm', 200);
+		snprintf(name + 200, sizeof(name) - 200, "%02d", i);
+		mk(fs, P.many, name, S_IFREG | 0644);
+	}
+	cr_assert_eq(fs_unmount(fs), 0);
+	pmio_close(p);
+	return img;
+}
+
+/* ---- damage helpers (they use the core's walk to find things) ---------- */
+
+static struct pmio *dmg_p;
+static struct ilog_dev D;
+static bool dmg_open_skip; /* the damage closed the image itself */
+
+static void dmg_open(const char *img)
+{
+	struct pmio_opts po = { .flags = PMIO_O_QUIET };
+	char why[160];
+
+	cr_assert_eq(pmio_open(img, &po, &dmg_p, NULL, 0), 0);
+	cr_assert_eq(ilog_dev_init(&D, dmg_p, why, sizeof(why)), 0, "%s", why);
+}
+
+static void dmg_close(void)
+{
+	pmio_persist(dmg_p, D.base, D.size);
+	pmio_close(dmg_p);
+}
+
+struct find {
+	unsigned type; /* 0 = any */
+	int nth;       /* -1 = last */
+	int seen;
+	struct pmfs_lentry *e;
+	uint64_t end;  /* end of the entry before the found one */
+	uint64_t prev_end, last_end;
+};
+
+static int find_cb(void *arg, const struct pmfs_lentry *e, uint64_t off)
+{
+	struct find *fd = arg;
+
+	if (!fd->type || e->type == fd->type) {
+		if (fd->nth < 0 || fd->seen == fd->nth) {
+			fd->e = (struct pmfs_lentry *)e;
+			fd->end = fd->last_end;
+		}
+		fd->seen++;
+	}
+	fd->last_end = off + e->len;
+	return 0;
+}
+
+/* The nth (or last, nth -1) entry of `type` in ino's log. */
+static struct pmfs_lentry *entry_of(uint64_t ino, unsigned type, int nth,
+				    uint64_t *before)
+{
+	struct pmfs_inode *s = ilog_slot(&D, ino);
+	struct find fd = { type, nth, 0, NULL, 0, 0, 0 };
+
+	cr_assert_not_null(s);
+	cr_assert_eq(ilog_walk(&D, ino, s->head, s->tail, find_cb, NULL, &fd,
+			       true, NULL),
+		     0);
+	cr_assert_not_null(fd.e, "inode %lu: no entry of type %u",
+			   (unsigned long)ino, type);
+	if (before)
+		*before = fd.end;
+	return fd.e;
+}
+
+static struct pmfs_le_dentry *dentry_of(uint64_t dir, const char *name)
+{
+	struct pmfs_le_dentry *found = NULL;
+
+	for (int i = 0;; i++) {
+		struct pmfs_inode *s = ilog_slot(&D, dir);
+		struct find fd = { PMFS_LE_DENTRY_ADD, i, 0, NULL, 0, 0, 0 };
+		struct pmfs_le_dentry *de;
+
+		ilog_walk(&D, dir, s->head, s->tail, find_cb, NULL, &fd, true,
+			  NULL);
+		if (!fd.e)
+			break;
+		de = (void *)fd.e;
+		if (de->name_len == strlen(name) &&
+		    memcmp(de->name, name, de->name_len) == 0)
+			found = de;
+	}
+	cr_assert_not_null(found, "no entry %s in %lu", name,
+			   (unsigned long)dir);
+	return found;
+}
+
+static void reseal(uint64_t ino, struct pmfs_lentry *e)
+{
+	fmt_entry_seal(ino, e);
+}
+
+/* ---- the cases ------------------------------------------------------- */
+
+static void c_sb_zeroed(const char *img)
+{
+	(void)img;
+	memset(D.base, 0, sizeof(struct pmfs_super));
+}
+
+static void c_sb_bitflip(const char *img)
+{
+	(void)img;
+	D.base[40] ^= 0x10; /* a bit of the label: only the crc notices */
+}
+
+static void c_sb_copy_bad(const char *img)
+{
+	(void)img;
+	D.base[PMFS_BLOCK_SIZE + 20] ^= 0x01; /* total_blocks of the copy */
+}
+
+static void c_torn_entry(const char *img)
+{
+	struct pmfs_lentry *e = entry_of(P.file, 0, -1, NULL);
+
+	(void)img;
+	((uint8_t *)e)[e->len - 1] ^= 0xff; /* half-written: crc fails */
+}
+
+static void c_log_cycle(const char *img)
+{
+	struct pmfs_inode *s = ilog_slot(&D, P.many);
+	struct pmfs_logpage *pg = (void *)(D.base + s->head);
+
+	(void)img;
+	cr_assert_neq(pg->next, 0, "the test directory needs two pages");
+	pg->next = s->head; /* first page links to itself */
+}
+
+static void c_log_outside(const char *img)
+{
+	struct pmfs_inode *s = ilog_slot(&D, P.many);
+	struct pmfs_logpage *pg = (void *)(D.base + s->head);
+
+	(void)img;
+	cr_assert_neq(pg->next, 0);
+	pg->next = fmt_blk_off(D.total_blocks + 5);
+}
+
+static void c_block_twice(const char *img)
+{
+	struct pmfs_le_write *w1 = (void *)entry_of(P.file, PMFS_LE_WRITE, 0,
+						    NULL);
+	struct pmfs_le_write *w2 = (void *)entry_of(P.f2, PMFS_LE_WRITE, 0,
+						    NULL);
+
+	(void)img;
+	w2->blk = w1->blk + 1; /* f2's block is file's second block */
+	reseal(P.f2, &w2->h);
+}
+
+static void c_orphan(const char *img)
+{
+	uint64_t before;
+
+	(void)img;
+	/* dir's log as it was before f2 and hl were added: a valid log,
+	 * but f2 is now in no directory and file has one name too few */
+	entry_of(P.dir, PMFS_LE_DENTRY_ADD, 1, &before); /* f2's entry */
+	ilog_slot(&D, P.dir)->tail = before;
+}
+
+static void c_no_lost_found(const char *img)
+{
+	struct pmfs_le_dentry *lf = dentry_of(PMFS_ROOT_INO, "lost+found");
+
+	lf->name[9] = 't'; /* "lost+fount": no /lost+found any more */
+	reseal(PMFS_ROOT_INO, &lf->h);
+	c_orphan(img);
+}
+
+static void c_dir_hard_link(const char *img)
+{
+	struct pmfs_le_dentry *rf = dentry_of(PMFS_ROOT_INO, "file");
+	struct pmfs_le_dentry *rd = dentry_of(PMFS_ROOT_INO, "dir");
+
+	(void)img;
+	rf->ino = rd->ino; /* /file names /dir too */
+	rf->gen = rd->gen;
+	rf->ftype = DT_DIR;
+	reseal(PMFS_ROOT_INO, &rf->h);
+}
+
+static void c_entry_type(const char *img)
+{
+	struct pmfs_le_dentry *rf = dentry_of(PMFS_ROOT_INO, "file");
+
+	(void)img;
+	rf->ftype = DT_LNK;
+	reseal(PMFS_ROOT_INO, &rf->h);
+}
+
+static void c_xattr_name(const char *img)
+{
+	struct pmfs_le_xattr *x = (void *)entry_of(P.file, PMFS_LE_XATTR_SET,
+						   0, NULL);
+
+	(void)img;
+	x->data[4] = 0; /* "user\0a" */
+	reseal(P.file, &x->h);
+}
+
+static void c_unlinked(const char *img)
+{
+	struct pmfs_le_attr *a = (void *)entry_of(P.f2, PMFS_LE_ATTR, 0, NULL);
+
+	a->nlink = 0; /* f2 was unlinked while open, then the crash */
+	reseal(P.f2, &a->h);
+	c_orphan(img);
+}
+
+static void c_link_count(const char *img)
+{
+	struct pmfs_le_attr *a = (void *)entry_of(P.f2, PMFS_LE_ATTR, 0, NULL);
+
+	(void)img;
+	a->nlink = 3;
+	reseal(P.f2, &a->h);
+}
+
+static void c_dir_loop(const char *img)
+{
+	struct pmfs_le_dentry *bc = dentry_of(P.b, "c");
+	struct pmfs_le_dentry *ra = dentry_of(PMFS_ROOT_INO, "a");
+	uint32_t gen_a = ra->gen, gen_c = bc->gen;
+
+	(void)img;
+	bc->ino = P.a; /* b/c names a: a -> b -> a */
+	bc->gen = gen_a;
+	reseal(P.b, &bc->h);
+	ra->ino = P.c; /* root's "a" names c instead */
+	ra->gen = gen_c;
+	reseal(PMFS_ROOT_INO, &ra->h);
+}
+
+static void c_dotdot(const char *img)
+{
+	struct pmfs_le_attr *a = (void *)entry_of(P.sub, PMFS_LE_ATTR, 0,
+						  NULL);
+
+	(void)img;
+	a->parent = PMFS_ROOT_INO;
+	reseal(P.sub, &a->h);
+}
+
+static void c_free_inode(const char *img)
+{
+	(void)img;
+	ilog_slot(&D, P.link)->tail = 0; /* the symlink's slot is free */
+}
+
+static void c_size(const char *img)
+{
+	struct pmfs_le_write *w = (void *)entry_of(P.file, PMFS_LE_WRITE, -1,
+						   NULL);
+
+	(void)img;
+	w->size = 100;
+	reseal(P.file, &w->h);
+}
+
+static void c_xattr_len(const char *img)
+{
+	struct pmfs_le_xattr *x = (void *)entry_of(P.file, PMFS_LE_XATTR_SET,
+						   0, NULL);
+
+	(void)img;
+	x->value_len = PMFS_XATTR_VALUE_MAX + 1;
+	reseal(P.file, &x->h);
+}
+
+static void c_symlink_no_target(const char *img)
+{
+	uint64_t before;
+
+	(void)img;
+	entry_of(P.link, PMFS_LE_SYMLINK, 0, &before);
+	ilog_slot(&D, P.link)->tail = before;
+}
+
+static void c_log_empty(const char *img)
+{
+	struct pmfs_inode *s = ilog_slot(&D, P.link);
+
+	(void)img;
+	s->tail = s->head + sizeof(struct pmfs_logpage); /* found by fuzzing */
+}
+
+static void c_bad_block(const char *img)
+{
+	struct pmfs_le_write *w = (void *)entry_of(P.f2, PMFS_LE_WRITE, 0,
+						   NULL);
+	struct pmfs_badblocks *bb =
+		(void *)(D.base + fmt_blk_off(PMFS_BADBLK_BLOCK));
+
+	(void)img;
+	cr_assert_eq(bb->count, 0);
+	bb->blk[0] = w->blk;
+	bb->count = 1;
+	bb->crc = fmt_badblocks_crc(bb);
+}
+
+static void c_journal(const char *img)
+{
+	struct pmfs_journal *j = &D.jnl[3];
+	uint64_t before;
+	struct pmfs_le_dentry *de =
+		(void *)entry_of(P.many, PMFS_LE_DENTRY_ADD, -1, &before);
+	struct pmfs_inode *sd = ilog_slot(&D, P.many);
+	struct pmfs_inode *sf = ilog_slot(&D, de->ino);
+
+	(void)img;
+	/* the create of many's last file, interrupted after its journal
+	 * commit: the records hold the new tails, the slots the old ones */
+	j->rec[0].addr = (uint64_t)((uint8_t *)&sd->tail - D.base);
+	j->rec[0].val = sd->tail;
+	j->rec[1].addr = (uint64_t)((uint8_t *)&sf->tail - D.base);
+	j->rec[1].val = sf->tail;
+	j->state = PMFS_JNL_STATE(2, fmt_jnl_crc(j->rec, 2));
+	sd->tail = before;
+	sf->tail = 0;
+}
+
+static void c_journal_corrupt(const char *img)
+{
+	(void)img;
+	D.jnl[0].state = PMFS_JNL_STATE(2, 0x12345678u);
+}
+
+static void c_clean_word(const char *img)
+{
+	(void)img;
+	D.state->clean = 0x1234;
+}
+
+static void c_truncated(const char *img)
+{
+	dmg_close();
+	cr_assert_eq(truncate(img, IMG_SIZE / 2), 0);
+	dmg_open_skip = true;
+}
+
+/* ---- running fsck ---------------------------------------------------- */
+
+static int run_fsck(const char *img, const char *flags, char *out)
+{
+	char err[4096];
+	char *av[] = { (char *)tu_tool("fsck.pmfs"), (char *)flags,
+		       (char *)img, NULL };
+	int r = tu_run(av, out, OUTSZ, err, sizeof(err));
+
+	/* stderr joins stdout after it, for the expected files */
+	strncat(out, err, OUTSZ - strlen(out) - 1);
+	return r;
+}
+
+/* Mask the 8 hex digits after each "tag 0x" (checksums over times). */
+static void mask_hex(char *out, const char *tag)
+{
+	for (char *p = strstr(out, tag); p; p = strstr(p + 1, tag)) {
+		char *h = p + strlen(tag);
+
+		for (int i = 0; i < 8 && h[i] && strchr("0123456789abcdef", h[i]);
+		     i++)
+			h[i] = 'X';
+	}
+}
+
+/* Replace every occurrence of the image path with IMAGE; mask checksums
+ * (they cover timestamps). */
+static void normalize(char *out, const char *img)
+{
+	size_t n = strlen(img);
+	char *p;
+
+	while ((p = strstr(out, img))) {
+		memcpy(p, "IMAGE", 5);
+		memmove(p + 5, p + n, strlen(p + n) + 1);
+	}
+	mask_hex(out, "stored 0x");
+	mask_hex(out, "computed 0x");
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (!fp)
+		return NULL;
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	fseek(fp, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	cr_assert_not_null(buf);
+	cr_assert_eq(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	buf[n] = 0;
+	fclose(fp);
+	if (len)
+		*len = (size_t)n;
+	return buf;
+}
+
+static void write_all(const char *path, const char *s)
+{
+	FILE *fp = fopen(path, "w");
+
+	cr_assert_not_null(fp, "cannot write %s", path);
+	fputs(s, fp);
+	fclose(fp);
+}
+
+static void expect(const char *name, const char *which, const char *out,
+		   int rc)
+{
+	char path[512], code[16];
+	char *want;
+
+	snprintf(code, sizeof(code), "%d\n", rc);
+	if (getenv("PMFS_FSCK_BLESS")) {
+		snprintf(path, sizeof(path), CASES "/%s", name);
+		mkdir(path, 0755);
+		snprintf(path, sizeof(path), CASES "/%s/expect.%s", name, which);
+		write_all(path, out);
+		snprintf(path, sizeof(path), CASES "/%s/exit.%s", name, which);
+		write_all(path, code);
+		return;
+	}
+	snprintf(path, sizeof(path), CASES "/%s/expect.%s", name, which);
+	want = read_all(path, NULL);
+	cr_assert_not_null(want, "missing %s", path);
+	cr_expect_str_eq(out, want, "%s run %s output:\n%s\n--- expected:\n%s",
+			 name, which, out, want);
+	free(want);
+	snprintf(path, sizeof(path), CASES "/%s/exit.%s", name, which);
+	want = read_all(path, NULL);
+	cr_assert_not_null(want, "missing %s", path);
+	cr_assert_str_eq(code, want, "%s run %s exit %d", name, which, rc);
+	free(want);
+}
+
+/* The repaired image mounts, survives a change and a clean unmount, and
+ * fsck still finds it clean afterwards. */
+static void mount_and_recheck(const char *name, const char *img, char *out)
+{
+	struct pmio_opts po = { .flags = PMIO_O_QUIET | PMIO_O_EXCL };
+	const struct fs_ctx c = { 0, 0 };
+	char err[256] = "";
+	struct fs_attr a;
+	struct pmio *p;
+	struct fs *fs;
+	int r;
+
+	cr_assert_eq(pmio_open(img, &po, &p, NULL, 0), 0);
+	r = fs_mount_pmio(p, NULL, &fs, NULL, err, sizeof(err));
+	cr_assert_eq(r, 0, "%s: repaired image does not mount: %s", name, err);
+	cr_assert_eq(fs_mkdir(fs, &c, PMFS_ROOT_INO, "after-fsck", 0755, &a),
+		     0, "%s", name);
+	cr_assert_eq(fs_unmount(fs), 0);
+	pmio_close(p);
+	out[0] = 0;
+	r = run_fsck(img, "-fn", out);
+	cr_assert_eq(r, 0, "%s: after a mount: exit %d\n%s", name, r, out);
+}
+
+static void run_case(const char *name, void (*damage)(const char *img))
+{
+	char *img = good_image();
+	char *out = calloc(1, OUTSZ);
+	char *before, *after;
+	size_t nb, na;
+	int rc, rc1;
+
+	cr_assert_not_null(out);
+	dmg_open_skip = false;
+	dmg_open(img);
+	damage(img);
+	if (!dmg_open_skip)
+		dmg_close();
+
+	/* -n: reports, changes nothing */
+	before = read_all(img, &nb);
+	rc = run_fsck(img, "-fn", out);
+	after = read_all(img, &na);
+	cr_assert_eq(nb, na);
+	cr_assert(memcmp(before, after, nb) == 0,
+		  "%s: fsck -n changed the image", name);
+	cr_assert(rc & 4, "%s: fsck -n found nothing (exit %d):\n%s", name,
+		  rc, out);
+	free(before);
+	free(after);
+
+	out[0] = 0;
+	rc1 = run_fsck(img, "-fy", out);
+	normalize(out, img);
+	expect(name, "1", out, rc1);
+	out[0] = 0;
+	rc = run_fsck(img, "-fy", out);
+	normalize(out, img);
+	/* the contract, whatever the expected files say */
+	cr_assert(rc1 & 4 || rc == 0, "%s: second run exit %d:\n%s", name, rc,
+		  out);
+	expect(name, "2", out, rc);
+	if (rc == 0)
+		mount_and_recheck(name, img, out);
+	free(out);
+	tu_rmimg(img);
+}
+
+#define CASE(n, fn)                                                           \
+	Test(fsck_cases, n, .timeout = 60)                                    \
+	{                                                                     \
+		run_case(#n, fn);                                             \
+	}
+
+CASE(sb_zeroed, c_sb_zeroed)
+CASE(sb_bitflip, c_sb_bitflip)
+CASE(sb_copy_bad, c_sb_copy_bad)
+CASE(torn_entry, c_torn_entry)
+CASE(log_cycle, c_log_cycle)
+CASE(log_outside, c_log_outside)
+CASE(block_twice, c_block_twice)
+CASE(orphan, c_orphan)
+CASE(link_count, c_link_count)
+CASE(lost_found_created, c_no_lost_found)
+CASE(dir_hard_link, c_dir_hard_link)
+CASE(entry_type, c_entry_type)
+CASE(xattr_name, c_xattr_name)
+CASE(unlinked_not_freed, c_unlinked)
+CASE(dir_loop, c_dir_loop)
+CASE(dotdot, c_dotdot)
+CASE(entry_free_inode, c_free_inode)
+CASE(size_beyond_extents, c_size)
+CASE(xattr_len, c_xattr_len)
+CASE(symlink_no_target, c_symlink_no_target)
+CASE(log_empty, c_log_empty)
+CASE(bad_block, c_bad_block)
+CASE(journal_active, c_journal)
+CASE(journal_corrupt, c_journal_corrupt)
+CASE(clean_word, c_clean_word)
+CASE(truncated, c_truncated)
+
+/* ---- the command line -------------------------------------------------- */
+
+Test(fsck_cli, usage_errors)
+{
+	char out[4096], err[4096];
+	char *none[] = { NULL, NULL };
+	char *both[] = { NULL, "-n", "-y", "x", NULL };
+	char *bad[] = { NULL, "-q", "x", NULL };
+
+	tool_env();
+	none[0] = both[0] = bad[0] = (char *)tu_tool("fsck.pmfs");
+	cr_assert_eq(tu_run(none, out, sizeof(out), err, sizeof(err)), 16);
+	cr_assert_eq(tu_run(both, out, sizeof(out), err, sizeof(err)), 16);
+	cr_assert_eq(tu_run(bad, out, sizeof(out), err, sizeof(err)), 16);
+}
+
+Test(fsck_cli, no_terminal_means_read_only)
+{
+	char *img = good_image();
+	char *out = calloc(1, OUTSZ), err[4096];
+	char *before, *after;
+	size_t nb, na;
+
+	dmg_open(img);
+	c_link_count(img);
+	dmg_close();
+	before = read_all(img, &nb);
+	{
+		char *av[] = { (char *)tu_tool("fsck.pmfs"), "-f", img, NULL };
+
+		/* stdin is /dev/null: nobody to ask */
+		cr_assert_eq(tu_run(av, out, OUTSZ, err, sizeof(err)), 4,
+			     "%s", out);
+	}
+	after = read_all(img, &na);
+	cr_assert(nb == na && memcmp(before, after, nb) == 0);
+	cr_assert(strstr(err, "read-only"), "%s", err);
+	free(before);
+	free(after);
+	free(out);
+	tu_rmimg(img);
+}
+
+Test(fsck_cli, missing_device_is_operational_error)
+{
+	char out[4096], err[4096];
+	char *av[] = { NULL, "-n", "/dev/shm/no-such-pmfs-image", NULL };
+
+	tool_env();
+	av[0] = (char *)tu_tool("fsck.pmfs");
+	cr_assert_eq(tu_run(av, out, sizeof(out), err, sizeof(err)), 8);
+}
+
+Test(fsck_cli, not_a_pmfs)
+{
+	char *img = tu_tmpimg(IMG_SIZE);
+	char *out = calloc(1, OUTSZ);
+
+	tool_env();
+	cr_assert_eq(run_fsck(img, "-n", out) & 8, 8, "%s", out);
+	cr_assert(strstr(out, "No pmfs superblock"), "%s", out);
+	free(out);
+	tu_rmimg(img);
+}
+
+Test(fsck_cli, clean_fast_path_and_force)
+{
+	char *img = good_image();
+	char *out = calloc(1, OUTSZ);
+
+	cr_assert_eq(run_fsck(img, "-n", out), 0, "%s", out);
+	cr_assert(strstr(out, ": clean,"), "%s", out);
+	out[0] = 0;
+	cr_assert_eq(run_fsck(img, "-fn", out), 0, "%s", out);
+	cr_assert(strstr(out, "0 problems found"), "%s", out);
+	out[0] = 0;
+	cr_assert_eq(run_fsck(img, "-fp", out), 0, "%s", out);
+	free(out);
+	tu_rmimg(img);
+}
+
+Test(fsck_cli, verbose_lists_every_pass)
+{
+	char *img = good_image();
+	char *out = calloc(1, OUTSZ);
+	char *p = out;
+	int n = 0;
+
+	cr_assert_eq(run_fsck(img, "-fnv", out), 0, "%s", out);
+	while ((p = strstr(p, "\nPass ")) != NULL) {
+		n++;
+		p++;
+	}
+	cr_assert_eq(n, 6, "%s", out);
+	cr_assert(strstr(out, "flush "), "the flush path is shown: %s", out);
+	free(out);
+	tu_rmimg(img);
+}
+
+Test(fsck_cli, json)
+{
+	char *img = good_image();
+	char *out = calloc(1, OUTSZ);
+	char av1[] = "--json";
+
+	dmg_open(img);
+	c_link_count(img);
+	dmg_close();
+	{
+		char err[4096];
+		char *av[] = { (char *)tu_tool("fsck.pmfs"), "-fn", av1, img,
+			       NULL };
+
+		cr_assert_eq(tu_run(av, out, OUTSZ, err, sizeof(err)), 4);
+	}
+	cr_assert(strstr(out, "\"code\": \"link-count\""), "%s", out);
+	cr_assert(strstr(out, "\"counts\": {\"found\": 1, \"fixed\": 0, "
+			      "\"left\": 1}"),
+		  "%s", out);
+	free(out);
+	tu_rmimg(img);
+}
+
+/* -n checks the state a replay gives: only the replay is reported. */
+Test(fsck_cli, check_sees_journal_as_replayed)
+{
+	char *img = good_image();
+	char *out = calloc(1, OUTSZ);
+
+	dmg_open(img);
+	c_journal(img);
+	dmg_close();
+	cr_assert_eq(run_fsck(img, "-fn", out), 4, "%s", out);
+	cr_assert(strstr(out, "1 problem found"), "%s", out);
+	cr_assert(strstr(out, "interrupted operation.  Replay? no"), "%s",
+		  out);
+	free(out);
+	tu_rmimg(img);
+}
+
+Test(fsck_cli, preen_fixes_only_safe_problems)
+{
+	char *img = good_image();
+	char *out = calloc(1, OUTSZ);
+
+	/* a replay is safe; a wrong link count needs a human */
+	dmg_open(img);
+	c_journal(img);
+	c_link_count(img);
+	dmg_close();
+	cr_assert_eq(run_fsck(img, "-fp", out), 1 | 4, "%s", out);
+	out[0] = 0;
+	cr_assert_eq(run_fsck(img, "-fp", out), 4, "%s", out);
+	cr_assert(strstr(out, "link count 3, should be 1"), "%s", out);
+	out[0] = 0;
+	cr_assert_eq(run_fsck(img, "-fy", out), 1, "%s", out);
+	out[0] = 0;
+	cr_assert_eq(run_fsck(img, "-fp", out), 0, "%s", out);
+	free(out);
+	tu_rmimg(img);
+}
+
+Test(fsck_cli, refuses_to_repair_a_locked_device)
+{
+	char *img = good_image();
+	char *out = calloc(1, OUTSZ);
+	struct pmio_opts po = { .flags = PMIO_O_QUIET | PMIO_O_EXCL };
+	struct pmio *p;
+
+	/* hold the lock mount.pmfs holds while mounted */
+	cr_assert_eq(pmio_open(img, &po, &p, NULL, 0), 0);
+	cr_assert_eq(run_fsck(img, "-fy", out), 8, "%s", out);
+	cr_assert(strstr(out, "refusing to repair"), "%s", out);
+	out[0] = 0;
+	cr_assert_eq(run_fsck(img, "-fn", out), 0, "%s", out);
+	pmio_close(p);
+	out[0] = 0;
+	cr_assert_eq(run_fsck(img, "-fy", out), 0, "%s", out);
+	free(out);
+	tu_rmimg(img);
+}
+
+/* After repairs the filesystem mounts and the data that was reachable is
+ * still there. */
+Test(fsck_cli, data_survives_block_copy)
+{
+	char *img = good_image();
+	char *out = calloc(1, OUTSZ);
+	struct pmio_opts po = { .flags = PMIO_O_QUIET | PMIO_O_EXCL };
+	char buf[PMFS_BLOCK_SIZE], err[256];
+	struct pmio *p;
+	struct fs *fs;
+	size_t n;
+
+	dmg_open(img);
+	c_block_twice(img);
+	dmg_close();
+	cr_assert_eq(run_fsck(img, "-fy", out), 1, "%s", out);
+	cr_assert_eq(pmio_open(img, &po, &p, NULL, 0), 0);
+	cr_assert_eq(fs_mount_pmio(p, NULL, &fs, NULL, err, sizeof(err)), 0,
+		     "%s", err);
+	/* file keeps its second block: byte i of the file is 1 + 7 i */
+	cr_assert_eq(fs_pread(fs, P.file, buf, sizeof(buf), PMFS_BLOCK_SIZE,
+			      &n),
+		     0);
+	cr_assert_eq(n, sizeof(buf));
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq((uint8_t)buf[i],
+			     (uint8_t)(1 + (PMFS_BLOCK_SIZE + i) * 7));
+	/* f2 now reads the copy of that block, in a block of its own */
+	cr_assert_eq(fs_pread(fs, P.f2, buf, sizeof(buf), 0, &n), 0);
+	cr_assert_eq((uint8_t)buf[0], (uint8_t)(1 + PMFS_BLOCK_SIZE * 7));
+	cr_assert_eq(fs_unmount(fs), 0);
+	pmio_close(p);
+	free(out);
+	tu_rmimg(img);
+}
