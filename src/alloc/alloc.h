@@ -15,8 +15,11 @@
  * ENOSPC: the last `reserve` free blocks are kept for operations that free
  * space (unlink, rmdir, truncate): they allocate with ALLOC_F_RESERVE.
  *
- * Lock order (leaf module): lane mutexes are taken one at a time, never
- * nested; the inode-number mutex is never held with a lane mutex.
+ * Lock order (leaf module, innermost in the whole program: callers may
+ * hold any fs lock, see fs.h): lane mutexes are taken one at a time,
+ * never nested; the inode-number mutex is never held with a lane mutex.
+ * Free counters are atomics.  A thread passes its preferred lane; when
+ * that lane has no run, take() steals from the next lanes in turn.
  *
  * Crash invariants:
  *  (1) nothing here is persistent except the save chain, which is valid

@@ -1,8 +1,10 @@
 /*
  * fs.c - mount and unmount, the DRAM inode cache built from the logs
- * (fs_iget replays an inode's log through fs_apply), the directory index
- * and the extent map, and the staging of an operation's entries and
- * journal records (fs_op_*) that every mutating call uses.  See fs_int.h.
+ * (fs_iget replays an inode's log through fs_apply; references keep a
+ * DRAM inode alive while it is waited for; fs_lockset orders the inode
+ * locks), atime policy, the directory index and the extent map, and the
+ * staging of an operation's entries and journal records (fs_op_*) that
+ * every mutating call uses.  See fs_int.h for the lock order.
  */
 #include "fs_int.h"
 
@@ -27,6 +29,16 @@ unsigned fs_lane(struct fs *fs)
 	if (lane == ~0u)
 		lane = atomic_fetch_add(&next, 1);
 	return lane % fs->d.nlanes;
+}
+
+unsigned fs_lane_hold(struct fs *fs)
+{
+	return jnl_lane_hold(&fs->d, fs_lane(fs));
+}
+
+void fs_lane_release(struct fs *fs, unsigned lane)
+{
+	jnl_lane_release(&fs->d, lane);
 }
 
 void fs_now(struct timespec *ts)
@@ -118,6 +130,7 @@ static void dir_unlink(struct fs_dir *d, struct fs_dent *e)
 		pp = &(*pp)->hnext;
 	*pp = e->hnext;
 	d->n--;
+	d->bytes -= fmt_dentry_len(e->nlen);
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 
@@ -184,6 +197,7 @@ static int dir_add(struct fs_dir *d, const struct pmfs_le_dentry *de)
 	e->hnext = d->ht[e->hash & (d->hcap - 1)];
 	d->ht[e->hash & (d->hcap - 1)] = e;
 	d->n++;
+	d->bytes += fmt_dentry_len(e->nlen);
 	if (de->cookie > d->maxcookie)
 		d->maxcookie = de->cookie;
 	if (d->nord && d->ordc[d->nord - 1] >= e->cookie) {
@@ -572,6 +586,15 @@ static int icache_insert(struct fs *fs, struct fs_inode *ip)
 	return 0;
 }
 
+static struct fs_inode *inode_alloc(void)
+{
+	struct fs_inode *ip = calloc(1, sizeof(*ip));
+
+	if (ip)
+		pthread_rwlock_init(&ip->lock, NULL);
+	return ip;
+}
+
 static void inode_free_dram(struct fs_inode *ip)
 {
 	dir_free(&ip->dir);
@@ -585,20 +608,25 @@ static void inode_free_dram(struct fs_inode *ip)
 		free(x->val);
 		free(x);
 	}
+	pthread_rwlock_destroy(&ip->lock);
 	free(ip);
 }
 
+/* Unhash ip and mark it dead (its memory goes with the last fs_iput). */
 void fs_icache_drop(struct fs *fs, struct fs_inode *ip)
 {
-	struct fs_inode **pp = &fs->ht[ip->ino & (fs->hcap - 1)];
+	struct fs_inode **pp;
 
+	pthread_rwlock_wrlock(&fs->icache_lk);
+	pp = &fs->ht[ip->ino & (fs->hcap - 1)];
 	while (*pp && *pp != ip)
 		pp = &(*pp)->hnext;
 	if (*pp) {
 		*pp = ip->hnext;
 		fs->n--;
 	}
-	inode_free_dram(ip);
+	atomic_store(&ip->dead, true);
+	pthread_rwlock_unlock(&fs->icache_lk);
 }
 
 struct replay_arg {
@@ -606,6 +634,7 @@ struct replay_arg {
 	struct fs_inode *ip;
 	ilog_page_fn page; /* may be NULL */
 	void *parg;
+	bool scan; /* crash rebuild: no directory index */
 };
 
 static int replay_page(void *arg, uint64_t off)
@@ -618,7 +647,16 @@ static int replay_page(void *arg, uint64_t off)
 static int replay_entry(void *arg, const struct pmfs_lentry *e, uint64_t off)
 {
 	struct replay_arg *ra = arg;
-	int err = fs_apply(ra->fs, ra->ip, e, false);
+	int err;
+
+	if (ra->scan && (e->type == PMFS_LE_DENTRY_ADD ||
+			 e->type == PMFS_LE_DENTRY_DEL)) {
+		/* what the rebuild needs of a directory entry: nlink */
+		ra->ip->nentries++;
+		ra->ip->nlink = ((const struct pmfs_le_dentry *)e)->dir_nlink;
+		return 0;
+	}
+	err = fs_apply(ra->fs, ra->ip, e, false);
 
 	if (err == -EIO)
 		fprintf(stderr,
@@ -630,11 +668,12 @@ static int replay_entry(void *arg, const struct pmfs_lentry *e, uint64_t off)
 
 /*
  * Build the DRAM inode of ino by replaying its log (page() sees every page,
- * may be NULL).  Returns 0, -ENOENT, -ENOMEM, or -EIO with *out set to a
+ * may be NULL; scan: leave the directory index empty, for the crash
+ * rebuild).  Returns 0, -ENOENT, -ENOMEM, or -EIO with *out set to a
  * poisoned inode (later calls give -EIO at once).  Not in the cache yet.
  */
 static int inode_load(struct fs *fs, uint64_t ino, ilog_page_fn page,
-		      void *parg, struct fs_inode **out)
+		      void *parg, bool scan, struct fs_inode **out)
 {
 	struct pmfs_inode *slot = ilog_slot(&fs->d, ino);
 	struct replay_arg ra;
@@ -644,7 +683,7 @@ static int inode_load(struct fs *fs, uint64_t ino, ilog_page_fn page,
 	*out = NULL;
 	if (!slot || slot->tail == 0)
 		return -ENOENT;
-	ip = calloc(1, sizeof(*ip));
+	ip = inode_alloc();
 	if (!ip)
 		return -ENOMEM;
 	ip->ino = ino;
@@ -653,6 +692,7 @@ static int inode_load(struct fs *fs, uint64_t ino, ilog_page_fn page,
 	ra.ip = ip;
 	ra.page = page;
 	ra.parg = parg;
+	ra.scan = scan;
 	err = ilog_walk(&fs->d, ino, slot->head, slot->tail, replay_entry,
 			replay_page, &ra, false, &ip->pos);
 	if (err == 0 && ip->nentries == 0)
@@ -673,29 +713,163 @@ static int inode_load(struct fs *fs, uint64_t ino, ilog_page_fn page,
 	return 0;
 }
 
-/* Inode ino from the cache, loaded from its log on first use. */
+/* Inode ino from the cache, loaded from its log on first use; a
+ * reference is taken on success. */
 int fs_iget(struct fs *fs, uint64_t ino, struct fs_inode **out)
 {
 	struct fs_inode *ip;
 	int err;
 
-	pthread_mutex_lock(&fs->icache_mu);
+	pthread_rwlock_rdlock(&fs->icache_lk);
 	ip = icache_find(fs, ino);
+	if (ip) {
+		err = ip->err;
+		if (!err)
+			atomic_fetch_add(&ip->ref, 1);
+		pthread_rwlock_unlock(&fs->icache_lk);
+		if (!err)
+			*out = ip;
+		return err;
+	}
+	pthread_rwlock_unlock(&fs->icache_lk);
+	pthread_rwlock_wrlock(&fs->icache_lk);
+	ip = icache_find(fs, ino); /* loaded meanwhile? */
 	if (ip) {
 		err = ip->err;
 		goto out;
 	}
-	err = inode_load(fs, ino, NULL, NULL, &ip);
+	err = inode_load(fs, ino, NULL, NULL, false, &ip);
 	if (ip && icache_insert(fs, ip)) {
 		inode_free_dram(ip);
 		ip = NULL;
 		err = -ENOMEM;
 	}
 out:
-	pthread_mutex_unlock(&fs->icache_mu);
-	if (!err)
+	if (!err) {
+		atomic_fetch_add(&ip->ref, 1);
 		*out = ip;
+	}
+	pthread_rwlock_unlock(&fs->icache_lk);
 	return err;
+}
+
+void fs_iput(struct fs *fs, struct fs_inode *ip)
+{
+	/* the last reference to a dead inode frees it; a live inode stays
+	 * cached */
+	if (atomic_fetch_sub(&ip->ref, 1) == 1 && atomic_load(&ip->dead))
+		inode_free_dram(ip);
+}
+
+int fs_iget_locked(struct fs *fs, uint64_t ino, bool write,
+		   struct fs_inode **out)
+{
+	struct fs_inode *ip;
+	int err;
+
+	if (write && (err = fs_writable(fs)))
+		return err;
+	err = fs_iget(fs, ino, &ip);
+	if (err)
+		return err;
+	if (write)
+		fs_ilock_w(ip);
+	else
+		fs_ilock_r(ip);
+	if (atomic_load(&ip->dead))
+		err = -ENOENT;
+	else if (write)
+		err = fs_writable(fs);
+	if (err) {
+		fs_iput_unlock(fs, ip);
+		return err;
+	}
+	*out = ip;
+	return 0;
+}
+
+void fs_iput_unlock(struct fs *fs, struct fs_inode *ip)
+{
+	fs_iunlock(ip);
+	fs_iput(fs, ip);
+}
+
+void fs_ls_add(struct fs *fs, struct fs_lockset *ls, struct fs_inode *ip)
+{
+	for (int i = 0; i < ls->n; i++) {
+		if (ls->ip[i] == ip) {
+			fs_iput(fs, ip);
+			return;
+		}
+	}
+	ls->ip[ls->n++] = ip;
+}
+
+void fs_ls_lock(struct fs_lockset *ls)
+{
+	/* lock order 2: increasing inode number */
+	for (int i = 1; i < ls->n; i++) {
+		struct fs_inode *x = ls->ip[i];
+		int k = i;
+
+		while (k > 0 && ls->ip[k - 1]->ino > x->ino) {
+			ls->ip[k] = ls->ip[k - 1];
+			k--;
+		}
+		ls->ip[k] = x;
+	}
+	for (int i = 0; i < ls->n; i++)
+		fs_ilock_w(ls->ip[i]);
+}
+
+void fs_ls_release(struct fs *fs, struct fs_lockset *ls, bool locked)
+{
+	for (int i = ls->n - 1; i >= 0; i--) {
+		if (locked)
+			fs_iunlock(ls->ip[i]);
+		fs_iput(fs, ls->ip[i]);
+	}
+	ls->n = 0;
+}
+
+/* ---- atime ------------------------------------------------------------ */
+
+static bool ts_le(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec <= b->tv_nsec);
+}
+
+bool fs_atime_due(struct fs *fs, const struct fs_inode *ip)
+{
+	struct timespec now;
+
+	if (fs->o.flags & FS_O_NOATIME || fs_writable(fs))
+		return false;
+	if (fs->o.flags & FS_O_STRICTATIME)
+		return true;
+	/* relatime: atime not newer than the last change, or a day old */
+	if (ts_le(&ip->atime, &ip->mtime) || ts_le(&ip->atime, &ip->ctime))
+		return true;
+	fs_now(&now);
+	return now.tv_sec - ip->atime.tv_sec >= 24 * 3600;
+}
+
+void fs_touch_atime(struct fs *fs, struct fs_inode *ip)
+{
+	struct fs_inode tmp;
+	struct fs_op op;
+
+	if (fs_writable(fs) || atomic_load(&ip->dead))
+		return;
+	tmp = *ip;
+	fs_now(&tmp.atime);
+	fs_op_init(&op, fs, 0);
+	if (fs_op_add(&op, ip, &fs_attr_entry(&tmp, PMFS_AT_ATIME)->h)) {
+		fs_op_abort(&op); /* best effort: no space for the entry */
+		return;
+	}
+	fs_op_commit(&op); /* LOG(4): 2 fences */
 }
 
 void fs_fill_attr(const struct fs_inode *ip, struct fs_attr *out)
@@ -710,6 +884,12 @@ void fs_fill_attr(const struct fs_inode *ip, struct fs_attr *out)
 	out->size = ip->size;
 	out->blocks = ip->map.nblocks * (PMFS_BLOCK_SIZE / 512) +
 		      (ip->linkblk ? PMFS_BLOCK_SIZE / 512 : 0);
+	if (S_ISDIR(ip->mode)) {
+		/* entry bytes as in the log, plus "." and ".."; a directory
+		 * occupies its log pages */
+		out->size = ip->dir.bytes + 2 * fmt_dentry_len(1);
+		out->blocks = ip->pos.npages * (PMFS_BLOCK_SIZE / 512);
+	}
 	out->rdev = ip->rdev;
 	out->atime = ip->atime;
 	out->mtime = ip->mtime;
@@ -722,6 +902,8 @@ void fs_fill_attr(const struct fs_inode *ip, struct fs_attr *out)
 void fs_op_init(struct fs_op *op, struct fs *fs, unsigned aflags)
 {
 	memset(op, 0, offsetof(struct fs_op, j));
+	op->ent = NULL;
+	op->entcap = 0;
 	op->fs = fs;
 	op->lane = fs_lane(fs);
 	ilog_tx_init(&op->tx, &fs->d, fs->a, op->lane, aflags);
@@ -754,6 +936,15 @@ int fs_op_add(struct fs_op *op, struct fs_inode *ip,
 		return ti;
 	if (op->ne >= FS_OP_ENTRIES)
 		return -E2BIG;
+	if (op->ne == op->entcap) {
+		int nc = op->entcap ? op->entcap * 2 : 8;
+		struct fs_op_ent *ne = realloc(op->ent, (size_t)nc * sizeof(*ne));
+
+		if (!ne)
+			return -ENOMEM;
+		op->ent = ne;
+		op->entcap = nc;
+	}
 	c = malloc(e->len);
 	if (!c)
 		return -ENOMEM;
@@ -777,7 +968,8 @@ void fs_op_free_inode(struct fs_op *op, struct fs_inode *ip)
 		op->t[ti].freed = true;
 }
 
-/* Grow the inode table by one chunk: its own journaled op. */
+/* Grow the inode table by one chunk: its own journaled op (under
+ * itable_mu). */
 static int grow_itable(struct fs *fs, unsigned lane)
 {
 	uint64_t c, blk;
@@ -801,7 +993,9 @@ static int grow_itable(struct fs *fs, unsigned lane)
 	pmio_memset_nodrain(fs->d.p, ilog_ptr(&fs->d, fmt_blk_off(blk)), 0,
 			    fmt_blk_off(PMFS_CHUNK_BLOCKS));
 	jnl_add(j, &fs->d, &fs->d.itdir[c], blk);
-	jnl_commit(&fs->d, lane, j);
+	lane = fs_lane_hold(fs);
+	jnl_commit(&fs->d, lane, j); /* LOG(5): the chunk exists */
+	fs_lane_release(fs, lane);
 	free(j);
 	return alloc_ino_add_chunk(fs->a, c);
 }
@@ -816,10 +1010,14 @@ int fs_op_new_inode(struct fs_op *op, struct fs_inode **out)
 
 	err = alloc_ino_get(fs->a, &ino);
 	if (err == -ENOSPC) {
-		err = grow_itable(fs, op->lane);
-		if (err)
-			return err;
-		err = alloc_ino_get(fs->a, &ino);
+		pthread_mutex_lock(&fs->itable_mu);
+		err = alloc_ino_get(fs->a, &ino); /* grown meanwhile? */
+		if (err == -ENOSPC) {
+			err = grow_itable(fs, op->lane);
+			if (!err)
+				err = alloc_ino_get(fs->a, &ino);
+		}
+		pthread_mutex_unlock(&fs->itable_mu);
 	}
 	if (err)
 		return err;
@@ -828,11 +1026,16 @@ int fs_op_new_inode(struct fs_op *op, struct fs_inode **out)
 		alloc_ino_put(fs->a, ino);
 		return -EIO;
 	}
-	ip = calloc(1, sizeof(*ip));
+	ip = inode_alloc();
 	if (!ip) {
 		alloc_ino_put(fs->a, ino);
 		return -ENOMEM;
 	}
+	/* the creator's reference and write lock, taken before it enters
+	 * the cache (below): nobody can hold it, so the lock order does
+	 * not apply; whoever finds it by number waits for the commit */
+	ip->ref = 1;
+	fs_ilock_w(ip);
 	ip->ino = ino;
 	ip->gen = slot->gen + 1;
 	if (ip->gen == 0)
@@ -843,6 +1046,16 @@ int fs_op_new_inode(struct fs_op *op, struct fs_inode **out)
 	ti = fs_op_inode(op, ip);
 	if (ti < 0) {
 		err = ti;
+		goto out_free;
+	}
+	/* in the cache from now on, so that nobody loads the slot's log
+	 * once the commit makes it valid (a stale number, the GC queue);
+	 * an abort unhashes it again */
+	pthread_rwlock_wrlock(&fs->icache_lk);
+	err = icache_insert(fs, ip);
+	pthread_rwlock_unlock(&fs->icache_lk);
+	if (err) {
+		op->nt--;
 		goto out_free;
 	}
 	op->t[ti].fresh = true;
@@ -856,7 +1069,8 @@ int fs_op_new_inode(struct fs_op *op, struct fs_inode **out)
 	return 0;
 out_free:
 	alloc_ino_put(fs->a, ino);
-	free(ip);
+	fs_iunlock(ip);
+	inode_free_dram(ip);
 	return err;
 }
 
@@ -865,12 +1079,18 @@ void fs_op_abort(struct fs_op *op)
 	ilog_tx_abort(&op->tx);
 	for (int i = 0; i < op->nt; i++) {
 		if (op->t[i].fresh) {
-			alloc_ino_put(op->fs->a, op->t[i].ip->ino);
-			inode_free_dram(op->t[i].ip);
+			struct fs_inode *ip = op->t[i].ip;
+
+			fs_icache_drop(op->fs, ip); /* unhashed, dead */
+			alloc_ino_put(op->fs->a, ip->ino);
+			fs_iput_unlock(op->fs, ip); /* freed with the last ref */
 		}
 	}
 	for (int i = 0; i < op->ne; i++)
 		free(op->ent[i].e);
+	free(op->ent);
+	op->ent = NULL;
+	op->entcap = 0;
 	op->ne = op->nt = 0;
 }
 
@@ -896,7 +1116,10 @@ int fs_op_commit(struct fs_op *op)
 		}
 	}
 	if (journal) {
-		jnl_commit(&fs->d, op->lane, &op->j);
+		unsigned lane = fs_lane_hold(fs);
+
+		jnl_commit(&fs->d, lane, &op->j); /* LOG(5) */
+		fs_lane_release(fs, lane);
 	} else {
 		ilog_commit_tail(&fs->d, op->t[0].ip->ino, op->t[0].pos.tail);
 	}
@@ -904,13 +1127,7 @@ int fs_op_commit(struct fs_op *op)
 	for (int i = 0; i < op->nt; i++) {
 		struct fs_inode *ip = op->t[i].ip;
 
-		ip->pos = op->t[i].pos;
-		if (op->t[i].fresh) {
-			int e2 = icache_insert(fs, ip);
-
-			if (e2)
-				err = e2;
-		}
+		ip->pos = op->t[i].pos; /* fresh ones are cached already */
 	}
 	for (int i = 0; i < op->ne; i++) {
 		struct fs_inode *ip = op->t[op->ent[i].ti].ip;
@@ -920,7 +1137,11 @@ int fs_op_commit(struct fs_op *op)
 			err = e2;
 		free(op->ent[i].e);
 	}
+	free(op->ent);
+	op->ent = NULL;
+	op->entcap = 0;
 	op->ne = 0;
+	ilog_tx_done(&op->tx); /* the pages belong to the logs now */
 	for (int i = 0; i < op->nt; i++) {
 		if (op->t[i].freed)
 			fs_inode_release(fs, op->t[i].ip);
@@ -930,7 +1151,7 @@ int fs_op_commit(struct fs_op *op)
 				: gc_queue(fs, op->t[i].ip);
 	}
 	if (err)
-		fs->ro_err = err; /* FS(4): durable but DRAM is unsure */
+		fs_set_ro(fs, err); /* FS(4): durable but DRAM is unsure */
 	return 0;
 }
 
@@ -1000,8 +1221,9 @@ void fs_inode_release(struct fs *fs, struct fs_inode *ip)
 		alloc_free(fs->a, ip->map.e[i].blk, ip->map.e[i].n);
 	if (ip->linkblk)
 		alloc_free(fs->a, ip->linkblk, 1);
-	alloc_ino_put(fs->a, ip->ino);
+	/* unhashed before its number can be taken again */
 	fs_icache_drop(fs, ip);
+	alloc_ino_put(fs->a, ip->ino);
 }
 
 /* ---- mount / unmount -------------------------------------------------- */
@@ -1023,15 +1245,18 @@ static int mark_page(void *arg, uint64_t off)
 
 static int reclaim_orphan(struct fs *fs, struct fs_inode *ip);
 
-/* Crash path: every block reachable from ino is used; the inode goes
- * into the cache.  Runs in several threads at once (leaf locks only). */
+/* Crash path: every block reachable from ino is used.  Only orphans
+ * (nlink 0, reclaimed next) and poisoned inodes stay in DRAM: the others
+ * are loaded again on first use, so the rebuild keeps no per-inode state
+ * beyond the allocator's bits (and scans without directory indexes).
+ * Runs in several threads at once (leaf locks only). */
 static int rebuild_inode(struct fs *fs, uint64_t ino, struct fs_inode **out)
 {
 	struct mark_arg ma = { fs, 0 };
 	struct fs_inode *ip;
 	int err;
 
-	err = inode_load(fs, ino, mark_page, &ma, &ip);
+	err = inode_load(fs, ino, mark_page, &ma, true, &ip);
 	if (!ip)
 		return err;
 	for (size_t i = 0; i < ip->map.n; i++) {
@@ -1052,13 +1277,18 @@ static int rebuild_inode(struct fs *fs, uint64_t ino, struct fs_inode **out)
 			"pmfs: inode %" PRIu64
 			": block shared with another inode or out of range\n",
 			ino);
-	pthread_mutex_lock(&fs->icache_mu);
+	if (!ip->err && ip->nlink != 0) {
+		inode_free_dram(ip);
+		*out = NULL;
+		return err;
+	}
+	pthread_rwlock_wrlock(&fs->icache_lk);
 	if (icache_insert(fs, ip)) {
 		inode_free_dram(ip);
 		ip = NULL;
 		err = -ENOMEM;
 	}
-	pthread_mutex_unlock(&fs->icache_mu);
+	pthread_rwlock_unlock(&fs->icache_lk);
 	*out = ip;
 	return err;
 }
@@ -1150,14 +1380,20 @@ static int rebuild_all(struct fs *fs, const uint64_t *chunks, uint64_t n,
 	return 0;
 }
 
-/* Free an inode whose nlink is 0 (journaled tail -> 0). */
+/* Free an inode whose nlink is 0 (journaled tail -> 0); no other thread
+ * uses the mount (mount, unmount). */
 static int reclaim_orphan(struct fs *fs, struct fs_inode *ip)
 {
 	struct fs_op op;
+	int err;
 
+	atomic_fetch_add(&ip->ref, 1);
+	fs_ilock_w(ip);
 	fs_op_init(&op, fs, ALLOC_F_RESERVE);
 	fs_op_free_inode(&op, ip);
-	return fs_op_commit(&op);
+	err = fs_op_commit(&op);
+	fs_iput_unlock(fs, ip);
+	return err;
 }
 
 int fs_mount_pmio(struct pmio *p, const struct fs_opts *o, struct fs **out,
@@ -1187,7 +1423,9 @@ int fs_mount_pmio(struct pmio *p, const struct fs_opts *o, struct fs **out,
 		pthread_rwlock_init(&fs->big, &ra);
 		pthread_rwlockattr_destroy(&ra);
 	}
-	pthread_mutex_init(&fs->icache_mu, NULL);
+	pthread_rwlock_init(&fs->icache_lk, NULL);
+	pthread_mutex_init(&fs->rename_mu, NULL);
+	pthread_mutex_init(&fs->itable_mu, NULL);
 	pthread_mutex_init(&fs->gc_mu, NULL);
 	if (o)
 		fs->o = *o;
@@ -1195,6 +1433,7 @@ int fs_mount_pmio(struct pmio *p, const struct fs_opts *o, struct fs **out,
 	err = ilog_dev_init(&fs->d, p, errbuf, errlen);
 	if (err)
 		goto out_free;
+
 	if (fs->rdonly) {
 		for (unsigned l = 0; l < fs->d.nlanes; l++) {
 			err = jnl_check(&fs->d, l, errbuf, errlen);
@@ -1313,6 +1552,8 @@ again:
 		struct fs_inode *root;
 
 		err = fs_iget(fs, PMFS_ROOT_INO, &root);
+		if (!err)
+			fs_iput(fs, root);
 		if (err || !S_ISDIR(root->mode)) {
 			snprintf(errbuf, errlen,
 				 "root directory is missing or corrupt");
@@ -1369,8 +1610,11 @@ static void free_all(struct fs *fs)
 	free(fs->ht);
 	alloc_destroy(fs->a);
 	pthread_rwlock_destroy(&fs->big);
-	pthread_mutex_destroy(&fs->icache_mu);
+	pthread_rwlock_destroy(&fs->icache_lk);
+	pthread_mutex_destroy(&fs->rename_mu);
+	pthread_mutex_destroy(&fs->itable_mu);
 	pthread_mutex_destroy(&fs->gc_mu);
+
 	if (fs->own_pmio)
 		pmio_close(fs->d.p);
 	free(fs);
@@ -1391,8 +1635,8 @@ int fs_unmount(struct fs *fs)
 	int err = 0;
 
 	gc_stop(fs);
-	fs_wlock(fs);
-	if (fs->rdonly || fs->ro_err)
+	pthread_rwlock_wrlock(&fs->big);
+	if (fs_writable(fs))
 		goto out;
 	/* orphans kept alive by lookup references die now */
 	for (size_t i = 0; i < fs->hcap; i++) {
@@ -1425,7 +1669,7 @@ int fs_unmount(struct fs *fs)
 		pmio_drain(p); /* ORDER: clean durable before unmap */
 	}
 out:
-	fs_unlock(fs);
+	pthread_rwlock_unlock(&fs->big);
 	free_all(fs);
 	return err;
 }
@@ -1439,7 +1683,6 @@ int fs_statfs(struct fs *fs, struct statvfs *st)
 {
 	uint64_t fr;
 
-	fs_rlock(fs);
 	memset(st, 0, sizeof(*st));
 	fr = alloc_free_blocks(fs->a);
 	st->f_bsize = PMFS_BLOCK_SIZE;
@@ -1453,6 +1696,5 @@ int fs_statfs(struct fs *fs, struct statvfs *st)
 	st->f_namemax = PMFS_NAME_MAX;
 	if (fs->rdonly)
 		st->f_flag |= ST_RDONLY;
-	fs_unlock(fs);
 	return 0;
 }

@@ -14,13 +14,27 @@
  * a failure part-way through a persist, the filesystem turns read-only
  * (every later mutating call returns -EROFS) rather than guess.
  *
+ * Concurrency: calls on different inodes run in parallel.  Every DRAM
+ * inode has a rwlock; reads (lookup, getattr, read, readdir, readlink,
+ * getxattr, listxattr, lseek) hold one inode's read lock at a time;
+ * changes write-lock every inode they touch.  Journal lanes are taken per
+ * operation (a free one, else the thread's own), the allocator has one
+ * range and mutex per lane and steals from the others when its own runs
+ * dry.  fs_unmount and fs_abandon must not race with other calls.
+ *
  * Lock order (outermost first; details in fs_int.h):
- *   the mount's rwlock: read-only calls (lookup, getattr, read, readdir,
- *   readlink, getxattr, listxattr, lseek, statfs) share it and run in
- *   parallel; every change, and the log GC thread while it compacts, holds
- *   it exclusively (per-inode locks are not implemented yet)
- *   -> the inode-cache mutex (lazy loading of inodes from their logs)
- *   -> the GC queue mutex -> allocator lane mutexes (alloc.h, leaves).
+ *   the rename mutex (renames between two directories only)
+ *   -> inode rwlocks, several only as writers and in increasing inode
+ *      number, taken after resolving names and re-validated after
+ *   -> inode-table growth mutex -> inode-cache rwlock
+ *   -> journal lane mutexes -> the GC queue mutex
+ *   -> allocator lane mutexes, inode-number mutex (alloc.h, leaves).
+ *
+ * atime: relatime by default (a read or readdir updates atime when it is
+ * not newer than mtime or ctime, or a day old: one ATTR entry, 2 fences,
+ * none when relatime says no); FS_O_STRICTATIME on every read;
+ * FS_O_NOATIME never.  Directories report st_size = the bytes of their
+ * entries in the log (plus "." and ".."), st_blocks = their log pages.
  *
  * Crash invariants (on top of LOG(1)..(7) in log.h):
  *  FS(1) every change is one commit: LOG(4) for one inode (write,
@@ -161,7 +175,9 @@ int fs_rename(struct fs *fs, uint64_t parent, const char *name,
  * Directory listing from position `cookie` (0 = start; "." and ".." are
  * not listed).  fill() is called per entry with the cookie to resume after
  * it; a non-zero return from fill stops the walk (and is not an error).
- * Cookies stay valid while the directory changes.
+ * Cookies stay valid while the directory changes.  fill() runs with the
+ * directory read-locked: it must not call back into fs_* (collect, then
+ * look up after, as the FUSE glue does).
  */
 typedef int (*fs_fill_fn)(void *arg, const char *name, uint64_t ino,
 			  unsigned dtype, uint64_t next_cookie);
@@ -172,8 +188,10 @@ int fs_readdir(struct fs *fs, uint64_t ino, uint64_t cookie, fs_fill_fn fill,
 
 /*
  * Read: sink() is called once with iovecs pointing into the mapping (holes
- * point at a shared page of zeros), while the inode is read-locked, so the
- * blocks cannot be reused until sink returns.  Returns sink's result.
+ * point at a shared page of zeros), while the inode is locked (read, or
+ * write when an atime update committed just before), so the blocks
+ * cannot be reused until sink returns; sink must not call back into fs_*
+ * for that inode.  Returns sink's result.
  */
 typedef int (*fs_sink_fn)(void *arg, const struct iovec *iov, int iovcnt,
 			  size_t total);

@@ -22,16 +22,6 @@
 
 static const uint8_t zero_page[PMFS_BLOCK_SIZE];
 
-static int lock_w(struct fs *fs)
-{
-	fs_wlock(fs);
-	if (fs->rdonly || fs->ro_err) {
-		fs_unlock(fs);
-		return -EROFS;
-	}
-	return 0;
-}
-
 /* Pointer to the data of file block pg, or NULL for a hole/unwritten. */
 static uint8_t *block_ptr(struct fs *fs, struct fs_inode *ip, uint64_t pg)
 {
@@ -42,22 +32,15 @@ static uint8_t *block_ptr(struct fs *fs, struct fs_inode *ip, uint64_t pg)
 	return ilog_ptr(&fs->d, fmt_blk_off(e->blk + (pg - e->pgoff)));
 }
 
-int fs_read(struct fs *fs, uint64_t ino, uint64_t off, size_t len,
-	    fs_sink_fn sink, void *arg)
+/* Gather up to 64 iovecs of [off, off+len) of ip (read lock held) and
+ * hand them to sink; *got = bytes. */
+static int read_locked(struct fs *fs, struct fs_inode *ip, uint64_t off,
+		       size_t len, fs_sink_fn sink, void *arg, size_t *got)
 {
-	struct fs_inode *ip;
 	struct iovec iov[64];
-	int n = 0, err;
+	int n = 0;
 	size_t total = 0;
 
-	fs_rlock(fs);
-	err = fs_iget(fs, ino, &ip);
-	if (err)
-		goto out;
-	if (S_ISDIR(ip->mode)) {
-		err = -EISDIR;
-		goto out;
-	}
 	if (off >= ip->size)
 		len = 0;
 	else if (len > ip->size - off)
@@ -83,9 +66,46 @@ int fs_read(struct fs *fs, uint64_t ino, uint64_t off, size_t len,
 		off += chunk;
 		len -= chunk;
 	}
-	err = sink(arg, iov, n, total);
+	*got = total;
+	return sink(arg, iov, n, total);
+}
+
+/* Before a read (read lock held): relatime/strictatime, off the hot
+ * path when it says no; else the lock becomes a write lock and the atime
+ * update commits before the data reaches the sink (nothing is answered
+ * before its commit).  ip stays referenced and locked either way. */
+static int read_atime(struct fs *fs, struct fs_inode *ip)
+{
+	if (!fs_atime_due(fs, ip))
+		return 0;
+	fs_iunlock(ip);
+	fs_ilock_w(ip);
+	if (atomic_load(&ip->dead)) /* freed while unlocked */
+		return -ENOENT;
+	if (fs_atime_due(fs, ip)) /* another reader may have done it */
+		fs_touch_atime(fs, ip);
+	return 0;
+}
+
+int fs_read(struct fs *fs, uint64_t ino, uint64_t off, size_t len,
+	    fs_sink_fn sink, void *arg)
+{
+	struct fs_inode *ip;
+	size_t got;
+	int err;
+
+	err = fs_iget_locked(fs, ino, false, &ip);
+	if (err)
+		return err;
+	if (S_ISDIR(ip->mode)) {
+		err = -EISDIR;
+		goto out;
+	}
+	err = read_atime(fs, ip);
+	if (!err)
+		err = read_locked(fs, ip, off, len, sink, arg, &got);
 out:
-	fs_unlock(fs);
+	fs_iput_unlock(fs, ip);
 	return err;
 }
 
@@ -109,22 +129,31 @@ static int copy_out(void *arg, const struct iovec *iov, int iovcnt,
 int fs_pread(struct fs *fs, uint64_t ino, void *buf, size_t len,
 	     uint64_t off, size_t *nread)
 {
-	size_t done = 0;
+	struct copy_sink cs = { buf, 0 };
+	struct fs_inode *ip;
+	size_t got;
+	int err;
 
-	/* fs_read returns at most 64 iovecs per call: loop */
-	while (done < len) {
-		struct copy_sink cs = { (uint8_t *)buf + done, 0 };
-		int err = fs_read(fs, ino, off + done, len - done, copy_out,
-				  &cs);
-
-		if (err)
-			return err;
-		if (cs.n == 0)
-			break;
-		done += cs.n;
+	err = fs_iget_locked(fs, ino, false, &ip);
+	if (err)
+		return err;
+	if (S_ISDIR(ip->mode)) {
+		err = -EISDIR;
+		goto out;
 	}
-	*nread = done;
-	return 0;
+	err = read_atime(fs, ip);
+	/* 64 iovecs per gather: loop under one lock, one atime update */
+	while (!err) {
+		err = read_locked(fs, ip, off + cs.n, len - cs.n, copy_out, &cs,
+				  &got);
+		if (!got || cs.n >= len)
+			break;
+	}
+	if (!err)
+		*nread = cs.n;
+out:
+	fs_iput_unlock(fs, ip);
+	return err;
 }
 
 /* Zero the invisible bytes [size, end of its block) of the last block, in
@@ -157,7 +186,33 @@ static void write_entry(struct pmfs_le_write *w, uint64_t pgoff,
 	fs_time_to(&w->ctime, now);
 }
 
-#define MAX_RUNS 256
+/* Allocated runs of one write: a growing list (no cap on fragmentation). */
+struct run {
+	uint64_t pg, blk, n;
+};
+
+struct runs {
+	struct run *r;
+	int n, cap;
+};
+
+static int runs_push(struct runs *rs, uint64_t pg, uint64_t blk, uint64_t n)
+{
+	if (rs->n == rs->cap) {
+		int nc = rs->cap ? rs->cap * 2 : 16;
+		struct run *nr = realloc(rs->r, (size_t)nc * sizeof(*nr));
+
+		if (!nr)
+			return -ENOMEM;
+		rs->r = nr;
+		rs->cap = nc;
+	}
+	rs->r[rs->n].pg = pg;
+	rs->r[rs->n].blk = blk;
+	rs->r[rs->n].n = n;
+	rs->n++;
+	return 0;
+}
 
 static int do_write(struct fs *fs, struct fs_inode *ip, const uint8_t *src,
 		    size_t len, uint64_t off)
@@ -165,9 +220,8 @@ static int do_write(struct fs *fs, struct fs_inode *ip, const uint8_t *src,
 	uint64_t end = off + len, newsize = end > ip->size ? end : ip->size;
 	uint64_t b0 = off >> PMFS_BLOCK_SHIFT, b1 = (end - 1) >> PMFS_BLOCK_SHIFT;
 	uint64_t eob = ip->size >> PMFS_BLOCK_SHIFT, pg;
-	struct {
-		uint64_t pg, blk, n;
-	} runs[MAX_RUNS];
+	struct runs rs = { NULL, 0, 0 };
+	struct run *runs;
 	int nr = 0, err;
 	bool inplace = false;
 	struct fs_op op;
@@ -184,19 +238,18 @@ static int do_write(struct fs *fs, struct fs_inode *ip, const uint8_t *src,
 	for (pg = b0 + (inplace ? 1 : 0); pg <= b1;) {
 		uint64_t s, got;
 
-		if (nr == MAX_RUNS) {
-			err = -EFBIG;
-			goto out_free;
-		}
 		err = alloc_blocks(fs->a, op.lane, b1 - pg + 1, 0, &s, &got);
 		if (err)
 			goto out_free;
-		runs[nr].pg = pg;
-		runs[nr].blk = s;
-		runs[nr].n = got;
-		nr++;
+		err = runs_push(&rs, pg, s, got);
+		if (err) {
+			alloc_free(fs->a, s, got);
+			goto out_free;
+		}
+		nr = rs.n;
 		pg += got;
 	}
+	runs = rs.r;
 	if (newsize > ip->size)
 		zero_eof_tail(fs, ip); /* invisible bytes: in place */
 	if (inplace) {
@@ -256,10 +309,12 @@ static int do_write(struct fs *fs, struct fs_inode *ip, const uint8_t *src,
 		if (err)
 			goto out_free;
 	}
+	free(rs.r);
 	return fs_op_commit(&op); /* LOG(4): 2 fences */
 out_free:
-	for (int r = 0; r < nr; r++)
-		alloc_free(fs->a, runs[r].blk, runs[r].n);
+	for (int r = 0; r < rs.n; r++)
+		alloc_free(fs->a, rs.r[r].blk, rs.r[r].n);
+	free(rs.r);
 	fs_op_abort(&op);
 	return err;
 }
@@ -276,12 +331,9 @@ int fs_write(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino,
 
 	for (int i = 0; i < iovcnt; i++)
 		len += iov[i].iov_len;
-	err = lock_w(fs);
+	err = fs_iget_locked(fs, ino, true, &ip);
 	if (err)
 		return err;
-	err = fs_iget(fs, ino, &ip);
-	if (err)
-		goto out;
 	if (S_ISDIR(ip->mode)) {
 		err = -EISDIR;
 		goto out;
@@ -316,7 +368,7 @@ int fs_write(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino,
 		*written = len;
 out:
 	free(flat);
-	fs_unlock(fs);
+	fs_iput_unlock(fs, ip);
 	return err;
 }
 
@@ -338,12 +390,9 @@ int fs_setattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino,
 	uint32_t mask = PMFS_AT_CTIME;
 	int err;
 
-	err = lock_w(fs);
+	err = fs_iget_locked(fs, ino, true, &ip);
 	if (err)
 		return err;
-	err = fs_iget(fs, ino, &ip);
-	if (err)
-		goto out;
 	fs_now(&now);
 	tmp = *ip;
 	tmp.ctime = now;
@@ -408,43 +457,35 @@ int fs_setattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino,
 	if (!err && out)
 		fs_fill_attr(ip, out);
 out:
-	fs_unlock(fs);
+	fs_iput_unlock(fs, ip);
 	return err;
 }
 
-/* Allocate runs covering file blocks [b0, b1] into runs[]; 0 or -errno
- * (nothing kept on failure). */
-struct run {
-	uint64_t pg, blk, n;
-};
-
+/* Allocate runs covering file blocks [b0, b1], appended to rs; 0 or
+ * -errno (the runs this call added are freed again on failure). */
 static int alloc_runs(struct fs *fs, unsigned lane, uint64_t b0, uint64_t b1,
-		      struct run *runs, int max, int *nr)
+		      struct runs *rs)
 {
-	int err;
+	int first = rs->n, err;
 
-	*nr = 0;
 	for (uint64_t pg = b0; pg <= b1;) {
 		uint64_t s, got;
 
-		if (*nr == max) {
-			err = -EFBIG;
-			goto out_free;
-		}
 		err = alloc_blocks(fs->a, lane, b1 - pg + 1, 0, &s, &got);
 		if (err)
 			goto out_free;
-		runs[*nr].pg = pg;
-		runs[*nr].blk = s;
-		runs[*nr].n = got;
-		(*nr)++;
+		err = runs_push(rs, pg, s, got);
+		if (err) {
+			alloc_free(fs->a, s, got);
+			goto out_free;
+		}
 		pg += got;
 	}
 	return 0;
 out_free:
-	for (int r = 0; r < *nr; r++)
-		alloc_free(fs->a, runs[r].blk, runs[r].n);
-	*nr = 0;
+	for (int r = first; r < rs->n; r++)
+		alloc_free(fs->a, rs->r[r].blk, rs->r[r].n);
+	rs->n = first;
 	return err;
 }
 
@@ -486,8 +527,8 @@ int fs_fallocate(struct fs *fs, uint64_t ino, int mode, uint64_t off,
 	struct fs_op op;
 	struct timespec now;
 	uint64_t end = off + len, newsize, b0, b1, eblk[2] = { 0, 0 };
-	struct run runs[MAX_RUNS];
-	int nr = 0, err;
+	struct runs rs = { NULL, 0, 0 };
+	int err;
 
 	if (kinds != 0 && kinds != FALLOC_FL_PUNCH_HOLE &&
 	    kinds != FALLOC_FL_ZERO_RANGE)
@@ -498,12 +539,9 @@ int fs_fallocate(struct fs *fs, uint64_t ino, int mode, uint64_t off,
 		return -EINVAL;
 	if (end > (1ull << 52))
 		return -EFBIG;
-	err = lock_w(fs);
+	err = fs_iget_locked(fs, ino, true, &ip);
 	if (err)
 		return err;
-	err = fs_iget(fs, ino, &ip);
-	if (err)
-		goto out;
 	if (S_ISDIR(ip->mode)) {
 		err = -EISDIR;
 		goto out;
@@ -528,7 +566,6 @@ int fs_fallocate(struct fs *fs, uint64_t ino, int mode, uint64_t off,
 		for (uint64_t pg = p0; pg < p1;) {
 			const struct fs_ext *e = fs_emap_find(&ip->map, pg);
 			uint64_t stop = pg;
-			int k;
 
 			if (e) {
 				pg = e->pgoff + e->n;
@@ -536,18 +573,15 @@ int fs_fallocate(struct fs *fs, uint64_t ino, int mode, uint64_t off,
 			}
 			while (stop < p1 && !fs_emap_find(&ip->map, stop))
 				stop++;
-			k = nr;
-			err = alloc_runs(fs, op.lane, pg, stop - 1, runs + nr,
-					 MAX_RUNS - nr, &k);
+			err = alloc_runs(fs, op.lane, pg, stop - 1, &rs);
 			if (err)
 				goto out_abort;
-			nr += k;
 			pg = stop;
 		}
-		for (int r = 0; r < nr; r++) {
+		for (int r = 0; r < rs.n; r++) {
 			struct pmfs_le_write w;
 
-			write_entry(&w, runs[r].pg, runs[r].n, runs[r].blk,
+			write_entry(&w, rs.r[r].pg, rs.r[r].n, rs.r[r].blk,
 				    PMFS_WR_UNWRITTEN, newsize, &now);
 			err = fs_op_add(&op, ip, &w.h);
 			if (err)
@@ -582,15 +616,14 @@ int fs_fallocate(struct fs *fs, uint64_t ino, int mode, uint64_t off,
 			if (err)
 				goto out_abort;
 		} else if (b1 > b0) {
-			err = alloc_runs(fs, op.lane, b0, b1 - 1, runs,
-					 MAX_RUNS, &nr);
+			err = alloc_runs(fs, op.lane, b0, b1 - 1, &rs);
 			if (err)
 				goto out_abort;
-			for (int r = 0; r < nr; r++) {
+			for (int r = 0; r < rs.n; r++) {
 				struct pmfs_le_write w;
 
-				write_entry(&w, runs[r].pg, runs[r].n,
-					    runs[r].blk, PMFS_WR_UNWRITTEN,
+				write_entry(&w, rs.r[r].pg, rs.r[r].n,
+					    rs.r[r].blk, PMFS_WR_UNWRITTEN,
 					    newsize, &now);
 				err = fs_op_add(&op, ip, &w.h);
 				if (err)
@@ -619,14 +652,15 @@ int fs_fallocate(struct fs *fs, uint64_t ino, int mode, uint64_t off,
 	err = fs_op_commit(&op); /* LOG(4): 2 fences */
 	goto out;
 out_abort:
-	for (int r = 0; r < nr; r++)
-		alloc_free(fs->a, runs[r].blk, runs[r].n);
+	for (int r = 0; r < rs.n; r++)
+		alloc_free(fs->a, rs.r[r].blk, rs.r[r].n);
 	for (int k = 0; k < 2; k++)
 		if (eblk[k])
 			alloc_free(fs->a, eblk[k], 1);
 	fs_op_abort(&op);
 out:
-	fs_unlock(fs);
+	free(rs.r);
+	fs_iput_unlock(fs, ip);
 	return err;
 }
 
@@ -636,10 +670,9 @@ int fs_lseek(struct fs *fs, uint64_t ino, uint64_t off, int whence,
 	struct fs_inode *ip;
 	int err;
 
-	fs_rlock(fs);
-	err = fs_iget(fs, ino, &ip);
+	err = fs_iget_locked(fs, ino, false, &ip);
 	if (err)
-		goto out;
+		return err;
 	if (off >= ip->size) {
 		err = -ENXIO;
 		goto out;
@@ -685,7 +718,7 @@ int fs_lseek(struct fs *fs, uint64_t ino, uint64_t off, int whence,
 		}
 	}
 out:
-	fs_unlock(fs);
+	fs_iput_unlock(fs, ip);
 	return err;
 }
 
@@ -718,12 +751,9 @@ static int xattr_change(struct fs *fs, uint64_t ino, const char *name,
 		return -ERANGE;
 	if (size > PMFS_XATTR_VALUE_MAX)
 		return -E2BIG;
-	err = lock_w(fs);
+	err = fs_iget_locked(fs, ino, true, &ip);
 	if (err)
 		return err;
-	err = fs_iget(fs, ino, &ip);
-	if (err)
-		goto out;
 	if (del && !xfind(ip, name)) {
 		err = -ENODATA;
 		goto out;
@@ -756,7 +786,7 @@ static int xattr_change(struct fs *fs, uint64_t ino, const char *name,
 	}
 	err = fs_op_commit(&op); /* LOG(4): 2 fences */
 out:
-	fs_unlock(fs);
+	fs_iput_unlock(fs, ip);
 	return err;
 }
 
@@ -778,10 +808,9 @@ int fs_getxattr(struct fs *fs, uint64_t ino, const char *name, void *buf,
 	struct fs_xattr *x;
 	int err;
 
-	fs_rlock(fs);
-	err = fs_iget(fs, ino, &ip);
+	err = fs_iget_locked(fs, ino, false, &ip);
 	if (err)
-		goto out;
+		return err;
 	x = xfind(ip, name);
 	if (!x) {
 		err = -ENODATA;
@@ -796,7 +825,7 @@ int fs_getxattr(struct fs *fs, uint64_t ino, const char *name, void *buf,
 	}
 	memcpy(buf, x->val, x->vlen);
 out:
-	fs_unlock(fs);
+	fs_iput_unlock(fs, ip);
 	return err;
 }
 
@@ -807,10 +836,9 @@ int fs_listxattr(struct fs *fs, uint64_t ino, char *buf, size_t size,
 	size_t need = 0;
 	int err;
 
-	fs_rlock(fs);
-	err = fs_iget(fs, ino, &ip);
+	err = fs_iget_locked(fs, ino, false, &ip);
 	if (err)
-		goto out;
+		return err;
 	for (struct fs_xattr *x = ip->xattrs; x; x = x->next)
 		need += x->nlen + 1u;
 	*len = need;
@@ -825,6 +853,6 @@ int fs_listxattr(struct fs *fs, uint64_t ino, char *buf, size_t size,
 		buf += x->nlen + 1u;
 	}
 out:
-	fs_unlock(fs);
+	fs_iput_unlock(fs, ip);
 	return err;
 }

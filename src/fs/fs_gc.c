@@ -82,6 +82,8 @@ int gc_compact(struct fs *fs, struct fs_inode *ip)
 	unsigned lane = fs_lane(fs);
 	int err;
 
+	/* the caller holds ip's write lock (lock order 2) */
+
 	if (!slot)
 		return -EIO;
 	ilog_tx_init(&tx, &fs->d, fs->a, lane, 0);
@@ -192,11 +194,13 @@ int gc_compact(struct fs *fs, struct fs_inode *ip)
 	jnl_tx_init(j);
 	jnl_add(j, &fs->d, &slot->head, np.head);
 	jnl_add(j, &fs->d, &slot->tail, np.tail);
+	lane = fs_lane_hold(fs);
 	jnl_commit(&fs->d, lane, j); /* LOG(5): the chain swap */
+	fs_lane_release(fs, lane);
 	free(j);
 	ip->pos = np;
 	ip->gc_base = np.npages;
-	fs->gc_runs++;
+	__atomic_fetch_add(&fs->gc_runs, 1, __ATOMIC_RELAXED);
 	/* FS(2): the old chain is unreachable now */
 	ilog_free_chain(&fs->d, fs->a, ip->ino, old.head, old.tail);
 	return 0;
@@ -247,14 +251,13 @@ static void *gc_main(void *arg)
 		}
 		ino = fs->gc_q[--fs->gc_qn];
 		pthread_mutex_unlock(&fs->gc_mu);
-		fs_wlock(fs);
-		if (fs_iget(fs, ino, &ip) == 0) {
+		/* the inode lock of the log it compacts (lock order 2) */
+		if (fs_iget_locked(fs, ino, true, &ip) == 0) {
 			ip->gc_queued = false;
-			if (!fs->ro_err && gc_wanted(fs, ip) &&
-			    gc_compact(fs, ip))
+			if (gc_wanted(fs, ip) && gc_compact(fs, ip))
 				ip->gc_base = ip->pos.npages; /* retry later */
+			fs_iput_unlock(fs, ip);
 		}
-		fs_unlock(fs);
 	}
 	return NULL;
 }
@@ -293,16 +296,11 @@ int fs_gc(struct fs *fs, uint64_t ino)
 	struct fs_inode *ip;
 	int err;
 
-	fs_wlock(fs);
-	if (fs->rdonly || fs->ro_err) {
-		err = -EROFS;
-		goto out;
-	}
-	err = fs_iget(fs, ino, &ip);
-	if (!err)
-		err = gc_compact(fs, ip);
-out:
-	fs_unlock(fs);
+	err = fs_iget_locked(fs, ino, true, &ip);
+	if (err)
+		return err;
+	err = gc_compact(fs, ip);
+	fs_iput_unlock(fs, ip);
 	return err;
 }
 
@@ -311,10 +309,10 @@ int fs_log_pages(struct fs *fs, uint64_t ino, uint64_t *pages)
 	struct fs_inode *ip;
 	int err;
 
-	fs_rlock(fs);
-	err = fs_iget(fs, ino, &ip);
-	if (!err)
-		*pages = ip->pos.npages;
-	fs_unlock(fs);
-	return err;
+	err = fs_iget_locked(fs, ino, false, &ip);
+	if (err)
+		return err;
+	*pages = ip->pos.npages;
+	fs_iput_unlock(fs, ip);
+	return 0;
 }

@@ -3,17 +3,34 @@
  * map, the mounted filesystem, and the helpers by which fs.c (mount,
  * inode cache, replay, operation staging), fs_namei.c and fs_file.c meet.
  *
- * Lock order (outermost first):
- *   fs->big, a rwlock per mount: calls that only read (lookup, getattr,
- *   read, readdir, readlink, getxattr, listxattr, lseek, statfs) hold it
- *   shared and run in parallel; every change holds it exclusive (per-inode
- *   locks are not implemented yet), and so does the GC thread while it
- *   compacts.  A thread's journal lane (fs_lane) is used only under the
- *   exclusive lock.
- *   -> fs->icache_mu (inode cache and lazy loading from the log; taken by
- *      fs_iget, so that shared holders can load inodes)
- *   -> fs->gc_mu (the GC queue)
- *   -> alloc lane mutexes, inode-number mutex (leaves, alloc.h)
+ * Lock order (outermost first; every path takes a prefix of it):
+ *   1. fs->rename_mu: held by a rename between two different directories
+ *      for the whole call, so that the ancestor check (a directory is not
+ *      moved below itself) sees a tree no other rename changes (the
+ *      parent of a directory changes only under it; like Linux's
+ *      s_vfs_rename_mutex).
+ *   2. inode rwlocks (fs_inode.lock), write-locked in increasing inode
+ *      number (fs_ls_lock) after the names were resolved under short read
+ *      locks and re-validated after locking; readers (lookup, getattr,
+ *      read, readdir, readlink, xattr reads, lseek, log_pages) hold one
+ *      inode's read lock at a time, never two.  A new inode is locked
+ *      before it enters the cache, when nobody can hold it, so out of
+ *      order is safe.  The GC thread takes the write lock of the log it
+ *      compacts; an inline compaction (fs_op_commit) runs under the
+ *      operation's locks.
+ *   3. fs->itable_mu (growing the inode table, fs_op_new_inode)
+ *   4. fs->icache_lk, a rwlock: the inode cache hash and loading an inode
+ *      from its log (fs_iget: shared to find, exclusive to insert/load).
+ *      Inode references (fs_inode.ref, atomic) keep a DRAM inode alive
+ *      while a thread waits for its lock; a freed inode is unhashed and
+ *      marked dead, and its memory goes with the last fs_iput.
+ *   5. a journal lane's mutex (fs->d.lane_mu, log.h), held only around
+ *      jnl_commit (fs_lane_hold / fs_lane_release); LOG(7) bookkeeping
+ *      may trylock another lane, never waits for one.
+ *   6. fs->gc_mu (the GC queue)
+ *   7. alloc lane mutexes, inode-number mutex (leaves, alloc.h)
+ *   fs->big is taken only by fs_unmount (exclusive; callers must have
+ *   stopped calling by then).
  *
  * Crash invariants of the fs layer, on top of LOG(1)..(7):
  *  FS(1) every change goes through LOG(4) (one inode) or LOG(5) (several);
@@ -30,7 +47,9 @@
 #ifndef PMFS_FS_INT_H
 #define PMFS_FS_INT_H
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -54,6 +73,7 @@ struct fs_dent {
 struct fs_dir {
 	struct fs_dent **ht; /* chained hash, full-name compare */
 	size_t hcap, n;
+	uint64_t bytes;       /* sum of live entry sizes (st_size) */
 	struct fs_dent **ord; /* in cookie order; NULL = removed */
 	uint64_t *ordc;       /* cookie of ord[i] (kept when removed) */
 	size_t nord, ordcap, ndead;
@@ -81,6 +101,9 @@ struct fs_xattr {
 
 struct fs_inode {
 	struct fs_inode *hnext;
+	pthread_rwlock_t lock; /* lock order 2 */
+	_Atomic int ref;       /* threads using it (fs_iget .. fs_iput) */
+	_Atomic bool dead;     /* freed: unhashed, gone at the last iput */
 	uint64_t ino;
 	uint32_t gen;
 	int err; /* -EIO: corrupt log */
@@ -101,18 +124,20 @@ struct fs_inode {
 };
 
 struct fs {
-	pthread_rwlock_t big;     /* readers: lookups, reads; writers: changes */
-	pthread_mutex_t icache_mu; /* the inode cache, inode loading */
+	pthread_rwlock_t big;      /* fs_unmount only */
+	pthread_mutex_t rename_mu; /* cross-directory renames (order 1) */
+	pthread_mutex_t itable_mu; /* inode-table growth (order 3) */
+	pthread_rwlock_t icache_lk; /* the inode cache, loading (order 4) */
 	struct ilog_dev d;
 	struct alloc *a;
 	struct fs_opts o;
 	bool own_pmio;
 	bool rdonly;
-	int ro_err; /* FS(4): sticky */
+	int ro_err; /* FS(4): sticky (atomic access) */
 	struct fs_inode **ht;
 	size_t hcap, n;
 	uint64_t reserve;
-	/* log GC (fs_gc.c), under big */
+	/* log GC (fs_gc.c) */
 	pthread_t gc_thread;
 	pthread_mutex_t gc_mu; /* the queue below (leaf) */
 	pthread_cond_t gc_cv;
@@ -123,7 +148,7 @@ struct fs {
 };
 
 #define FS_OP_INODES 6
-#define FS_OP_ENTRIES 300
+#define FS_OP_ENTRIES (1 << 20) /* sanity bound; the list grows */
 
 /* One operation being staged: entries per inode, journal records. */
 struct fs_op {
@@ -138,30 +163,74 @@ struct fs_op {
 		bool fresh;  /* new inode: slot head/gen written */
 		bool freed;  /* tail -> 0 */
 	} t[FS_OP_INODES];
-	struct {
+	struct fs_op_ent {
 		int ti;
 		struct pmfs_lentry *e;
-	} ent[FS_OP_ENTRIES];
+	} *ent; /* heap, grows; freed by commit/abort */
+	int entcap;
 };
 
-static inline void fs_rlock(struct fs *fs)
+/* May the mount change media?  0 or -EROFS. */
+static inline int fs_writable(struct fs *fs)
 {
-	pthread_rwlock_rdlock(&fs->big);
+	if (fs->rdonly || __atomic_load_n(&fs->ro_err, __ATOMIC_ACQUIRE))
+		return -EROFS;
+	return 0;
 }
-static inline void fs_wlock(struct fs *fs)
+static inline void fs_set_ro(struct fs *fs, int err)
 {
-	pthread_rwlock_wrlock(&fs->big);
-}
-static inline void fs_unlock(struct fs *fs)
-{
-	pthread_rwlock_unlock(&fs->big);
+	__atomic_store_n(&fs->ro_err, err, __ATOMIC_RELEASE);
 }
 
+static inline void fs_ilock_r(struct fs_inode *ip)
+{
+	pthread_rwlock_rdlock(&ip->lock);
+}
+static inline void fs_ilock_w(struct fs_inode *ip)
+{
+	pthread_rwlock_wrlock(&ip->lock);
+}
+static inline void fs_iunlock(struct fs_inode *ip)
+{
+	pthread_rwlock_unlock(&ip->lock);
+}
+
+/* The thread's preferred lane (allocator preference, not exclusive). */
 unsigned fs_lane(struct fs *fs);
+/* Take a journal lane for exclusive use (a free one if possible). */
+unsigned fs_lane_hold(struct fs *fs);
+void fs_lane_release(struct fs *fs, unsigned lane);
 void fs_now(struct timespec *ts);
 void fs_time_to(struct pmfs_time *t, const struct timespec *ts);
 
+/* Inode ino with a reference taken (loaded from its log on first use);
+ * every successful fs_iget is paired with one fs_iput. */
 int fs_iget(struct fs *fs, uint64_t ino, struct fs_inode **out);
+void fs_iput(struct fs *fs, struct fs_inode *ip);
+/* fs_iget + read or write lock; -ENOENT if the inode died meanwhile,
+ * -EROFS (write) on a read-only mount.  Undo with fs_iput_unlock. */
+int fs_iget_locked(struct fs *fs, uint64_t ino, bool write,
+		   struct fs_inode **out);
+void fs_iput_unlock(struct fs *fs, struct fs_inode *ip);
+
+/* Inodes to write-lock together, in increasing inode number. */
+#define FS_LS_MAX 4
+struct fs_lockset {
+	struct fs_inode *ip[FS_LS_MAX];
+	int n;
+};
+/* Add a referenced inode (the reference moves into the set; a duplicate
+ * is dropped with fs_iput). */
+void fs_ls_add(struct fs *fs, struct fs_lockset *ls, struct fs_inode *ip);
+void fs_ls_lock(struct fs_lockset *ls);
+/* Unlock (if locked) and put every inode; the set is empty after. */
+void fs_ls_release(struct fs *fs, struct fs_lockset *ls, bool locked);
+
+/* relatime/strictatime/noatime: should a read of ip update its atime?
+ * (read or write lock held) */
+bool fs_atime_due(struct fs *fs, const struct fs_inode *ip);
+/* Update ip's atime (write lock held): LOG(4), 2 fences; best effort. */
+void fs_touch_atime(struct fs *fs, struct fs_inode *ip);
 void fs_fill_attr(const struct fs_inode *ip, struct fs_attr *out);
 int fs_check_name(const char *name);
 struct fs_dent *fs_dir_find(struct fs_dir *d, const char *name, size_t nlen);
@@ -189,7 +258,8 @@ struct pmfs_le_dentry *fs_dentry_entry(uint16_t type, uint64_t ino,
 				       unsigned ftype, const char *name,
 				       size_t nlen, uint32_t dir_nlink);
 
-/* free everything the inode owns (after its tail went to 0) */
+/* free everything the inode owns (after its tail went to 0); the inode
+ * is unhashed and dead, its memory goes with the last fs_iput */
 void fs_inode_release(struct fs *fs, struct fs_inode *ip);
 void fs_icache_drop(struct fs *fs, struct fs_inode *ip);
 int fs_emap_set(struct fs *fs, struct fs_fmap *m, uint64_t pgoff,
@@ -204,12 +274,12 @@ const struct fs_ext *fs_emap_find(const struct fs_fmap *m, uint64_t pgoff);
 bool gc_wanted(struct fs *fs, struct fs_inode *ip);
 /* The GC thread is far behind on ip: compact inline (backpressure). */
 bool gc_lagging(struct fs *fs, struct fs_inode *ip);
-/* Queue ip for the GC thread (under big). */
+/* Queue ip for the GC thread (ip write-locked). */
 void gc_queue(struct fs *fs, struct fs_inode *ip);
 /* Compact ip's log now: new chain, head+tail swapped through the journal
  * (LOG(5), 3 fences), old chain freed after. */
 int gc_compact(struct fs *fs, struct fs_inode *ip);
 int gc_start(struct fs *fs);
-void gc_stop(struct fs *fs); /* called without big held */
+void gc_stop(struct fs *fs); /* called with no inode lock held */
 
 #endif /* PMFS_FS_INT_H */

@@ -2,7 +2,11 @@
  * fs_namei.c - names: lookup, getattr, create (mknod, mkdir, symlink),
  * readlink, unlink, rmdir, link, rename (all forms) and readdir.  Every
  * change is staged with fs_op_* and committed through the journal
- * (LOG(5), 3 fences); see fs_int.h for the lock order.
+ * (LOG(5), 3 fences).  Locking (fs_int.h): names are resolved under a
+ * directory's read lock, the inodes involved are then write-locked in
+ * inode order (fs_lockset) and the names re-checked; if anything moved
+ * meanwhile the call starts over.  Renames across directories hold the
+ * rename mutex first, so the ancestor check sees a stable tree.
  */
 #include "fs_int.h"
 
@@ -28,85 +32,99 @@ static unsigned dtype_of(uint32_t mode)
 	return (mode & S_IFMT) >> 12;
 }
 
-static int lock_check(struct fs *fs, bool write)
-{
-	if (!write) {
-		fs_rlock(fs);
-		return 0;
-	}
-	fs_wlock(fs);
-	if (fs->rdonly || fs->ro_err) {
-		fs_unlock(fs);
-		return -EROFS;
-	}
-	return 0;
-}
-
-static void unlock(struct fs *fs)
-{
-	fs_unlock(fs);
-}
-
+/* Directory ino, referenced (not locked). */
 static int get_dir(struct fs *fs, uint64_t ino, struct fs_inode **out)
 {
 	int err = fs_iget(fs, ino, out);
 
 	if (err)
 		return err;
-	if (!S_ISDIR((*out)->mode))
+	if (!S_ISDIR((*out)->mode)) { /* the type never changes */
+		fs_iput(fs, *out);
 		return -ENOTDIR;
+	}
 	return 0;
+}
+
+/* Resolve name in dp under a short read lock: *ino (0 if absent). */
+static void peek_name(struct fs_inode *dp, const char *name, size_t n,
+		      uint64_t *ino)
+{
+	struct fs_dent *de;
+
+	fs_ilock_r(dp);
+	de = fs_dir_find(&dp->dir, name, n);
+	*ino = de ? de->ino : 0;
+	fs_iunlock(dp);
+}
+
+/* After locking: does name in dp still name ino (0: absent)? */
+static bool name_is(struct fs_inode *dp, const char *name, size_t n,
+		    uint64_t ino)
+{
+	struct fs_dent *de = fs_dir_find(&dp->dir, name, n);
+
+	return de ? de->ino == ino : ino == 0;
+}
+
+/* Reference the inode a directory entry names; -EAGAIN if it was freed
+ * meanwhile (the caller resolves the name again). */
+static int get_named(struct fs *fs, uint64_t ino, struct fs_inode **out)
+{
+	int err = fs_iget(fs, ino, out);
+
+	return err == -ENOENT ? -EAGAIN : err;
 }
 
 int fs_lookup(struct fs *fs, uint64_t parent, const char *name,
 	      struct fs_attr *out)
 {
 	struct fs_inode *dp, *ip;
-	struct fs_dent *de;
 	size_t n = strlen(name);
+	uint64_t ino;
 	int err;
 
-	lock_check(fs, false);
+	if (n > PMFS_NAME_MAX)
+		return -ENAMETOOLONG;
 	err = get_dir(fs, parent, &dp);
 	if (err)
-		goto out;
-	if (n > PMFS_NAME_MAX) {
-		err = -ENAMETOOLONG;
-		goto out;
+		return err;
+	/* the directory's read lock only to resolve the name: never hold
+	 * two inode locks as a reader (lock order 2) */
+	fs_ilock_r(dp);
+	if (strcmp(name, ".") == 0)
+		ino = dp->ino;
+	else if (strcmp(name, "..") == 0)
+		ino = dp->parent ? dp->parent : dp->ino;
+	else {
+		struct fs_dent *de = fs_dir_find(&dp->dir, name, n);
+
+		ino = de ? de->ino : 0;
 	}
-	if (strcmp(name, ".") == 0) {
-		ip = dp;
-	} else if (strcmp(name, "..") == 0) {
-		err = fs_iget(fs, dp->parent ? dp->parent : dp->ino, &ip);
-		if (err)
-			goto out;
-	} else {
-		de = fs_dir_find(&dp->dir, name, n);
-		if (!de) {
-			err = -ENOENT;
-			goto out;
-		}
-		err = fs_iget(fs, de->ino, &ip);
-		if (err)
-			goto out;
-	}
-	if (fs->o.flags & FS_O_REFCOUNT) /* shared lock: atomic */
+	fs_iunlock(dp);
+	fs_iput(fs, dp);
+	if (!ino)
+		return -ENOENT;
+	err = fs_iget_locked(fs, ino, false, &ip);
+	if (err) /* -ENOENT: freed since the name was read */
+		return err;
+	if (fs->o.flags & FS_O_REFCOUNT) /* read lock: atomic */
 		__atomic_fetch_add(&ip->nlookup, 1, __ATOMIC_RELAXED);
 	fs_fill_attr(ip, out);
-out:
-	unlock(fs);
-	return err;
+	fs_iput_unlock(fs, ip);
+	return 0;
 }
 
 void fs_forget(struct fs *fs, uint64_t ino, uint64_t nlookup)
 {
 	struct fs_inode *ip;
 
-	fs_wlock(fs);
-	if (fs_iget(fs, ino, &ip) == 0) {
+	if (fs_iget(fs, ino, &ip) != 0)
+		return;
+	fs_ilock_w(ip);
+	if (!atomic_load(&ip->dead)) {
 		ip->nlookup = ip->nlookup > nlookup ? ip->nlookup - nlookup : 0;
-		if (ip->nlookup == 0 && ip->nlink == 0 && !fs->rdonly &&
-		    !fs->ro_err) {
+		if (ip->nlookup == 0 && ip->nlink == 0 && !fs_writable(fs)) {
 			struct fs_op op;
 
 			fs_op_init(&op, fs, ALLOC_F_RESERVE);
@@ -114,7 +132,7 @@ void fs_forget(struct fs *fs, uint64_t ino, uint64_t nlookup)
 			fs_op_commit(&op);
 		}
 	}
-	fs_unlock(fs);
+	fs_iput_unlock(fs, ip);
 }
 
 int fs_getattr(struct fs *fs, uint64_t ino, struct fs_attr *out)
@@ -122,12 +140,12 @@ int fs_getattr(struct fs *fs, uint64_t ino, struct fs_attr *out)
 	struct fs_inode *ip;
 	int err;
 
-	lock_check(fs, false);
-	err = fs_iget(fs, ino, &ip);
-	if (!err)
-		fs_fill_attr(ip, out);
-	unlock(fs);
-	return err;
+	err = fs_iget_locked(fs, ino, false, &ip);
+	if (err)
+		return err;
+	fs_fill_attr(ip, out);
+	fs_iput_unlock(fs, ip);
+	return 0;
 }
 
 /* Common create: new inode of `mode` named `name` in parent. */
@@ -143,23 +161,23 @@ static int do_create(struct fs *fs, const struct fs_ctx *ctx,
 	uint64_t linkblk = 0;
 	int err;
 
-	err = lock_check(fs, true);
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return -EEXIST;
+	err = fs_check_name(name);
 	if (err)
 		return err;
-	err = get_dir(fs, parent, &dp);
+	err = fs_writable(fs);
+	if (!err)
+		err = get_dir(fs, parent, &dp);
 	if (err)
+		return err;
+	fs_ilock_w(dp); /* the new inode is unreachable: only dp to order */
+	if ((err = fs_writable(fs)))
 		goto out;
-	if (dp->nlink == 0) {
+	if (dp->nlink == 0 || atomic_load(&dp->dead)) {
 		err = -ENOENT;
 		goto out;
 	}
-	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-		err = -EEXIST;
-		goto out;
-	}
-	err = fs_check_name(name);
-	if (err)
-		goto out;
 	if (fs_dir_find(&dp->dir, name, n)) {
 		err = -EEXIST;
 		goto out;
@@ -229,13 +247,14 @@ static int do_create(struct fs *fs, const struct fs_ctx *ctx,
 		ip->nlookup++;
 	if (out)
 		fs_fill_attr(ip, out);
+	fs_iput_unlock(fs, ip);
 	goto out;
 out_abort:
 	if (linkblk)
 		alloc_free(fs->a, linkblk, 1);
 	fs_op_abort(&op);
 out:
-	unlock(fs);
+	fs_iput_unlock(fs, dp);
 	return err;
 }
 
@@ -279,10 +298,9 @@ int fs_readlink(struct fs *fs, uint64_t ino, char *buf, size_t bufsz,
 	struct fs_inode *ip;
 	int err;
 
-	lock_check(fs, false);
-	err = fs_iget(fs, ino, &ip);
+	err = fs_iget_locked(fs, ino, false, &ip);
 	if (err)
-		goto out;
+		return err;
 	if (!S_ISLNK(ip->mode) || !ip->link) {
 		err = -EINVAL;
 		goto out;
@@ -290,7 +308,7 @@ int fs_readlink(struct fs *fs, uint64_t ino, char *buf, size_t bufsz,
 	*len = ip->linklen < bufsz ? ip->linklen : bufsz;
 	memcpy(buf, ip->link, *len);
 out:
-	unlock(fs);
+	fs_iput_unlock(fs, ip);
 	return err;
 }
 
@@ -319,37 +337,49 @@ static int do_remove(struct fs *fs, uint64_t parent, const char *name,
 		     bool dir)
 {
 	struct fs_inode *dp, *ip;
+	struct fs_lockset ls = { .n = 0 };
 	struct fs_dent *de;
 	struct fs_op op;
 	size_t n = strlen(name);
+	uint64_t cino;
 	int err;
 
-	err = lock_check(fs, true);
+	if (n > PMFS_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (strcmp(name, ".") == 0)
+		return dir ? -EINVAL : -EISDIR;
+	if (strcmp(name, "..") == 0)
+		return dir ? -ENOTEMPTY : -EISDIR;
+again:
+	err = fs_writable(fs);
+	if (!err)
+		err = get_dir(fs, parent, &dp);
 	if (err)
 		return err;
-	err = get_dir(fs, parent, &dp);
-	if (err)
-		goto out;
-	if (n > PMFS_NAME_MAX) {
-		err = -ENAMETOOLONG;
-		goto out;
+	peek_name(dp, name, n, &cino);
+	if (!cino) {
+		fs_iput(fs, dp);
+		return -ENOENT;
 	}
-	if (strcmp(name, ".") == 0) {
-		err = dir ? -EINVAL : -EISDIR;
-		goto out;
+	err = get_named(fs, cino, &ip);
+	if (err) {
+		fs_iput(fs, dp);
+		if (err == -EAGAIN)
+			goto again;
+		return err;
 	}
-	if (strcmp(name, "..") == 0) {
-		err = dir ? -ENOTEMPTY : -EISDIR;
-		goto out;
+	fs_ls_add(fs, &ls, dp);
+	fs_ls_add(fs, &ls, ip);
+	fs_ls_lock(&ls);
+	/* re-validate: the name may have moved while nothing was locked */
+	if (atomic_load(&dp->dead) || atomic_load(&ip->dead) ||
+	    !name_is(dp, name, n, cino)) {
+		fs_ls_release(fs, &ls, true);
+		goto again;
 	}
+	if ((err = fs_writable(fs)))
+		goto out;
 	de = fs_dir_find(&dp->dir, name, n);
-	if (!de) {
-		err = -ENOENT;
-		goto out;
-	}
-	err = fs_iget(fs, de->ino, &ip);
-	if (err)
-		goto out;
 	if (dir && !S_ISDIR(ip->mode)) {
 		err = -ENOTDIR;
 		goto out;
@@ -376,7 +406,7 @@ static int do_remove(struct fs *fs, uint64_t parent, const char *name,
 	}
 	err = fs_op_commit(&op);
 out:
-	unlock(fs);
+	fs_ls_release(fs, &ls, true);
 	return err;
 }
 
@@ -400,26 +430,36 @@ int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
 	size_t n = strlen(newname);
 	int err;
 
-	err = lock_check(fs, true);
+	struct fs_lockset ls = { .n = 0 };
+
+	err = fs_writable(fs);
+	if (!err)
+		err = fs_iget(fs, ino, &ip);
 	if (err)
 		return err;
-	err = fs_iget(fs, ino, &ip);
-	if (err)
-		goto out;
+	fs_ls_add(fs, &ls, ip);
 	if (S_ISDIR(ip->mode)) {
 		err = -EPERM;
-		goto out;
+		goto out_put;
 	}
 	err = get_dir(fs, newparent, &dp);
 	if (err)
-		goto out;
+		goto out_put;
+	fs_ls_add(fs, &ls, dp);
 	if (strcmp(newname, ".") == 0 || strcmp(newname, "..") == 0) {
 		err = -EEXIST;
-		goto out;
+		goto out_put;
 	}
 	err = fs_check_name(newname);
 	if (err)
+		goto out_put;
+	fs_ls_lock(&ls);
+	if ((err = fs_writable(fs)))
 		goto out;
+	if (atomic_load(&ip->dead) || atomic_load(&dp->dead)) {
+		err = -ENOENT;
+		goto out;
+	}
 	if (fs_dir_find(&dp->dir, newname, n)) {
 		err = -EEXIST;
 		goto out;
@@ -459,7 +499,10 @@ int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
 			fs_fill_attr(ip, out);
 	}
 out:
-	unlock(fs);
+	fs_ls_release(fs, &ls, true);
+	return err;
+out_put:
+	fs_ls_release(fs, &ls, false);
 	return err;
 }
 
@@ -470,18 +513,23 @@ static int is_ancestor(struct fs *fs, uint64_t anc, uint64_t ino)
 
 	while (limit--) {
 		struct fs_inode *ip;
+		uint64_t next;
 		int err;
 
 		if (ino == anc)
 			return 1;
 		if (ino == PMFS_ROOT_INO)
 			return 0;
+		/* parent pointers of directories change only under
+		 * rename_mu, which the caller holds */
 		err = fs_iget(fs, ino, &ip);
 		if (err)
 			return err;
-		if (!ip->parent || ip->parent == ino)
+		next = ip->parent;
+		fs_iput(fs, ip);
+		if (!next || next == ino)
 			return 0;
-		ino = ip->parent;
+		ino = next;
 	}
 	return -ELOOP;
 }
@@ -512,6 +560,9 @@ int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 	int nnv = 0;
 	size_t sn = strlen(name), tn = strlen(newname);
 	bool sdir, tdir = false, xchg = flags & RENAME_EXCHANGE;
+	bool cross = parent != newparent;
+	struct fs_lockset ls = { .n = 0 };
+	uint64_t sino, tino;
 	uint64_t s_ino, s_cookie, t_ino = 0, t_cookie = 0;
 	uint32_t s_gen, t_gen = 0;
 	unsigned s_ft, t_ft = 0;
@@ -521,42 +572,58 @@ int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
 	    (xchg && (flags & RENAME_NOREPLACE)))
 		return -EINVAL;
-	err = lock_check(fs, true);
-	if (err)
-		return err;
-	err = get_dir(fs, parent, &sp);
-	if (!err)
-		err = get_dir(fs, newparent, &dp);
-	if (err)
-		goto out;
-	if (sn > PMFS_NAME_MAX || tn > PMFS_NAME_MAX) {
-		err = -ENAMETOOLONG;
-		goto out;
-	}
+	if (sn > PMFS_NAME_MAX || tn > PMFS_NAME_MAX)
+		return -ENAMETOOLONG;
 	if (!strcmp(name, ".") || !strcmp(name, "..") || !strcmp(newname, ".") ||
-	    !strcmp(newname, "..")) {
-		err = -EINVAL;
-		goto out;
-	}
+	    !strcmp(newname, ".."))
+		return -EINVAL;
 	err = fs_check_name(newname);
 	if (err)
+		return err;
+	if (cross) /* lock order 1: the tree's shape is ours */
+		pthread_mutex_lock(&fs->rename_mu);
+again:
+	ti = NULL;
+	err = fs_writable(fs);
+	if (!err)
+		err = get_dir(fs, parent, &sp);
+	if (err)
+		goto out_unl;
+	fs_ls_add(fs, &ls, sp);
+	err = get_dir(fs, newparent, &dp);
+	if (err)
+		goto out_put;
+	fs_ls_add(fs, &ls, dp);
+	peek_name(sp, name, sn, &sino);
+	peek_name(dp, newname, tn, &tino);
+	if (!sino) {
+		err = -ENOENT;
+		goto out_put;
+	}
+	err = get_named(fs, sino, &si);
+	if (err)
+		goto out_put;
+	fs_ls_add(fs, &ls, si);
+	if (tino) {
+		err = get_named(fs, tino, &ti);
+		if (err)
+			goto out_put;
+		fs_ls_add(fs, &ls, ti);
+	}
+	sdir = S_ISDIR(si->mode);
+	tdir = ti && S_ISDIR(ti->mode);
+	fs_ls_lock(&ls);
+	/* re-validate what was resolved without locks */
+	if (atomic_load(&sp->dead) || atomic_load(&dp->dead) ||
+	    atomic_load(&si->dead) || (ti && atomic_load(&ti->dead)) ||
+	    !name_is(sp, name, sn, sino) || !name_is(dp, newname, tn, tino)) {
+		fs_ls_release(fs, &ls, true);
+		goto again;
+	}
+	if ((err = fs_writable(fs)))
 		goto out;
 	sde = fs_dir_find(&sp->dir, name, sn);
-	if (!sde) {
-		err = -ENOENT;
-		goto out;
-	}
-	err = fs_iget(fs, sde->ino, &si);
-	if (err)
-		goto out;
-	sdir = S_ISDIR(si->mode);
 	tde = fs_dir_find(&dp->dir, newname, tn);
-	if (tde) {
-		err = fs_iget(fs, tde->ino, &ti);
-		if (err)
-			goto out;
-		tdir = S_ISDIR(ti->mode);
-	}
 	if ((flags & RENAME_NOREPLACE) && tde) {
 		err = -EEXIST;
 		goto out;
@@ -569,14 +636,20 @@ int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 		err = 0;
 		goto out;
 	}
-	if (sdir && parent != newparent) {
+	if (dp->nlink == 0) {
+		err = -ENOENT;
+		goto out;
+	}
+	/* ancestors: parent pointers are stable while rename_mu is held
+	 * (cross only); is_ancestor takes no inode lock */
+	if (sdir && cross && !(ti == si)) {
 		err = is_ancestor(fs, si->ino, newparent);
 		if (err) {
 			err = err > 0 ? -EINVAL : err;
 			goto out;
 		}
 	}
-	if (xchg && tdir && parent != newparent) {
+	if (xchg && tdir && cross) {
 		err = is_ancestor(fs, ti->ino, parent);
 		if (err) {
 			err = err > 0 ? -EINVAL : err;
@@ -670,10 +743,12 @@ int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 		tmp = *si;
 		tmp.ctime = now;
 		tmp.parent = sdir ? newparent : si->parent;
+		/* '..' changes only across directories, under rename_mu */
 		err = fs_op_add(&op, si,
 				&fs_attr_entry(&tmp, PMFS_AT_CTIME |
-							     (sdir ? PMFS_AT_PARENT
-								   : 0))
+							     (sdir && cross
+								      ? PMFS_AT_PARENT
+								      : 0))
 					 ->h);
 		if (err)
 			goto out_abort;
@@ -685,7 +760,8 @@ int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 				&op, ti,
 				&fs_attr_entry(&tmp,
 					       PMFS_AT_CTIME |
-						       (tdir ? PMFS_AT_PARENT : 0))
+						       (tdir && cross ? PMFS_AT_PARENT
+								      : 0))
 					 ->h);
 		} else if (ti) {
 			err = drop_link(&op, ti, tdir ? 2 : 1);
@@ -698,7 +774,15 @@ int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 out_abort:
 	fs_op_abort(&op);
 out:
-	unlock(fs);
+	fs_ls_release(fs, &ls, true);
+	goto out_unl;
+out_put:
+	fs_ls_release(fs, &ls, false);
+	if (err == -EAGAIN)
+		goto again;
+out_unl:
+	if (cross)
+		pthread_mutex_unlock(&fs->rename_mu);
 	return err;
 }
 
@@ -709,10 +793,13 @@ int fs_readdir(struct fs *fs, uint64_t ino, uint64_t cookie, fs_fill_fn fill,
 	size_t lo, hi;
 	int err;
 
-	lock_check(fs, false);
-	err = get_dir(fs, ino, &dp);
+	err = fs_iget_locked(fs, ino, false, &dp);
 	if (err)
+		return err;
+	if (!S_ISDIR(dp->mode)) {
+		err = -ENOTDIR;
 		goto out;
+	}
 	lo = 0;
 	hi = dp->dir.nord;
 	while (lo < hi) {
@@ -731,7 +818,14 @@ int fs_readdir(struct fs *fs, uint64_t ino, uint64_t cookie, fs_fill_fn fill,
 		if (fill(arg, e->name, e->ino, e->ftype, e->cookie + 1))
 			break;
 	}
+	if (fs_atime_due(fs, dp)) {
+		/* relatime said yes: the write lock for one ATTR entry */
+		fs_iunlock(dp);
+		fs_ilock_w(dp);
+		if (fs_atime_due(fs, dp))
+			fs_touch_atime(fs, dp);
+	}
 out:
-	unlock(fs);
+	fs_iput_unlock(fs, dp);
 	return err;
 }

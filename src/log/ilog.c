@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -41,6 +42,10 @@ int ilog_dev_init(struct ilog_dev *d, struct pmio *p, char *why,
 	d->jnl = (struct pmfs_journal *)(d->base + fmt_blk_off(g.journal_start));
 	d->state = (struct pmfs_sb_state *)(d->base + PMFS_SB_STATE_OFF);
 	atomic_store(&d->retired, 0);
+	for (unsigned l = 0; l < PMFS_MAX_LANES; l++) {
+		pthread_mutex_init(&d->lane_mu[l], NULL);
+		atomic_store(&d->rseq[l], 0);
+	}
 	return 0;
 }
 
@@ -80,6 +85,15 @@ void ilog_tx_init(struct ilog_tx *tx, struct ilog_dev *d, struct alloc *a,
 	tx->aflags = aflags;
 	tx->unbounded = false;
 	tx->npages = 0;
+	tx->xpages = NULL;
+	tx->nxpages = tx->xcap = 0;
+}
+
+void ilog_tx_done(struct ilog_tx *tx)
+{
+	free(tx->xpages);
+	tx->xpages = NULL;
+	tx->npages = tx->nxpages = tx->xcap = 0;
 }
 
 struct free_arg {
@@ -107,7 +121,9 @@ void ilog_tx_abort(struct ilog_tx *tx)
 {
 	for (unsigned i = 0; i < tx->npages; i++)
 		alloc_free(tx->a, fmt_off_blk(tx->pages[i]), 1);
-	tx->npages = 0;
+	for (unsigned i = 0; i < tx->nxpages; i++)
+		alloc_free(tx->a, fmt_off_blk(tx->xpages[i]), 1);
+	ilog_tx_done(tx);
 }
 
 /* Allocate and initialise a log page (header flushed, no drain). */
@@ -118,14 +134,24 @@ static int new_page(struct ilog_tx *tx, uint64_t ino, uint64_t seq,
 	uint64_t blk;
 	int err;
 
-	if (!tx->unbounded && tx->npages >= ILOG_TX_PAGES)
-		return -E2BIG;
+	if (!tx->unbounded && tx->npages >= ILOG_TX_PAGES &&
+	    tx->nxpages == tx->xcap) {
+		unsigned nc = tx->xcap ? tx->xcap * 2 : 64;
+		uint64_t *nx = realloc(tx->xpages, nc * sizeof(*nx));
+
+		if (!nx)
+			return -ENOMEM;
+		tx->xpages = nx;
+		tx->xcap = nc;
+	}
 	err = alloc_block(tx->a, tx->lane, tx->aflags, &blk);
 	if (err)
 		return err;
 	*off = fmt_blk_off(blk);
-	if (!tx->unbounded)
+	if (!tx->unbounded && tx->npages < ILOG_TX_PAGES)
 		tx->pages[tx->npages++] = *off;
+	else if (!tx->unbounded)
+		tx->xpages[tx->nxpages++] = *off;
 	fmt_logpage_init(&hdr, ino, seq);
 	pmio_memcpy_nodrain(tx->d->p, ilog_ptr(tx->d, *off), &hdr,
 			    sizeof(hdr));
@@ -184,9 +210,11 @@ int ilog_append(struct ilog_tx *tx, uint64_t ino, struct ilog_pos *pos,
 void ilog_commit_tail(struct ilog_dev *d, uint64_t ino, uint64_t tail)
 {
 	struct pmfs_inode *slot = ilog_slot(d, ino);
+	struct jnl_rsnap rs;
 
-	jnl_flush_retired(d); /* LOG(7) */
+	jnl_rsnap_flush(d, &rs); /* LOG(7) */
 	pmio_drain(d->p); /* ORDER: data+entries durable before tail moves */
+	jnl_rsnap_fenced(d, &rs, ~0u);
 	pmio_commit64(d->p, &slot->tail, tail); /* the real commit */
 	pmio_drain(d->p); /* ORDER: commit durable before reply */
 }

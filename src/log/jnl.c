@@ -48,16 +48,88 @@ void jnl_lane_fenced(struct ilog_dev *d, unsigned lane)
 	atomic_fetch_and(&d->retired, ~(1ull << lane));
 }
 
+void jnl_rsnap_flush(struct ilog_dev *d, struct jnl_rsnap *s)
+{
+	uint64_t m = atomic_load(&d->retired);
+
+	s->mask = m;
+	while (m) {
+		unsigned lane = (unsigned)__builtin_ctzll(m);
+
+		m &= m - 1;
+		/* rseq grew before the bit was set: this retire or a later */
+		s->seq[lane] = atomic_load(&d->rseq[lane]);
+		pmio_flush(d->p, &d->jnl[lane].state, 8);
+	}
+}
+
+void jnl_rsnap_fenced(struct ilog_dev *d, const struct jnl_rsnap *s,
+		      unsigned own)
+{
+	uint64_t m = s->mask;
+
+	while (m) {
+		unsigned lane = (unsigned)__builtin_ctzll(m);
+		bool mine = lane == own;
+
+		m &= m - 1;
+		/* LOG(7)(b): only while holding the lane, only if no retire
+		 * came after the one whose line was flushed */
+		if (!mine && pthread_mutex_trylock(&d->lane_mu[lane]) != 0)
+			continue;
+		if (atomic_load(&d->rseq[lane]) == s->seq[lane])
+			atomic_fetch_and(&d->retired, ~(1ull << lane));
+		if (!mine)
+			pthread_mutex_unlock(&d->lane_mu[lane]);
+	}
+}
+
+unsigned jnl_lane_hold(struct ilog_dev *d, unsigned pref)
+{
+	unsigned n = d->nlanes;
+
+	pref %= n;
+	/* first a lane whose records may be reused at once (LOG(7)(c)) */
+	for (unsigned k = 0; k < n; k++) {
+		unsigned l = (pref + k) % n;
+
+		if (!(atomic_load(&d->retired) & (1ull << l)) &&
+		    pthread_mutex_trylock(&d->lane_mu[l]) == 0)
+			return l;
+	}
+	for (unsigned k = 0; k < n; k++) {
+		unsigned l = (pref + k) % n;
+
+		if (pthread_mutex_trylock(&d->lane_mu[l]) == 0)
+			return l;
+	}
+	pthread_mutex_lock(&d->lane_mu[pref]);
+	return pref;
+}
+
+void jnl_lane_release(struct ilog_dev *d, unsigned lane)
+{
+	pthread_mutex_unlock(&d->lane_mu[lane]);
+}
+
 void jnl_commit(struct ilog_dev *d, unsigned lane, const struct jnl_tx *t)
 {
 	struct pmfs_journal *j = &d->jnl[lane];
 	uint32_t crc = fmt_jnl_crc(t->rec, t->n);
+	struct jnl_rsnap rs;
 
+	if (atomic_load(&d->retired) & (1ull << lane)) {
+		/* LOG(7)(c): this lane's last retire may not be durable; its
+		 * records must not change under a still-ACTIVE state */
+		jnl_rsnap_flush(d, &rs);
+		pmio_drain(d->p); /* ORDER: old retire durable before records reused */
+		jnl_rsnap_fenced(d, &rs, lane);
+	}
 	/* step 1: records (the caller flushed its entries), LOG(7) lines */
 	pmio_memcpy_nodrain(d->p, j->rec, t->rec, t->n * sizeof(t->rec[0]));
-	jnl_flush_retired(d);
+	jnl_rsnap_flush(d, &rs);
 	pmio_drain(d->p); /* step 2 ORDER: entries+records durable before commit */
-	jnl_lane_fenced(d, lane);
+	jnl_rsnap_fenced(d, &rs, lane);
 	/* step 3: the real commit */
 	pmio_commit64(d->p, &j->state, PMFS_JNL_STATE(t->n, crc));
 	pmio_drain(d->p); /* step 4 ORDER: journal commit durable before apply */
@@ -70,6 +142,7 @@ void jnl_commit(struct ilog_dev *d, unsigned lane, const struct jnl_tx *t)
 	pmio_store64(d->p, &j->state, 0);
 	pmio_store64(d->p, &j->seq, j->seq + 1);
 	pmio_flush(d->p, &j->state, 16);
+	atomic_fetch_add(&d->rseq[lane], 1); /* LOG(7)(a): count, then bit */
 	atomic_fetch_or(&d->retired, 1ull << lane);
 }
 

@@ -13,11 +13,14 @@
  * jnl_check() reports whether a lane's journal is idle, active or corrupt
  * without applying it.  fs_mount_pmio() with FS_O_RDONLY mounts read-only.
  *
- * Lock order (see fs.h for the whole picture): this module takes no
- * locks.  A lane's journal must be used by one thread at a time (the fs
- * uses lanes only under its exclusive lock); ilog_* calls on one inode
- * must be serialised by the caller; the retired-lane mask is an atomic
- * word; allocator calls take the allocator's leaf mutexes.
+ * Lock order (see fs.h for the whole picture): a lane's journal is used
+ * by one thread at a time: jnl_lane_hold() takes the lane's mutex (held
+ * around jnl_commit, inside every fs lock but the allocator's; lane
+ * mutexes are never nested, the LOG(7) bookkeeping only trylocks another
+ * lane); ilog_* calls on one inode
+ * must be serialised by the caller (the fs holds the inode's write lock);
+ * the retired-lane mask is an atomic word (LOG(7) below); allocator calls
+ * take the allocator's leaf mutexes.
  *
  * Crash invariants (code cites them as LOG(n)):
  *  (1) An inode's `tail` is its log's commit word: entries at or past it
@@ -67,12 +70,27 @@
  *      re-applied by recovery over a later change of the same words.
  *      Every operation therefore flushes, before its first drain, the
  *      state line of every lane in the retired-unfenced mask (a flush from
- *      any CPU writes the line back); a lane leaves the mask after its own
- *      next drain.
+ *      any CPU writes the line back); a lane leaves the mask after a drain
+ *      that followed a flush of its line.  Also, recovery would call an
+ *      ACTIVE state whose records were overwritten by the lane's next
+ *      commit corrupt, hence (c).  With concurrent lanes:
+ *      (a) a lane's retire count (rseq) grows and its bit is set (atomic
+ *      OR, step 7) before jnl_commit returns, i.e. before the caller
+ *      drops the inode locks of the words it changed, so whoever changes
+ *      those words next takes the locks after and its atomic load of the
+ *      mask sees the bit; (b) a bit is cleared only while holding that
+ *      lane (its own holder, or a trylock by a thread that flushed the
+ *      line and drained) and only if the lane's rseq is still the one
+ *      seen when the line was flushed, so a cleared bit always means
+ *      "the latest retire of that lane is durable"; (c) a lane's records
+ *      are overwritten only when its bit is clear: jnl_lane_hold prefers
+ *      such lanes, and jnl_commit drains first (one fence more) when it
+ *      got a lane whose retire is still unfenced.
  */
 #ifndef PMFS_LOG_H
 #define PMFS_LOG_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -95,6 +113,9 @@ struct ilog_dev {
 	struct pmfs_journal *jnl; /* lane 0; lane i at jnl + i */
 	struct pmfs_sb_state *state;
 	_Atomic uint64_t retired; /* LOG(7): lanes retired, not fenced */
+	/* journal lanes in use (jnl_lane_hold), retires per lane */
+	pthread_mutex_t lane_mu[PMFS_MAX_LANES];
+	_Atomic uint64_t rseq[PMFS_MAX_LANES];
 };
 
 /* Check the superblock of the mapping and fill d; 0, -EINVAL (not pmfs),
@@ -130,7 +151,10 @@ struct ilog_pos {
 	uint64_t bytes;   /* entry bytes in the chain */
 };
 
-/* Pages allocated by one operation, freed again if it aborts. */
+/* Pages allocated by one operation, freed again if it aborts: the first
+ * ILOG_TX_PAGES in pages[], any further ones in a heap list (xpages), so
+ * an operation is not limited in size; ilog_tx_done() or ilog_tx_abort()
+ * ends every tx. */
 #define ILOG_TX_PAGES 64
 struct ilog_tx {
 	struct ilog_dev *d;
@@ -140,12 +164,16 @@ struct ilog_tx {
 	bool unbounded; /* GC: pages not recorded (abort: ilog_free_chain) */
 	unsigned npages;
 	uint64_t pages[ILOG_TX_PAGES];
+	uint64_t *xpages; /* beyond ILOG_TX_PAGES; NULL if none */
+	unsigned nxpages, xcap;
 };
 
 void ilog_tx_init(struct ilog_tx *tx, struct ilog_dev *d, struct alloc *a,
 		  unsigned lane, unsigned aflags);
 /* Abort: free the pages this tx allocated (nothing was committed). */
 void ilog_tx_abort(struct ilog_tx *tx);
+/* Committed: the pages are the log's now; drop the tx's list of them. */
+void ilog_tx_done(struct ilog_tx *tx);
 
 /* Start a new chain for ino: one page (seq 0), flushed; pos describes it
  * (no entries yet). */
@@ -199,16 +227,34 @@ static inline void jnl_tx_init(struct jnl_tx *t)
 /* Record "store v at word" (a pointer into the mapping); -E2BIG if full. */
 int jnl_add(struct jnl_tx *t, const struct ilog_dev *d, const void *word,
 	    uint64_t v);
+/* Take a journal lane for exclusive use: a free lane whose last retire is
+ * durable if there is one (from `pref` on), else any free lane, else wait
+ * for `pref`. */
+unsigned jnl_lane_hold(struct ilog_dev *d, unsigned pref);
+void jnl_lane_release(struct ilog_dev *d, unsigned lane);
 /*
  * LOG(5) steps 1 (records) .. 7 on lane `lane`; the caller holds the lane
- * and did the rest of step 1.  When it returns every record is applied
- * and durable.
+ * (jnl_lane_hold) and did the rest of step 1.  When it returns every
+ * record is applied and durable.
  */
 void jnl_commit(struct ilog_dev *d, unsigned lane, const struct jnl_tx *t);
 /* LOG(7): flush the state lines of retired-unfenced lanes (no drain). */
 void jnl_flush_retired(struct ilog_dev *d);
-/* LOG(7): lane's own retire is durable (call after a drain it ordered). */
+/* LOG(7): lane's own retire is durable (its holder, after a drain that
+ * followed a flush of its line). */
 void jnl_lane_fenced(struct ilog_dev *d, unsigned lane);
+
+/* LOG(7) with bookkeeping: jnl_rsnap_flush() flushes the retired lanes'
+ * lines and notes which retires they were; after a drain,
+ * jnl_rsnap_fenced() clears the bits of those still current (`own`: the
+ * lane the caller holds, or ~0u). */
+struct jnl_rsnap {
+	uint64_t mask;
+	uint64_t seq[PMFS_MAX_LANES];
+};
+void jnl_rsnap_flush(struct ilog_dev *d, struct jnl_rsnap *s);
+void jnl_rsnap_fenced(struct ilog_dev *d, const struct jnl_rsnap *s,
+		      unsigned own);
 
 /* Journal state of a lane: 0 idle, 1 active and valid, -EUCLEAN corrupt
  * (reason in why). */

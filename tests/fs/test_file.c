@@ -296,3 +296,211 @@ Test(file, read_only_mount)
 	cr_assert_eq(fs_mknod(fx_fs, &fx_ctx, 1, "g", S_IFREG, 0, &a), -EROFS);
 	cr_assert_eq(fs_unlink(fx_fs, 1, "f"), -EROFS);
 }
+
+/* Fill to the last block, check the error, delete, write again; the space
+ * freed by the delete is exactly what the fill took (no leaked blocks). */
+Test(file, enospc_fill_to_last_block_no_leak)
+{
+	static uint8_t chunk[1 << 20];
+	uint64_t f, g = mkf("g"), off = 0, rp0, rp1;
+	struct statvfs s0, s1, s2;
+	int r;
+
+	memset(chunk, 0x5a, sizeof(chunk));
+	cr_assert_eq(fs_pwrite(fx_fs, g, chunk, 4096, 0), 0);
+	cr_assert_eq(fs_log_pages(fx_fs, 1, &rp0), 0);
+	cr_assert_eq(fs_statfs(fx_fs, &s0), 0);
+	f = mkf("fill");
+	while ((r = fs_pwrite(fx_fs, f, chunk, sizeof(chunk), off)) == 0)
+		off += sizeof(chunk);
+	cr_assert_eq(r, -ENOSPC);
+	while ((r = fs_pwrite(fx_fs, f, chunk, 4096, off)) == 0)
+		off += 4096;
+	cr_assert_eq(r, -ENOSPC);
+	/* only the reserve (for unlink/truncate) is left */
+	cr_assert_eq(fs_statfs(fx_fs, &s1), 0);
+	cr_assert_eq(s1.f_bavail, 0);
+	cr_assert_leq(s1.f_bfree, s0.f_blocks / 8, "%lu blocks left",
+		      (unsigned long)s1.f_bfree);
+	cr_assert_eq(fs_pwrite(fx_fs, g, chunk, 4096, 0), -ENOSPC);
+	cr_assert_eq(fs_mknod(fx_fs, &fx_ctx, 1, "h", S_IFREG | 0644, 0, NULL),
+		     -ENOSPC);
+	expect(f, off - 4096, chunk, 4096);
+	cr_assert_eq(fs_unlink(fx_fs, 1, "fill"), 0);
+	cr_assert_eq(fs_statfs(fx_fs, &s2), 0);
+	cr_assert_eq(fs_log_pages(fx_fs, 1, &rp1), 0);
+	/* the root's log may have grown by the two entries, nothing else */
+	cr_assert_eq(s0.f_bfree - s2.f_bfree, rp1 - rp0,
+		     "before %lu after %lu (root log %lu -> %lu pages)",
+		     (unsigned long)s0.f_bfree, (unsigned long)s2.f_bfree,
+		     (unsigned long)rp0, (unsigned long)rp1);
+	cr_assert_eq(fs_pwrite(fx_fs, g, chunk, sizeof(chunk), 0), 0);
+	expect(g, 0, chunk, sizeof(chunk));
+	fx_crash();
+	cr_assert_eq(fs_statfs(fx_fs, &s1), 0);
+	/* 256 blocks written over 1 (freed), maybe a log page more */
+	cr_assert_geq(s2.f_bfree - s1.f_bfree, 254);
+	cr_assert_leq(s2.f_bfree - s1.f_bfree, 255);
+	expect(g, 0, chunk, sizeof(chunk));
+}
+
+static int last_cookie(void *arg, const char *name, uint64_t ino,
+		       unsigned dt, uint64_t next)
+{
+	*(uint64_t *)arg = next;
+	return 0;
+}
+
+static bool ts_eq(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+static bool ts_ge(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec > b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec >= b->tv_nsec);
+}
+
+static void remount_flags(unsigned flags)
+{
+	cr_assert_eq(fs_unmount(fx_fs), 0);
+	fx_fs = NULL;
+	pmio_close(fx_p);
+	fx_p = NULL;
+	fx_mount_flags(flags);
+}
+
+/* relatime (default): a read updates atime only when it is not newer than
+ * mtime/ctime; a read that need not costs no fence. */
+Test(file, atime_relatime)
+{
+	uint64_t f = mkf("f"), fe, ck;
+	struct fs_attr a0, a1, a2, d0, d1;
+	char buf[64];
+	size_t n;
+
+	cr_assert_eq(fs_pwrite(fx_fs, f, "hello", 5, 0), 0);
+	cr_assert_eq(fs_getattr(fx_fs, f, &a0), 0);
+	cr_assert(ts_ge(&a0.mtime, &a0.atime));
+	fe = fx_fences();
+	cr_assert_eq(fs_pread(fx_fs, f, buf, sizeof(buf), 0, &n), 0);
+	cr_assert_eq(fx_fences() - fe, 2, "atime update: one ATTR, 2 fences");
+	cr_assert_eq(fs_getattr(fx_fs, f, &a1), 0);
+	cr_assert(!ts_ge(&a1.mtime, &a1.atime), "atime moved past mtime");
+	fe = fx_fences();
+	cr_assert_eq(fs_pread(fx_fs, f, buf, sizeof(buf), 0, &n), 0);
+	cr_assert_eq(fx_fences() - fe, 0, "relatime: no update, no fence");
+	cr_assert_eq(fs_getattr(fx_fs, f, &a2), 0);
+	cr_assert(ts_eq(&a2.atime, &a1.atime));
+	/* a write makes the next read update again */
+	cr_assert_eq(fs_pwrite(fx_fs, f, "x", 1, 0), 0);
+	cr_assert_eq(fs_pread(fx_fs, f, buf, sizeof(buf), 0, &n), 0);
+	cr_assert_eq(fs_getattr(fx_fs, f, &a2), 0);
+	cr_assert(!ts_ge(&a2.mtime, &a2.atime));
+	/* readdir of a changed directory updates its atime */
+	cr_assert_eq(fs_getattr(fx_fs, 1, &d0), 0);
+	cr_assert_eq(fs_readdir(fx_fs, 1, 0, last_cookie, &ck), 0);
+	cr_assert_eq(fs_getattr(fx_fs, 1, &d1), 0);
+	cr_assert(!ts_ge(&d1.mtime, &d1.atime));
+	/* durable */
+	fx_crash();
+	cr_assert_eq(fs_getattr(fx_fs, f, &a0), 0);
+	cr_assert(ts_eq(&a0.atime, &a2.atime));
+}
+
+Test(file, atime_noatime_and_strictatime)
+{
+	uint64_t f = mkf("f"), fe, ck;
+	struct fs_attr a0, a1;
+	char buf[64];
+	size_t n;
+
+	cr_assert_eq(fs_pwrite(fx_fs, f, "hello", 5, 0), 0);
+	remount_flags(FS_O_NOATIME);
+	cr_assert_eq(fs_getattr(fx_fs, f, &a0), 0);
+	fe = fx_fences();
+	cr_assert_eq(fs_pread(fx_fs, f, buf, sizeof(buf), 0, &n), 0);
+	cr_assert_eq(fs_readdir(fx_fs, 1, 0, last_cookie, &ck), 0);
+	cr_assert_eq(fx_fences() - fe, 0);
+	cr_assert_eq(fs_getattr(fx_fs, f, &a1), 0);
+	cr_assert(ts_eq(&a0.atime, &a1.atime));
+	remount_flags(FS_O_STRICTATIME);
+	for (int i = 0; i < 3; i++) {
+		fe = fx_fences();
+		cr_assert_eq(fs_pread(fx_fs, f, buf, sizeof(buf), 0, &n), 0);
+		cr_assert_eq(fx_fences() - fe, 2, "strictatime: every read");
+		cr_assert_eq(fs_getattr(fx_fs, f, &a1), 0);
+		cr_assert(ts_ge(&a1.atime, &a0.atime));
+		a0 = a1;
+	}
+	remount_flags(FS_O_RDONLY);
+	fe = fx_fences();
+	cr_assert_eq(fs_pread(fx_fs, f, buf, sizeof(buf), 0, &n), 0);
+	cr_assert_eq(fx_fences() - fe, 0, "read-only: never");
+}
+
+/* Directories report their entry bytes as st_size and their log pages as
+ * st_blocks; symlinks the block holding a long target. */
+Test(file, directory_and_symlink_sizes)
+{
+	struct fs_attr d, a, l;
+	char nm[32], target[PMFS_SYMLINK_MAX + 1];
+	uint64_t s0;
+
+	cr_assert_eq(fs_mkdir(fx_fs, &fx_ctx, 1, "d", 0755, &d), 0);
+	cr_assert_gt(d.size, 0);
+	cr_assert_gt(d.blocks, 0);
+	s0 = d.size;
+	for (int i = 0; i < 10; i++) {
+		snprintf(nm, sizeof(nm), "entry-%d", i);
+		cr_assert_eq(fs_mknod(fx_fs, &fx_ctx, d.ino, nm, S_IFREG | 0644,
+				      0, NULL),
+			     0);
+	}
+	cr_assert_eq(fs_getattr(fx_fs, d.ino, &a), 0);
+	cr_assert_gt(a.size, s0 + 10 * 7);
+	cr_assert_eq(fs_unlink(fx_fs, d.ino, "entry-3"), 0);
+	cr_assert_eq(fs_getattr(fx_fs, d.ino, &d), 0);
+	cr_assert_lt(d.size, a.size);
+	fx_crash();
+	cr_assert_eq(fs_getattr(fx_fs, d.ino, &a), 0);
+	cr_assert_eq(a.size, d.size);
+	cr_assert_eq(fs_symlink(fx_fs, &fx_ctx, 1, "s", "short", &l), 0);
+	cr_assert_eq(l.size, 5);
+	cr_assert_eq(l.blocks, 0); /* inline in the log */
+	memset(target, 't', sizeof(target) - 1);
+	target[sizeof(target) - 1] = 0;
+	cr_assert_eq(fs_symlink(fx_fs, &fx_ctx, 1, "l", target, &l), 0);
+	cr_assert_eq(l.blocks, PMFS_BLOCK_SIZE / 512);
+}
+
+/* One write over free space fragmented into single blocks needs far more
+ * than 256 allocator runs: it still commits atomically (no -EFBIG). */
+Test(file, write_over_fragmented_space_many_runs)
+{
+	static uint8_t chunk[600 * 4096];
+	uint64_t f = mkf("fill"), g = mkf("g"), off = 0;
+	struct fs_attr a;
+	int r;
+
+	memset(chunk, 0x11, 4096);
+	while ((r = fs_pwrite(fx_fs, f, chunk, 4096, off)) == 0)
+		off += 4096;
+	cr_assert_eq(r, -ENOSPC);
+	cr_assert_gt(off, 1500 * 4096ull);
+	for (uint64_t b = 0; b < 1400; b += 2)
+		cr_assert_eq(fs_fallocate(fx_fs, f,
+					  FALLOC_FL_PUNCH_HOLE |
+						  FALLOC_FL_KEEP_SIZE,
+					  b * 4096, 4096),
+			     0);
+	for (size_t i = 0; i < sizeof(chunk); i++)
+		chunk[i] = (uint8_t)(i * 7 + i / 4096);
+	cr_assert_eq(fs_pwrite(fx_fs, g, chunk, sizeof(chunk), 0), 0);
+	cr_assert_eq(fs_getattr(fx_fs, g, &a), 0);
+	cr_assert_eq(a.blocks, 600 * 8);
+	expect(g, 0, chunk, sizeof(chunk));
+	fx_crash();
+	expect(g, 0, chunk, sizeof(chunk));
+}

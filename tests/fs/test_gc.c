@@ -84,3 +84,39 @@ Test(gc, directory_churn_log_stays_small_cookies_unique)
 	cr_assert_eq(fs_readdir(fx_fs, a.ino, 2, last_cookie, &c2), 0);
 	cr_assert_gt(c2, 3001);
 }
+
+/* A file overwritten 100k times keeps a bounded log (sampled all along,
+ * with the background GC and the inline backpressure compaction), and
+ * its space does not leak. */
+Test(gc, overwritten_100k_times_log_bounded, .timeout = 600)
+{
+	struct fs_attr a;
+	struct statvfs s0, s1;
+	uint64_t pages, maxp = 0;
+	char buf[512], rd[512];
+	size_t n;
+
+	cr_assert_eq(fs_mknod(fx_fs, &fx_ctx, 1, "f", S_IFREG | 0644, 0, &a), 0);
+	cr_assert_eq(fs_pwrite(fx_fs, a.ino, buf, sizeof(buf), 0), 0);
+	cr_assert_eq(fs_statfs(fx_fs, &s0), 0);
+	for (int i = 0; i < 100000; i++) {
+		memset(buf, 'a' + i % 26, sizeof(buf));
+		cr_assert_eq(fs_pwrite(fx_fs, a.ino, buf, sizeof(buf), 0), 0);
+		if (i % 500 == 0) {
+			cr_assert_eq(fs_log_pages(fx_fs, a.ino, &pages), 0);
+			if (pages > maxp)
+				maxp = pages;
+		}
+	}
+	cr_assert_leq(maxp, 24, "log reached %lu pages", (unsigned long)maxp);
+	cr_assert_eq(fs_log_pages(fx_fs, a.ino, &pages), 0);
+	cr_assert_leq(pages, 24);
+	cr_assert_eq(fs_statfs(fx_fs, &s1), 0);
+	cr_assert_leq(s0.f_bfree - s1.f_bfree, 24);
+	fx_crash();
+	cr_assert_eq(fs_pread(fx_fs, a.ino, rd, sizeof(rd), 0, &n), 0);
+	cr_assert_eq(n, sizeof(rd));
+	cr_assert_eq(memcmp(rd, buf, sizeof(buf)), 0);
+	cr_assert_eq(fs_log_pages(fx_fs, a.ino, &pages), 0);
+	cr_assert_leq(pages, 24);
+}

@@ -16,7 +16,7 @@
 #endif
 
 #define NNAMES 6
-#define MAXN 256
+#define MAXN 4096
 #define MAXSZ (96 * 1024)
 
 enum { M_FREE, M_FILE, M_DIR };
@@ -380,3 +380,26 @@ Test(model, seed1) { run(1, 2000); }
 Test(model, seed2) { run(2, 2000); }
 Test(model, seed3) { run(3, 2000); }
 Test(model, seed4) { run(4, 2000); }
+
+/*
+ * The long run (make modeltest): PMFS_MODEL_SEEDS seeds of
+ * PMFS_MODEL_OPS steps each, every seed on a fresh filesystem; skipped
+ * when neither is set, so make check stays short.
+ */
+Test(model, long_run_from_env, .timeout = 7200)
+{
+	const char *o = getenv("PMFS_MODEL_OPS"), *sd = getenv("PMFS_MODEL_SEEDS");
+	long ops = o ? atol(o) : 20000, seeds = sd ? atol(sd) : 16;
+
+	if (!o && !sd)
+		cr_skip_test("set PMFS_MODEL_OPS/PMFS_MODEL_SEEDS (make modeltest)");
+	cr_assert_gt(ops, 100);
+	cr_assert_gt(seeds, 0);
+	for (long s = 0; s < seeds; s++) {
+		fx_teardown(); /* a fresh, larger filesystem: the tree grows */
+		fx_setup_size("256M");
+		run(1000 + (uint64_t)s, (int)ops);
+		fprintf(stderr, "model: seed %ld: %d ok, %d errors, %d remounts\n",
+			1000 + s, n_ok, n_err, n_remount);
+	}
+}

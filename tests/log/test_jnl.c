@@ -77,3 +77,39 @@ Test(jnl, corrupt_journals_refused)
 	cr_assert_eq(jnl_check(&lx_d, 0, why, sizeof(why)), -EUCLEAN);
 	j->state = 0;
 }
+
+/* LOG(7)(c): a lane's records are not overwritten while its last retire
+ * may still be unfenced: jnl_lane_hold moves to a lane whose retire is
+ * durable (no extra fence), and a commit forced onto the unfenced lane
+ * drains first (one fence more).  The next drain clears the bit. */
+Test(jnl, lane_reuse_waits_for_its_retire)
+{
+	struct jnl_tx t;
+	struct pmfs_inode *s3 = ilog_slot(&lx_d, 3);
+	unsigned l0, l1;
+	uint64_t f0;
+
+	jnl_tx_init(&t);
+	cr_assert_eq(jnl_add(&t, &lx_d, &s3->tail, 0x1234000), 0);
+	l0 = jnl_lane_hold(&lx_d, 5);
+	cr_assert_eq(l0, 5);
+	jnl_commit(&lx_d, l0, &t);
+	jnl_lane_release(&lx_d, l0);
+	cr_assert_eq(atomic_load(&lx_d.retired), 1ull << 5);
+	/* same preference: the unfenced lane is passed over */
+	l1 = jnl_lane_hold(&lx_d, 5);
+	cr_assert_eq(l1, 6);
+	f0 = pmio_stats_thread().fences;
+	jnl_commit(&lx_d, l1, &t);
+	cr_assert_eq(pmio_stats_thread().fences - f0, 3);
+	jnl_lane_release(&lx_d, l1);
+	/* lane 5's retire was flushed and fenced by that commit */
+	cr_assert_eq(atomic_load(&lx_d.retired), 1ull << 6);
+	/* forced onto the unfenced lane: one drain more, then clean */
+	f0 = pmio_stats_thread().fences;
+	jnl_commit(&lx_d, 6, &t);
+	cr_assert_eq(pmio_stats_thread().fences - f0, 4);
+	cr_assert_eq(atomic_load(&lx_d.retired), 1ull << 6);
+	cr_assert_eq(lx_d.jnl[6].state, 0);
+	cr_assert_eq(s3->tail, 0x1234000);
+}
