@@ -164,3 +164,5 @@ clean:
 -include scripts/cross.mk
 -include bench/bench.mk
 -include fuzz/fuzz.mk
+-include tests/fs/fs.mk
+-include tests/crash/crash.mk

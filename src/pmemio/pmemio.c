@@ -37,6 +37,19 @@
  */
 #include "pmio_int.h"
 #include "ident.h"
+#include "seed.h"
+
+/*
+ * Seeded bugs (seed.h) for the crash tests.  The flag lives here; the
+ * hooks live in seed.c, which only programs that arm a seed link (the
+ * crash tests), so they are weak references: called only while a seed is
+ * armed, which needs seed.c.  Production binaries carry none of it.
+ */
+int pmio_seed_on;
+#pragma weak pmio_seed_drain
+#pragma weak pmio_seed_flush
+#pragma weak pmio_seed_commit
+#pragma weak pmio_seed_store
 
 #include <assert.h>
 #include <errno.h>
@@ -755,6 +768,8 @@ void pmio_flush(struct pmio *p, const void *addr, size_t len)
 {
 	uintptr_t line, first, last;
 
+	if (__builtin_expect(pmio_seed_on, 0) && pmio_seed_flush(p))
+		return; /* seeded bug (seed.h), crash tests only */
 	if (p->flags & PMIO_O_RECORD)
 		pmio_rec_flush(p, addr, len);
 	if (len == 0)
@@ -779,6 +794,8 @@ void pmio_flush(struct pmio *p, const void *addr, size_t len)
 /* Every earlier flush of this thread is durable on return. */
 void pmio_drain(struct pmio *p)
 {
+	if (__builtin_expect(pmio_seed_on, 0) && pmio_seed_drain(p))
+		return; /* seeded bug (seed.h), crash tests only */
 	if (p->flags & PMIO_O_RECORD)
 		pmio_rec_drain(p);
 	/* ORDER: earlier flushes complete before later stores. */
@@ -798,6 +815,8 @@ void pmio_persist(struct pmio *p, const void *addr, size_t len)
 void pmio_memcpy_nodrain(struct pmio *p, void *dst, const void *src,
 			 size_t len)
 {
+	if (__builtin_expect(pmio_seed_on, 0))
+		pmio_seed_store(p);
 	if (len >= PMIO_NT_MIN && p->gran != PMIO_GRAN_PAGE &&
 	    p->arch->memcpy_nt) {
 		/*
@@ -805,7 +824,8 @@ void pmio_memcpy_nodrain(struct pmio *p, void *dst, const void *src,
 		 * no flush is counted (the arch routine handles ragged ends).
 		 */
 		p->arch->memcpy_nt(dst, src, len);
-		if (p->flags & PMIO_O_RECORD)
+		if ((p->flags & PMIO_O_RECORD) &&
+		    !(__builtin_expect(pmio_seed_on, 0) && pmio_seed_flush(p)))
 			pmio_rec_flush(p, dst, len);
 	} else {
 		memcpy(dst, src, len);
@@ -817,6 +837,8 @@ void pmio_memcpy_nodrain(struct pmio *p, void *dst, const void *src,
 /* Set and flush; durable after the next drain. */
 void pmio_memset_nodrain(struct pmio *p, void *dst, int c, size_t len)
 {
+	if (__builtin_expect(pmio_seed_on, 0))
+		pmio_seed_store(p);
 	memset(dst, c, len);
 	pmio_flush(p, dst, len);
 	stats_add(&stats_get()->bytes, len);
@@ -826,6 +848,8 @@ void pmio_memset_nodrain(struct pmio *p, void *dst, int c, size_t len)
 void pmio_memcpy_noflush(struct pmio *p, void *dst, const void *src,
 			 size_t len)
 {
+	if (__builtin_expect(pmio_seed_on, 0))
+		pmio_seed_store(p);
 	memcpy(dst, src, len);
 	stats_add(&stats_get()->bytes, len);
 }
@@ -833,6 +857,8 @@ void pmio_memcpy_noflush(struct pmio *p, void *dst, const void *src,
 /* Set only; nothing is durable until the caller flushes and drains. */
 void pmio_memset_noflush(struct pmio *p, void *dst, int c, size_t len)
 {
+	if (__builtin_expect(pmio_seed_on, 0))
+		pmio_seed_store(p);
 	memset(dst, c, len);
 	stats_add(&stats_get()->bytes, len);
 }
@@ -840,6 +866,8 @@ void pmio_memset_noflush(struct pmio *p, void *dst, int c, size_t len)
 /* One aligned 8-byte store (invariant 2); not flushed, not durable yet. */
 void pmio_store64(struct pmio *p, uint64_t *dst, uint64_t v)
 {
+	if (__builtin_expect(pmio_seed_on, 0))
+		pmio_seed_store(p);
 	assert(((uintptr_t)dst & 7) == 0);
 	__atomic_store_n(dst, v, __ATOMIC_RELAXED);
 	stats_add(&stats_get()->bytes, 8);
@@ -848,6 +876,8 @@ void pmio_store64(struct pmio *p, uint64_t *dst, uint64_t v)
 /* Store and flush one commit word; durable after the next drain. */
 void pmio_commit64(struct pmio *p, uint64_t *dst, uint64_t v)
 {
+	if (__builtin_expect(pmio_seed_on, 0))
+		pmio_seed_commit(p);
 	pmio_store64(p, dst, v);
 	pmio_flush(p, dst, sizeof(*dst));
 }

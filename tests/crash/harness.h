@@ -1,0 +1,145 @@
+/*
+ * harness.h - the crash harness: run a workload on the core library over
+ * the recording backend of pmemio (PMIO_O_RECORD), then for every fence
+ * build the images a power cut could leave and check each one.
+ *
+ * One run of a workload:
+ *   1. mkfs.pmfs makes a small image on /dev/shm (the built tool, found
+ *      through PMFS_BUILD);
+ *   2. setup (not recorded): mount it, build the starting tree, unmount
+ *      cleanly; optionally a "pre" phase is recorded and the image is cut
+ *      in the middle of its last operation, so the recorded phase starts
+ *      with a recovery (a crash during recovery of an earlier crash);
+ *   3. the recorded phase: mount (itself an operation: a crash during it
+ *      must leave the starting state), then the workload's operations, each
+ *      wrapped by CH_OP, which notes the fence count before and after it
+ *      and snapshots the whole tree after it; optionally a clean unmount
+ *      as the last operation;
+ *   4. for every crash point k (a crash after fence k) the images: the
+ *      durable state; durable + every word in flight; each in-flight word
+ *      alone; all but each one; random subsets (8-byte words are atomic,
+ *      larger stores tear at word boundaries: the recording is per word).
+ *      Bounded runs sample the single / all-but-one subsets;
+ *   5. on each image: fs_mount_pmio (the recovery) must succeed; a walk
+ *      of the whole tree (every directory listed and looked up, '..'
+ *      right, every file read, every symlink and xattr read, link counts
+ *      equal to the names found) must find nothing wrong; the tree must
+ *      equal the snapshot after the last completed operation, or - if an
+ *      operation was in progress - the snapshot before or after it, nothing
+ *      in between; fsck.pmfs -n -f must exit 0 (when the tool is built);
+ *      a further operation must work: create + write, clean unmount,
+ *      mount, read back, same tree.
+ * A failing image is saved under /dev/shm with a line that replays it.
+ *
+ * Snapshots compare: path, inode number, type and mode, uid, gid, nlink,
+ * size, blocks, rdev, mtime, ctime, contents (hashed), symlink target,
+ * xattr names and values.  atime is not compared (mounts use noatime).
+ */
+#ifndef PMFS_TESTS_CRASH_HARNESS_H
+#define PMFS_TESTS_CRASH_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs.h"
+
+struct ch_run;
+
+/* ch_workload.flags */
+#define CH_W_UNMOUNT 0x1 /* end the recorded phase with a clean unmount */
+
+struct ch_workload {
+	const char *name;
+	const char *size; /* mkfs --size; NULL = "8M" */
+	unsigned flags;
+	/* unrecorded, on a clean mount; 0 or -errno */
+	int (*setup)(struct ch_run *r, struct fs *fs);
+	/* recorded, crashed after its last op's middle fence; then the
+	 * recorded phase starts with recovery (may be NULL) */
+	int (*pre)(struct ch_run *r, struct fs *fs);
+	/* recorded; every mutating call wrapped in CH_OP */
+	int (*run)(struct ch_run *r, struct fs *fs);
+};
+
+/* How hard to look. */
+struct ch_opts {
+	unsigned max_each;      /* single and all-but-one images per point */
+	unsigned nrandom;       /* random subsets per point */
+	unsigned max_images;    /* per workload, 0 = no cap */
+	bool fsck;              /* run fsck.pmfs -n -f when it is built */
+	const char *seed;       /* pmemio seed spec (seed.h) or NULL */
+	/* replay one image only: fence and subset spec, or fence < 0 */
+	long long only_fence;
+	const char *only_subset;
+	unsigned max_report;    /* failures printed in full */
+	bool quiet;             /* no per-failure lines */
+};
+
+struct ch_result {
+	uint64_t fences;
+	uint64_t points;
+	uint64_t images;
+	uint64_t failures;
+	uint64_t ops;
+	uint64_t unflushed;     /* stores seen at a drain without a flush */
+	unsigned long seed_hits;
+	bool was_clean;         /* the recorded mount found a clean image */
+	uint64_t journals_replayed; /* ... and replayed these journals */
+	bool fsck_used;         /* fsck.pmfs was run on the images */
+	int error;              /* the workload itself failed (not a crash
+				 * image): -errno */
+	char first[512];        /* the first failure, one line */
+};
+
+/* Bounded (make check) and exhaustive (make crashtest) settings. */
+void ch_opts_bounded(struct ch_opts *o);
+void ch_opts_exhaustive(struct ch_opts *o);
+
+/*
+ * Run workload w with options o; fills *res and prints
+ * "crash: <name>: fences F, images I, failures X" on stderr.  Returns 0
+ * if the workload ran (whatever the images showed), else -errno.
+ */
+int ch_run_workload(const struct ch_workload *w, const struct ch_opts *o,
+		    struct ch_result *res);
+
+/* ---- for workloads ------------------------------------------------------ */
+
+extern const struct fs_ctx ch_ctx; /* uid/gid 1000 */
+
+/* Call before a recorded operation (notes the fence count). */
+void ch_begin(struct ch_run *r);
+/* Call after it with its result and a short description: records the
+ * fence count and snapshots the tree.  Returns rc (nonzero = the
+ * workload fails). */
+int ch_end(struct ch_run *r, const char *what, int rc);
+/* Wrap a mutating call: CH_OP(r, "unlink /a", fs_unlink(fs, 1, "a")); */
+#define CH_OP(r, what, call)                                               \
+	do {                                                                   \
+		int ch_rc_;                                                    \
+		ch_begin(r);                                                   \
+		ch_rc_ = (call);                                               \
+		if (ch_end((r), (what), ch_rc_))                               \
+			return ch_rc_ < 0 ? ch_rc_ : -EIO;                     \
+	} while (0)
+
+/* Inode of an absolute path ("/" = root); 0 if it does not resolve. */
+uint64_t ch_ino(struct fs *fs, const char *path);
+/* Split "/a/b/c" into parent inode and last name (points into path). */
+int ch_parent(struct fs *fs, const char *path, uint64_t *parent,
+	      const char **name);
+/* Convenience for setup code: create path as regular file with `len`
+ * pattern bytes (pattern from `seed`); 0 or -errno. */
+int ch_mkfile(struct fs *fs, const char *path, size_t len, unsigned seed);
+int ch_mkdir(struct fs *fs, const char *path);
+/* Fill buf with the pattern of seed, starting at file offset off. */
+void ch_pattern(void *buf, size_t len, unsigned seed, uint64_t off);
+
+/* ---- the workloads (workloads.c) ---------------------------------------- */
+
+extern const struct ch_workload ch_workloads[];
+extern const size_t ch_nworkloads;
+const struct ch_workload *ch_find(const char *name);
+
+#endif /* PMFS_TESTS_CRASH_HARNESS_H */

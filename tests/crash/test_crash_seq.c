@@ -1,0 +1,39 @@
+/*
+ * test_crash_seq.c - crash images of operation sequences (bounded: make
+ * check): the atomic replace pattern, many files in one directory, log GC,
+ * allocator reuse, journal reuse, a crash during recovery of an earlier
+ * crash, a crash during clean unmount.
+ */
+#include "crash_suite.h"
+
+CRASH_TEST(seq, atomic_replace, "atomic-replace")
+CRASH_TEST(seq, many_files, "many-files")
+CRASH_TEST(seq, log_gc, "log-gc")
+CRASH_TEST(seq, alloc_reuse, "alloc-reuse")
+CRASH_TEST(seq, journal_wrap, "journal-wrap")
+
+/* The recorded phase must start with a real recovery, or the workload
+ * tests nothing about a crash during recovery. */
+static void recovery(const char *name)
+{
+	struct ch_result res;
+
+	cs_run(name, NULL, &res);
+	cr_assert(!res.was_clean, "%s: the pre-crash image was clean", name);
+	cr_assert_gt(res.journals_replayed, 0,
+		     "%s: the recorded mount replayed no journal", name);
+	cr_assert_eq(res.failures, 0,
+		     "%s: %" PRIu64 " of %" PRIu64 " crash images failed; "
+		     "first: %s", name, res.failures, res.images, res.first);
+}
+
+Test(seq, recovery_crash, .timeout = 600)
+{
+	recovery("recovery-crash");
+}
+
+Test(seq, recovery_crash_2, .timeout = 600)
+{
+	recovery("recovery-crash-2");
+}
+CRASH_TEST(seq, unmount_crash, "unmount-crash")

@@ -1,0 +1,538 @@
+/*
+ * workloads.c - the crash harness's workloads (harness.h): every mutating
+ * operation alone, on a common starting tree, and the sequences the
+ * issue names (atomic replace, many files, log GC, allocator reuse,
+ * journal reuse, a crash during recovery, a crash during clean unmount).
+ * Included by the crash suites and crashtest.c, after harness.c.
+ *
+ * Starting tree (base_setup):
+ *   /d1/f      6000 bytes, xattr user.a = "va"
+ *   /d1/g      100 bytes
+ *   /d1/ld     200 bytes, second name /d2/ld2
+ *   /d1/sparse size 64 KiB, no data
+ *   /d1/sub/   with /d1/sub/x (100 bytes)
+ *   /d2/h      3000 bytes
+ *   /e/        empty
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+#include "harness.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+
+/* Run a setup step; return its error with a message. */
+#define WL_TRY(call)                                                           \
+	do {                                                                   \
+		int wl_e_ = (call);                                            \
+		if (wl_e_) {                                                   \
+			fprintf(stderr, "crash: setup: %s: %d\n", #call,       \
+				wl_e_);                                        \
+			return wl_e_;                                          \
+		}                                                              \
+	} while (0)
+
+/* Inode of path or return -ENOENT from the workload. */
+#define WL_INO(var, fs, path)                                                  \
+	uint64_t var = ch_ino((fs), (path));                                   \
+	if (!(var))                                                            \
+		return -ENOENT
+
+static int base_setup(struct ch_run *r, struct fs *fs)
+{
+	struct fs_setattr sa = { .valid = FS_SET_SIZE, .size = 65536 };
+	struct fs_attr a;
+
+	(void)r;
+	WL_TRY(ch_mkdir(fs, "/d1"));
+	WL_TRY(ch_mkdir(fs, "/d2"));
+	WL_TRY(ch_mkdir(fs, "/e"));
+	WL_TRY(ch_mkdir(fs, "/d1/sub"));
+	WL_TRY(ch_mkfile(fs, "/d1/sub/x", 100, 9));
+	WL_TRY(ch_mkfile(fs, "/d1/f", 6000, 1));
+	WL_TRY(fs_setxattr(fs, ch_ino(fs, "/d1/f"), "user.a", "va", 2, 0));
+	WL_TRY(ch_mkfile(fs, "/d1/g", 100, 2));
+	WL_TRY(ch_mkfile(fs, "/d1/ld", 200, 3));
+	WL_TRY(fs_link(fs, ch_ino(fs, "/d1/ld"), ch_ino(fs, "/d2"), "ld2", &a));
+	WL_TRY(ch_mkfile(fs, "/d1/sparse", 0, 0));
+	WL_TRY(fs_setattr(fs, &ch_ctx, ch_ino(fs, "/d1/sparse"), &sa, &a));
+	WL_TRY(ch_mkfile(fs, "/d2/h", 3000, 4));
+	return 0;
+}
+
+/* A write of len pattern bytes at off. */
+static int wl_write(struct fs *fs, uint64_t ino, size_t len, uint64_t off,
+		    unsigned seed)
+{
+	void *buf = malloc(len);
+	int err;
+
+	if (!buf)
+		return -ENOMEM;
+	ch_pattern(buf, len, seed, off);
+	err = fs_pwrite(fs, ino, buf, len, off);
+	free(buf);
+	return err;
+}
+
+static int wl_setattr(struct fs *fs, uint64_t ino, struct fs_setattr *sa)
+{
+	struct fs_attr a;
+
+	return fs_setattr(fs, &ch_ctx, ino, sa, &a);
+}
+
+/* ---- single operations -------------------------------------------------- */
+
+static int w_create(struct ch_run *r, struct fs *fs)
+{
+	struct fs_attr a;
+	WL_INO(d1, fs, "/d1");
+
+	CH_OP(r, "create /d1/new",
+	      fs_mknod(fs, &ch_ctx, d1, "new", S_IFREG | 0644, 0, &a));
+	return 0;
+}
+
+static int w_mknod(struct ch_run *r, struct fs *fs)
+{
+	struct fs_attr a;
+	WL_INO(d1, fs, "/d1");
+
+	CH_OP(r, "mkfifo /d1/fifo",
+	      fs_mknod(fs, &ch_ctx, d1, "fifo", S_IFIFO | 0600, 0, &a));
+	CH_OP(r, "mknod /d1/chr",
+	      fs_mknod(fs, &ch_ctx, d1, "chr", S_IFCHR | 0600,
+		       makedev(1, 3), &a));
+	return 0;
+}
+
+static int w_mkdir(struct ch_run *r, struct fs *fs)
+{
+	struct fs_attr a;
+	WL_INO(d1, fs, "/d1");
+
+	CH_OP(r, "mkdir /d1/nd", fs_mkdir(fs, &ch_ctx, d1, "nd", 0755, &a));
+	return 0;
+}
+
+static int w_symlink(struct ch_run *r, struct fs *fs)
+{
+	struct fs_attr a;
+	WL_INO(d1, fs, "/d1");
+
+	CH_OP(r, "symlink /d1/sl",
+	      fs_symlink(fs, &ch_ctx, d1, "sl", "../d2/h/some/target", &a));
+	return 0;
+}
+
+static int w_link(struct ch_run *r, struct fs *fs)
+{
+	struct fs_attr a;
+	WL_INO(f, fs, "/d1/f");
+	WL_INO(d2, fs, "/d2");
+
+	CH_OP(r, "link /d1/f /d2/f2", fs_link(fs, f, d2, "f2", &a));
+	return 0;
+}
+
+static int w_unlink_last(struct ch_run *r, struct fs *fs)
+{
+	WL_INO(d1, fs, "/d1");
+
+	CH_OP(r, "unlink /d1/f (last link)", fs_unlink(fs, d1, "f"));
+	return 0;
+}
+
+static int w_unlink_linked(struct ch_run *r, struct fs *fs)
+{
+	WL_INO(d1, fs, "/d1");
+
+	CH_OP(r, "unlink /d1/ld (other link left)", fs_unlink(fs, d1, "ld"));
+	return 0;
+}
+
+static int w_rmdir(struct ch_run *r, struct fs *fs)
+{
+	CH_OP(r, "rmdir /e", fs_rmdir(fs, 1, "e"));
+	return 0;
+}
+
+static int w_rename_same(struct ch_run *r, struct fs *fs)
+{
+	WL_INO(d1, fs, "/d1");
+
+	CH_OP(r, "rename /d1/f /d1/f.new",
+	      fs_rename(fs, d1, "f", d1, "f.new", 0));
+	return 0;
+}
+
+static int w_rename_across(struct ch_run *r, struct fs *fs)
+{
+	WL_INO(d1, fs, "/d1");
+	WL_INO(d2, fs, "/d2");
+
+	CH_OP(r, "rename /d1/f /d2/f", fs_rename(fs, d1, "f", d2, "f", 0));
+	return 0;
+}
+
+static int w_rename_over_file(struct ch_run *r, struct fs *fs)
+{
+	WL_INO(d1, fs, "/d1");
+	WL_INO(d2, fs, "/d2");
+
+	CH_OP(r, "rename /d1/f over /d2/h", fs_rename(fs, d1, "f", d2, "h", 0));
+	return 0;
+}
+
+static int w_rename_over_dir(struct ch_run *r, struct fs *fs)
+{
+	WL_INO(d1, fs, "/d1");
+
+	CH_OP(r, "rename /d1/sub over empty /e",
+	      fs_rename(fs, d1, "sub", 1, "e", 0));
+	return 0;
+}
+
+static int w_rename_noreplace(struct ch_run *r, struct fs *fs)
+{
+	WL_INO(d1, fs, "/d1");
+	WL_INO(d2, fs, "/d2");
+
+	CH_OP(r, "rename NOREPLACE /d1/g /d2/g",
+	      fs_rename(fs, d1, "g", d2, "g", RENAME_NOREPLACE));
+	return 0;
+}
+
+static int w_rename_exchange(struct ch_run *r, struct fs *fs)
+{
+	WL_INO(d1, fs, "/d1");
+	WL_INO(d2, fs, "/d2");
+
+	CH_OP(r, "rename EXCHANGE /d1/f /d2/h",
+	      fs_rename(fs, d1, "f", d2, "h", RENAME_EXCHANGE));
+	return 0;
+}
+
+static int w_rename_exchange_dir(struct ch_run *r, struct fs *fs)
+{
+	WL_INO(d1, fs, "/d1");
+
+	CH_OP(r, "rename EXCHANGE dir /d1/sub with file /d2/h",
+	      fs_rename(fs, d1, "sub", ch_ino(fs, "/d2"), "h",
+			RENAME_EXCHANGE));
+	return 0;
+}
+
+static int w_rename_dir(struct ch_run *r, struct fs *fs)
+{
+	WL_INO(d1, fs, "/d1");
+	WL_INO(d2, fs, "/d2");
+
+	CH_OP(r, "rename dir /d1/sub /d2/sub",
+	      fs_rename(fs, d1, "sub", d2, "sub", 0));
+	return 0;
+}
+
+static int w_write_overwrite(struct ch_run *r, struct fs *fs)
+{
+	WL_INO(f, fs, "/d1/f");
+
+	CH_OP(r, "overwrite 4096 at 1000 of /d1/f",
+	      wl_write(fs, f, 4096, 1000, 21));
+	return 0;
+}
+
+static int w_write_append(struct ch_run *r, struct fs *fs)
+{
+	WL_INO(f, fs, "/d1/f");
+
+	CH_OP(r, "append 5000 to /d1/f", wl_write(fs, f, 5000, 6000, 22));
+	return 0;
+}
+
+static int w_write_hole(struct ch_run *r, struct fs *fs)
+{
+	WL_INO(s, fs, "/d1/sparse");
+
+	CH_OP(r, "write 4096 into the hole at 16384 of /d1/sparse",
+	      wl_write(fs, s, 4096, 16384, 23));
+	return 0;
+}
+
+static int w_truncate_down(struct ch_run *r, struct fs *fs)
+{
+	struct fs_setattr sa = { .valid = FS_SET_SIZE, .size = 1000 };
+	WL_INO(f, fs, "/d1/f");
+
+	CH_OP(r, "truncate /d1/f to 1000", wl_setattr(fs, f, &sa));
+	return 0;
+}
+
+static int w_truncate_up(struct ch_run *r, struct fs *fs)
+{
+	struct fs_setattr sa = { .valid = FS_SET_SIZE, .size = 20000 };
+	WL_INO(f, fs, "/d1/f");
+
+	CH_OP(r, "truncate /d1/f up to 20000", wl_setattr(fs, f, &sa));
+	return 0;
+}
+
+static int w_fallocate(struct ch_run *r, struct fs *fs)
+{
+	WL_INO(g, fs, "/d1/g");
+	WL_INO(f, fs, "/d1/f");
+
+	CH_OP(r, "fallocate /d1/g 0..16384", fs_fallocate(fs, g, 0, 0, 16384));
+	CH_OP(r, "fallocate KEEP_SIZE /d1/f 8192..16384",
+	      fs_fallocate(fs, f, FALLOC_FL_KEEP_SIZE, 8192, 8192));
+	return 0;
+}
+
+static int w_punch_hole(struct ch_run *r, struct fs *fs)
+{
+	WL_INO(f, fs, "/d1/f");
+
+	CH_OP(r, "punch hole /d1/f 0..4096",
+	      fs_fallocate(fs, f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			   0, 4096));
+	return 0;
+}
+
+static int w_chmod(struct ch_run *r, struct fs *fs)
+{
+	struct fs_setattr sa = { .valid = FS_SET_MODE, .mode = 0600 };
+	WL_INO(f, fs, "/d1/f");
+
+	CH_OP(r, "chmod 600 /d1/f", wl_setattr(fs, f, &sa));
+	return 0;
+}
+
+static int w_chown(struct ch_run *r, struct fs *fs)
+{
+	struct fs_setattr sa = { .valid = FS_SET_UID | FS_SET_GID,
+				 .uid = 4321, .gid = 8765 };
+	WL_INO(f, fs, "/d1/f");
+
+	CH_OP(r, "chown 4321:8765 /d1/f", wl_setattr(fs, f, &sa));
+	return 0;
+}
+
+static int w_utimens(struct ch_run *r, struct fs *fs)
+{
+	struct fs_setattr sa = { .valid = FS_SET_ATIME | FS_SET_MTIME,
+				 .atime = { 1000000, 5 },
+				 .mtime = { 2000000, 7 } };
+	WL_INO(f, fs, "/d1/f");
+
+	CH_OP(r, "utimens /d1/f", wl_setattr(fs, f, &sa));
+	return 0;
+}
+
+static int w_setxattr(struct ch_run *r, struct fs *fs)
+{
+	WL_INO(f, fs, "/d1/f");
+
+	CH_OP(r, "setxattr user.b /d1/f",
+	      fs_setxattr(fs, f, "user.b", "a value of some length", 22, 0));
+	CH_OP(r, "setxattr REPLACE user.a /d1/f",
+	      fs_setxattr(fs, f, "user.a", "replaced", 8, XATTR_REPLACE));
+	return 0;
+}
+
+static int w_removexattr(struct ch_run *r, struct fs *fs)
+{
+	WL_INO(f, fs, "/d1/f");
+
+	CH_OP(r, "removexattr user.a /d1/f", fs_removexattr(fs, f, "user.a"));
+	return 0;
+}
+
+/* ---- sequences ---------------------------------------------------------- */
+
+/* Editors and databases: write a temp file, fsync, rename over. */
+static int w_atomic_replace(struct ch_run *r, struct fs *fs)
+{
+	struct fs_attr a;
+	WL_INO(d1, fs, "/d1");
+
+	CH_OP(r, "create /d1/f.tmp",
+	      fs_mknod(fs, &ch_ctx, d1, "f.tmp", S_IFREG | 0644, 0, &a));
+	CH_OP(r, "write 8192 to /d1/f.tmp", wl_write(fs, a.ino, 8192, 0, 31));
+	/* fsync: nothing to do, every call is synchronous */
+	CH_OP(r, "rename /d1/f.tmp over /d1/f",
+	      fs_rename(fs, d1, "f.tmp", d1, "f", 0));
+	return 0;
+}
+
+static int w_many_files(struct ch_run *r, struct fs *fs)
+{
+	struct fs_attr a;
+	char name[32], what[64];
+	WL_INO(d2, fs, "/d2");
+
+	for (int i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "file-%02d", i);
+		snprintf(what, sizeof(what), "create /d2/%s", name);
+		CH_OP(r, what,
+		      fs_mknod(fs, &ch_ctx, d2, name, S_IFREG | 0644, 0, &a));
+		if (i % 8 == 7) {
+			snprintf(what, sizeof(what), "unlink /d2/file-%02d",
+				 i - 4);
+			snprintf(name, sizeof(name), "file-%02d", i - 4);
+			CH_OP(r, what, fs_unlink(fs, d2, name));
+		}
+	}
+	return 0;
+}
+
+/* Grow one file's log with small changes, then compact it. */
+static int gc_setup(struct ch_run *r, struct fs *fs)
+{
+	struct fs_setattr sa = { .valid = FS_SET_MODE };
+	uint64_t f;
+
+	WL_TRY(base_setup(r, fs));
+	f = ch_ino(fs, "/d1/g");
+	for (int i = 0; i < 600; i++) {
+		sa.mode = (i & 1) ? 0600 : 0644;
+		WL_TRY(wl_setattr(fs, f, &sa));
+	}
+	return 0;
+}
+
+static int w_gc(struct ch_run *r, struct fs *fs)
+{
+	struct fs_setattr sa = { .valid = FS_SET_MODE, .mode = 0640 };
+	WL_INO(g, fs, "/d1/g");
+
+	CH_OP(r, "log gc of /d1/g", fs_gc(fs, g));
+	CH_OP(r, "chmod 640 /d1/g after gc", wl_setattr(fs, g, &sa));
+	CH_OP(r, "append to /d1/g after gc", wl_write(fs, g, 3000, 100, 41));
+	return 0;
+}
+
+/* Delete a file with data, then new data reuses its blocks. */
+static int w_alloc_reuse(struct ch_run *r, struct fs *fs)
+{
+	struct fs_attr a;
+	WL_INO(d1, fs, "/d1");
+
+	CH_OP(r, "unlink /d1/f", fs_unlink(fs, d1, "f"));
+	CH_OP(r, "create /d1/n",
+	      fs_mknod(fs, &ch_ctx, d1, "n", S_IFREG | 0644, 0, &a));
+	CH_OP(r, "write 12288 to /d1/n", wl_write(fs, a.ino, 12288, 0, 51));
+	CH_OP(r, "truncate /d2/h to 0",
+	      wl_setattr(fs, ch_ino(fs, "/d2/h"),
+			 &(struct fs_setattr){ .valid = FS_SET_SIZE }));
+	CH_OP(r, "write 8192 to /d1/g", wl_write(fs, ch_ino(fs, "/d1/g"),
+						 8192, 0, 52));
+	return 0;
+}
+
+/* Many journaled operations in a row: each lane's journal is reused. */
+static int w_journal_wrap(struct ch_run *r, struct fs *fs)
+{
+	WL_INO(d1, fs, "/d1");
+	WL_INO(d2, fs, "/d2");
+
+	for (int i = 0; i < 24; i++) {
+		if (i & 1)
+			CH_OP(r, "rename /d2/g /d1/g",
+			      fs_rename(fs, d2, "g", d1, "g", 0));
+		else
+			CH_OP(r, "rename /d1/g /d2/g",
+			      fs_rename(fs, d1, "g", d2, "g", 0));
+	}
+	return 0;
+}
+
+/* Pre: an exchange cut after its journal commit; the recorded mount
+ * replays it; a crash during that recovery must give the same result. */
+static int pre_exchange(struct ch_run *r, struct fs *fs)
+{
+	return w_rename_exchange(r, fs);
+}
+
+static int w_recovery(struct ch_run *r, struct fs *fs)
+{
+	WL_INO(g, fs, "/d1/g");
+
+	CH_OP(r, "write to /d1/g after recovery", wl_write(fs, g, 100, 0, 61));
+	return 0;
+}
+
+static int pre_mkdir_write(struct ch_run *r, struct fs *fs)
+{
+	struct fs_attr a;
+	WL_INO(d1, fs, "/d1");
+
+	CH_OP(r, "write /d1/f", wl_write(fs, ch_ino(fs, "/d1/f"), 4096, 0, 62));
+	CH_OP(r, "mkdir /d1/m", fs_mkdir(fs, &ch_ctx, d1, "m", 0755, &a));
+	return 0;
+}
+
+static int w_unmount(struct ch_run *r, struct fs *fs)
+{
+	struct fs_attr a;
+	WL_INO(d1, fs, "/d1");
+
+	CH_OP(r, "create /d1/u",
+	      fs_mknod(fs, &ch_ctx, d1, "u", S_IFREG | 0644, 0, &a));
+	CH_OP(r, "unlink /d1/g", fs_unlink(fs, d1, "g"));
+	return 0; /* the harness then unmounts (CH_W_UNMOUNT) */
+}
+
+const struct ch_workload ch_workloads[] = {
+	{ "create", NULL, 0, base_setup, NULL, w_create },
+	{ "mknod", NULL, 0, base_setup, NULL, w_mknod },
+	{ "mkdir", NULL, 0, base_setup, NULL, w_mkdir },
+	{ "symlink", NULL, 0, base_setup, NULL, w_symlink },
+	{ "link", NULL, 0, base_setup, NULL, w_link },
+	{ "unlink-last", NULL, 0, base_setup, NULL, w_unlink_last },
+	{ "unlink-linked", NULL, 0, base_setup, NULL, w_unlink_linked },
+	{ "rmdir", NULL, 0, base_setup, NULL, w_rmdir },
+	{ "rename-same-dir", NULL, 0, base_setup, NULL, w_rename_same },
+	{ "rename-across", NULL, 0, base_setup, NULL, w_rename_across },
+	{ "rename-over-file", NULL, 0, base_setup, NULL, w_rename_over_file },
+	{ "rename-over-dir", NULL, 0, base_setup, NULL, w_rename_over_dir },
+	{ "rename-noreplace", NULL, 0, base_setup, NULL, w_rename_noreplace },
+	{ "rename-exchange", NULL, 0, base_setup, NULL, w_rename_exchange },
+	{ "rename-exchange-dir", NULL, 0, base_setup, NULL,
+	  w_rename_exchange_dir },
+	{ "rename-dir", NULL, 0, base_setup, NULL, w_rename_dir },
+	{ "write-overwrite", NULL, 0, base_setup, NULL, w_write_overwrite },
+	{ "write-append", NULL, 0, base_setup, NULL, w_write_append },
+	{ "write-hole", NULL, 0, base_setup, NULL, w_write_hole },
+	{ "truncate-down", NULL, 0, base_setup, NULL, w_truncate_down },
+	{ "truncate-up", NULL, 0, base_setup, NULL, w_truncate_up },
+	{ "fallocate", NULL, 0, base_setup, NULL, w_fallocate },
+	{ "punch-hole", NULL, 0, base_setup, NULL, w_punch_hole },
+	{ "chmod", NULL, 0, base_setup, NULL, w_chmod },
+	{ "chown", NULL, 0, base_setup, NULL, w_chown },
+	{ "utimens", NULL, 0, base_setup, NULL, w_utimens },
+	{ "setxattr", NULL, 0, base_setup, NULL, w_setxattr },
+	{ "removexattr", NULL, 0, base_setup, NULL, w_removexattr },
+	{ "atomic-replace", NULL, 0, base_setup, NULL, w_atomic_replace },
+	{ "many-files", NULL, 0, base_setup, NULL, w_many_files },
+	{ "log-gc", NULL, 0, gc_setup, NULL, w_gc },
+	{ "alloc-reuse", NULL, 0, base_setup, NULL, w_alloc_reuse },
+	{ "journal-wrap", NULL, 0, base_setup, NULL, w_journal_wrap },
+	{ "recovery-crash", NULL, 0, base_setup, pre_exchange, w_recovery },
+	{ "recovery-crash-2", NULL, 0, base_setup, pre_mkdir_write,
+	  w_recovery },
+	{ "unmount-crash", NULL, CH_W_UNMOUNT, base_setup, NULL, w_unmount },
+};
+const size_t ch_nworkloads = sizeof(ch_workloads) / sizeof(ch_workloads[0]);
