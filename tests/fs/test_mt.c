@@ -536,7 +536,9 @@ static void *cross_mover(void *arg)
 	struct xarg *x = arg;
 	struct fs_attr o;
 
-	for (int i = 0; i < 2000; i++) {
+	/* 2000 tries, and on until one move went through: when the other
+	 * thread is done, both are in the root and the move must succeed */
+	for (int i = 0; i < 2000 || (x->moved == 0 && i < 1000000); i++) {
 		int r;
 
 		/* where is the other directory now: in the root, or inside
