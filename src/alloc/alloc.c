@@ -391,10 +391,43 @@ uint64_t alloc_refused_frees(struct alloc *a)
 
 /* ---- saved state ------------------------------------------------------ */
 
+#define ALLOC_CHAIN_MAX 4096 /* pages of a saved chain alloc_load accepts */
+
+int alloc_saved_chain_blocks(const void *base, uint64_t data_start,
+			     uint64_t total_blocks, uint64_t head,
+			     uint64_t *nblocks)
+{
+	const uint8_t *b = base;
+	uint64_t blk = head, n = 0;
+
+	*nblocks = 0;
+	while (blk) {
+		const struct pmfs_allocsave *as;
+
+		if (blk < data_start || blk >= total_blocks ||
+		    n >= ALLOC_CHAIN_MAX)
+			return -EUCLEAN;
+		as = (const void *)(b + fmt_blk_off(blk));
+		if (as->magic != PMFS_ALLOCSAVE_MAGIC || as->seq != n ||
+		    as->count > PMFS_ALLOCSAVE_MAX ||
+		    as->crc != fmt_allocsave_crc(as))
+			return -EUCLEAN;
+		for (uint64_t i = 0; i < as->count; i++)
+			if (as->ext[i].start < data_start ||
+			    as->ext[i].len > total_blocks ||
+			    as->ext[i].start > total_blocks - as->ext[i].len)
+				return -EUCLEAN;
+		n++;
+		blk = as->next;
+	}
+	*nblocks = n;
+	return 0;
+}
+
 int alloc_load(struct alloc *a, const void *base, uint64_t head)
 {
 	const uint8_t *b = base;
-	uint64_t blk = head, seq = 0, chain[4096];
+	uint64_t blk = head, seq = 0, chain[ALLOC_CHAIN_MAX];
 	size_t nchain = 0;
 	int err;
 

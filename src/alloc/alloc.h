@@ -87,6 +87,15 @@ uint64_t alloc_refused_frees(struct alloc *a);
  */
 int alloc_load(struct alloc *a, const void *base, uint64_t head);
 int alloc_save(struct alloc *a, struct pmio *p, void *base, uint64_t *head);
+/*
+ * Read-only (fsck): *nblocks = the blocks of the saved chain at block head
+ * (its own pages; 0 for head 0), checked as alloc_load checks it (magic,
+ * seq, count, crc, every block in [data_start, total_blocks), no more
+ * pages than alloc_load accepts); -EUCLEAN if it is corrupt.
+ */
+int alloc_saved_chain_blocks(const void *base, uint64_t data_start,
+			     uint64_t total_blocks, uint64_t head,
+			     uint64_t *nblocks);
 
 /* ---- inode numbers ---------------------------------------------------- */
 

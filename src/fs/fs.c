@@ -53,12 +53,6 @@ void fs_time_to(struct pmfs_time *t, const struct timespec *ts)
 	t->pad = 0;
 }
 
-static void time_from(struct timespec *ts, const struct pmfs_time *t)
-{
-	ts->tv_sec = (time_t)t->sec;
-	ts->tv_nsec = t->nsec < 1000000000u ? (long)t->nsec : 0;
-}
-
 static uint64_t name_hash(const char *s, size_t n)
 {
 	uint64_t h = 1469598103934665603ull;
@@ -89,7 +83,7 @@ struct fs_dent *fs_dir_find(struct fs_dir *d, const char *name, size_t nlen)
 {
 	uint64_t h;
 
-	if (!d->hcap)
+	if (!d || !d->hcap)
 		return NULL;
 	h = name_hash(name, nlen);
 	for (struct fs_dent *e = d->ht[h & (d->hcap - 1)]; e; e = e->hnext)
@@ -198,8 +192,6 @@ static int dir_add(struct fs_dir *d, const struct pmfs_le_dentry *de)
 	d->ht[e->hash & (d->hcap - 1)] = e;
 	d->n++;
 	d->bytes += fmt_dentry_len(e->nlen);
-	if (de->cookie > d->maxcookie)
-		d->maxcookie = de->cookie;
 	if (d->nord && d->ordc[d->nord - 1] >= e->cookie) {
 		/* out-of-order cookie (only from a damaged log): keep sorted */
 		size_t i = d->nord;
@@ -221,6 +213,8 @@ static int dir_add(struct fs_dir *d, const struct pmfs_le_dentry *de)
 
 static void dir_free(struct fs_dir *d)
 {
+	if (!d)
+		return;
 	for (size_t i = 0; i < d->hcap; i++) {
 		struct fs_dent *e = d->ht[i], *nx;
 
@@ -237,148 +231,347 @@ static void dir_free(struct fs_dir *d)
 
 /* ---- extent map ------------------------------------------------------- */
 
-const struct fs_ext *fs_emap_find(const struct fs_fmap *m, uint64_t pgoff)
+/*
+ * The file offset -> block map is a radix tree of 64-way nodes over page
+ * numbers, grown in height on demand: a leaf holds one word per page
+ * (0: hole, else the block number, EMAP_UNWRITTEN set for fallocated
+ * blocks).  find is O(height), a set or punch of n pages O(n + height),
+ * empty subtrees are skipped (and freed by hole sets), so a huge sparse
+ * file costs what it maps.  Extents are the maximal runs of consecutive
+ * blocks with equal flags; m->next counts them, kept exact per change
+ * (GC sizes a compacted log from it).
+ */
+#define EMAP_SHIFT 6u
+#define EMAP_FAN (1u << EMAP_SHIFT)
+#define EMAP_MAXH 10u /* 60 bits of page number */
+#define EMAP_UNWRITTEN (1ull << 63)
+
+struct emap_node {
+	uint32_t cnt; /* nonzero words (leaf) or non-NULL children */
+	union {
+		uint64_t v[EMAP_FAN];
+		struct emap_node *c[EMAP_FAN];
+	};
+};
+
+static inline unsigned emap_idx(uint64_t pg, unsigned l)
 {
-	size_t lo = 0, hi = m->n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (m->e[mid].pgoff + m->e[mid].n <= pgoff)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < m->n && m->e[lo].pgoff <= pgoff)
-		return &m->e[lo];
-	return NULL;
+	return (unsigned)(pg >> (EMAP_SHIFT * (l - 1))) & (EMAP_FAN - 1);
 }
 
-static int emap_reserve(struct fs_fmap *m, size_t extra)
+/* Does word b continue the run that word a ends? */
+static inline bool emap_cont(uint64_t a, uint64_t b)
 {
-	if (m->n + extra > m->cap) {
-		size_t nc = (m->cap ? m->cap * 2 : 8) + extra;
-		struct fs_ext *ne = realloc(m->e, nc * sizeof(*ne));
-
-		if (!ne)
-			return -ENOMEM;
-		m->e = ne;
-		m->cap = nc;
-	}
-	return 0;
+	return a && b && ((a ^ b) & EMAP_UNWRITTEN) == 0 &&
+	       (b & ~EMAP_UNWRITTEN) == (a & ~EMAP_UNWRITTEN) + 1;
 }
 
-/* Free displaced [blk, blk+n) except blocks the new mapping keeps. */
-static void emap_displace(struct fs *fs, const struct fs_ext *old,
-			  uint64_t x0, uint64_t x1, uint64_t npg,
-			  uint64_t nn, uint64_t nblk, bool live)
+static uint64_t emap_get(const struct fs_fmap *m, uint64_t pg)
 {
-	if (!live || !fs)
+	const struct emap_node *nd = m->root;
+
+	if (!nd || (pg >> (EMAP_SHIFT * m->height)))
+		return 0;
+	for (unsigned l = m->height; l > 1; l--) {
+		nd = nd->c[emap_idx(pg, l)];
+		if (!nd)
+			return 0;
+	}
+	return nd->v[pg & (EMAP_FAN - 1)];
+}
+
+static void emap_fill(struct fs_ext *out, uint64_t pg, uint64_t n,
+		      uint64_t v)
+{
+	out->pgoff = pg;
+	out->n = n;
+	out->blk = v & ~EMAP_UNWRITTEN;
+	out->flags = (v & EMAP_UNWRITTEN) ? PMFS_WR_UNWRITTEN : 0;
+}
+
+bool fs_emap_find(const struct fs_fmap *m, uint64_t pgoff,
+		  struct fs_ext *out)
+{
+	uint64_t v = emap_get(m, pgoff);
+
+	if (!v)
+		return false;
+	emap_fill(out, pgoff, 1, v);
+	return true;
+}
+
+/* First mapped page >= pg below node nd (level l, first page base). */
+static bool emap_next_in(const struct emap_node *nd, unsigned l,
+			 uint64_t base, uint64_t pg, uint64_t *out)
+{
+	unsigned sh = EMAP_SHIFT * (l - 1);
+	unsigned i = pg > base ? (unsigned)((pg - base) >> sh) : 0;
+
+	for (; i < EMAP_FAN; i++) {
+		if (l == 1) {
+			if (nd->v[i]) {
+				*out = base + i;
+				return true;
+			}
+		} else if (nd->c[i] && nd->c[i]->cnt &&
+			   emap_next_in(nd->c[i], l - 1,
+					base + ((uint64_t)i << sh), pg, out)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+bool fs_emap_next(const struct fs_fmap *m, uint64_t pgoff,
+		  struct fs_ext *out)
+{
+	uint64_t x, v, n = 1;
+
+	if (!m->root || (pgoff >> (EMAP_SHIFT * m->height)) ||
+	    !emap_next_in(m->root, m->height, 0, pgoff, &x))
+		return false;
+	v = emap_get(m, x);
+	while (emap_cont(emap_get(m, x + n - 1), emap_get(m, x + n)))
+		n++;
+	emap_fill(out, x, n, v);
+	return true;
+}
+
+/* Leaf holding pg, created (and the tree grown) as needed; NULL: ENOMEM. */
+static struct emap_node *emap_leaf(struct fs_fmap *m, uint64_t pg)
+{
+	struct emap_node *nd;
+
+	if (!m->root) {
+		m->root = calloc(1, sizeof(*m->root));
+		if (!m->root)
+			return NULL;
+		m->height = 1;
+	}
+	while (pg >> (EMAP_SHIFT * m->height)) {
+		nd = calloc(1, sizeof(*nd));
+		if (!nd)
+			return NULL;
+		nd->c[0] = m->root;
+		nd->cnt = 1;
+		m->root = nd;
+		m->height++;
+	}
+	nd = m->root;
+	for (unsigned l = m->height; l > 1; l--) {
+		unsigned i = emap_idx(pg, l);
+
+		if (!nd->c[i]) {
+			nd->c[i] = calloc(1, sizeof(*nd));
+			if (!nd->c[i])
+				return NULL;
+			nd->cnt++;
+		}
+		nd = nd->c[i];
+	}
+	return nd;
+}
+
+/* State of one range clear: what it frees, the run bookkeeping. */
+struct emap_clr {
+	struct fs *fs;
+	bool live, prune;
+	uint64_t npg, nn, nblk;  /* new mapping: its blocks are kept */
+	uint64_t lastpg, lastv;  /* last mapped page seen (run starts) */
+	uint64_t starts, freed;  /* runs starting inside, pages cleared */
+	uint64_t hi, oldlast;    /* end of range, old word of hi - 1 */
+};
+
+static void emap_clr_page(struct emap_clr *c, uint64_t x, uint64_t v)
+{
+	uint64_t b = v & ~EMAP_UNWRITTEN;
+
+	if (!(c->lastpg + 1 == x && emap_cont(c->lastv, v)))
+		c->starts++;
+	c->lastpg = x;
+	c->lastv = v;
+	if (x + 1 == c->hi)
+		c->oldlast = v;
+	c->freed++;
+	if (!c->live || !c->fs)
 		return;
-	for (uint64_t x = x0; x < x1; x++) {
-		uint64_t b = old->blk + (x - old->pgoff);
+	if (c->nblk && x >= c->npg && x - c->npg < c->nn &&
+	    c->nblk + (x - c->npg) == b)
+		return;
+	alloc_free(c->fs->a, b, 1);
+}
 
-		if (nblk && x >= npg && x < npg + nn && nblk + (x - npg) == b)
+static void emap_clr_in(struct emap_node *nd, unsigned l, uint64_t base,
+			uint64_t lo, struct emap_clr *c)
+{
+	unsigned sh = EMAP_SHIFT * (l - 1);
+	uint64_t i0 = lo > base ? (lo - base) >> sh : 0;
+	uint64_t i1 = (c->hi - 1 - base) >> sh;
+
+	if (i1 >= EMAP_FAN)
+		i1 = EMAP_FAN - 1;
+	for (uint64_t i = i0; i <= i1; i++) {
+		if (l == 1) {
+			if (!nd->v[i])
+				continue;
+			emap_clr_page(c, base + i, nd->v[i]);
+			nd->v[i] = 0;
+			nd->cnt--;
 			continue;
-		alloc_free(fs->a, b, 1);
+		}
+		if (!nd->c[i])
+			continue;
+		emap_clr_in(nd->c[i], l - 1, base + (i << sh), lo, c);
+		if (c->prune && nd->c[i]->cnt == 0) {
+			free(nd->c[i]);
+			nd->c[i] = NULL;
+			nd->cnt--;
+		}
 	}
+}
+
+/* Unmap [lo, hi) (hi clipped to the tree), freeing displaced blocks. */
+static void emap_clear(struct fs_fmap *m, uint64_t lo, uint64_t hi,
+		       struct emap_clr *c)
+{
+	uint64_t top, vh;
+
+	if (!m->root)
+		return;
+	top = 1ull << (EMAP_SHIFT * m->height);
+	if (hi > top)
+		hi = top;
+	if (lo >= hi)
+		return;
+	c->hi = hi;
+	c->lastpg = lo ? lo - 1 : UINT64_MAX;
+	c->lastv = lo ? emap_get(m, lo - 1) : 0;
+	c->starts = c->freed = c->oldlast = 0;
+	emap_clr_in(m->root, m->height, 0, lo, c);
+	m->nblocks -= c->freed;
+	m->next -= c->starts;
+	/* hi begins a run now if it continued the run cleared before it */
+	vh = hi < top ? emap_get(m, hi) : 0;
+	if (emap_cont(c->oldlast, vh))
+		m->next++;
+	if (c->prune && m->root->cnt == 0) {
+		free(m->root);
+		m->root = NULL;
+		m->height = 0;
+	}
+}
+
+/* fs_emap_set of data when pgoff - 1 .. pgoff + n share one leaf (most
+ * writes): the same bookkeeping as emap_clear + set, in that leaf. */
+static int emap_set_leaf(struct fs *fs, struct fs_fmap *m, uint64_t pgoff,
+			 uint64_t n, uint64_t v0, bool live)
+{
+	struct emap_node *lf = emap_leaf(m, pgoff);
+	unsigned i0 = (unsigned)(pgoff & (EMAP_FAN - 1));
+	uint64_t prev, after, last, oldlast, starts = 0, freed = 0;
+
+	if (!lf)
+		return -ENOMEM;
+	prev = lf->v[i0 - 1];
+	after = lf->v[i0 + n];
+	oldlast = lf->v[i0 + n - 1];
+	last = prev;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t v = lf->v[i0 + i], nv = v0 + i;
+
+		if (v) {
+			if (!emap_cont(last, v))
+				starts++;
+			freed++;
+			if (live && fs &&
+			    (v & ~EMAP_UNWRITTEN) != (nv & ~EMAP_UNWRITTEN))
+				alloc_free(fs->a, v & ~EMAP_UNWRITTEN, 1);
+		}
+		last = v;
+		lf->v[i0 + i] = nv;
+	}
+	lf->cnt += (uint32_t)(n - freed);
+	m->nblocks += n - freed;
+	m->next -= starts;
+	if (emap_cont(oldlast, after))
+		m->next++; /* after began a run once the range was cleared */
+	if (!emap_cont(prev, v0))
+		m->next++;
+	if (emap_cont(v0 + n - 1, after))
+		m->next--;
+	return 0;
 }
 
 int fs_emap_set(struct fs *fs, struct fs_fmap *m, uint64_t pgoff,
 		uint64_t n, uint64_t blk, uint32_t flags, bool live)
 {
-	uint64_t end = pgoff + n;
-	size_t i, k;
-	int err;
+	struct emap_clr c = { .fs = fs, .live = live };
+	uint64_t end = pgoff + n, v0, prev, after;
 
 	if (n == 0)
 		return 0;
-	err = emap_reserve(m, 3);
-	if (err)
-		return err;
-	/* find first extent ending after pgoff */
-	i = 0;
-	{
-		size_t lo = 0, hi = m->n;
-
-		while (lo < hi) {
-			size_t mid = (lo + hi) / 2;
-
-			if (m->e[mid].pgoff + m->e[mid].n <= pgoff)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		i = lo;
-	}
-	k = i;
-	/* split or trim overlapping extents */
-	while (k < m->n && m->e[k].pgoff < end) {
-		struct fs_ext *e = &m->e[k];
-		uint64_t e0 = e->pgoff, e1 = e->pgoff + e->n;
-		uint64_t x0 = e0 > pgoff ? e0 : pgoff, x1 = e1 < end ? e1 : end;
-
-		emap_displace(fs, e, x0, x1, pgoff, n,
-			      flags & PMFS_WR_HOLE ? 0 : blk, live);
-		m->nblocks -= x1 - x0;
-		if (e0 < pgoff && e1 > end) {
-			/* split in two */
-			memmove(&m->e[k + 2], &m->e[k + 1],
-				(m->n - k - 1) * sizeof(*e));
-			m->e[k + 1] = *e;
-			m->e[k + 1].pgoff = end;
-			m->e[k + 1].n = e1 - end;
-			m->e[k + 1].blk = e->blk + (end - e0);
-			e->n = pgoff - e0;
-			m->n++;
-			k++; /* new extent goes between */
-			break;
-		} else if (e0 < pgoff) {
-			e->n = pgoff - e0;
-			k++;
-		} else if (e1 > end) {
-			e->blk += end - e0;
-			e->n = e1 - end;
-			e->pgoff = end;
-			break;
-		} else {
-			memmove(&m->e[k], &m->e[k + 1],
-				(m->n - k - 1) * sizeof(*e));
-			m->n--;
-		}
-	}
-	if (flags & PMFS_WR_HOLE)
+	if (end < pgoff || (end - 1) >> (EMAP_SHIFT * EMAP_MAXH))
+		return -EFBIG;
+	if (flags & PMFS_WR_HOLE) {
+		c.prune = true;
+		emap_clear(m, pgoff, end, &c);
 		return 0;
-	/* insert at position k (first extent with pgoff >= end or after) */
-	k = i;
-	while (k < m->n && m->e[k].pgoff < pgoff)
-		k++;
-	if (k > 0 && m->e[k - 1].pgoff + m->e[k - 1].n == pgoff &&
-	    m->e[k - 1].blk + m->e[k - 1].n == blk &&
-	    m->e[k - 1].flags == flags) {
-		m->e[k - 1].n += n;
-	} else {
-		memmove(&m->e[k + 1], &m->e[k], (m->n - k) * sizeof(m->e[0]));
-		m->e[k].pgoff = pgoff;
-		m->e[k].n = n;
-		m->e[k].blk = blk;
-		m->e[k].flags = flags;
-		m->n++;
+	}
+	if (!blk || (blk & EMAP_UNWRITTEN) || blk + n < blk ||
+	    (blk + n) & EMAP_UNWRITTEN)
+		return -EIO;
+	v0 = blk | ((flags & PMFS_WR_UNWRITTEN) ? EMAP_UNWRITTEN : 0);
+	if (pgoff > 0 && ((pgoff - 1) >> EMAP_SHIFT) == (end >> EMAP_SHIFT))
+		return emap_set_leaf(fs, m, pgoff, n, v0, live);
+	/* every leaf first, so that nothing changes if memory runs out */
+	for (uint64_t x = pgoff; x < end; x = (x | (EMAP_FAN - 1)) + 1)
+		if (!emap_leaf(m, x))
+			return -ENOMEM;
+	c.npg = pgoff;
+	c.nn = n;
+	c.nblk = blk;
+	emap_clear(m, pgoff, end, &c);
+	prev = pgoff ? emap_get(m, pgoff - 1) : 0;
+	after = emap_get(m, end);
+	for (uint64_t x = pgoff; x < end;) {
+		struct emap_node *lf = emap_leaf(m, x);
+
+		do {
+			lf->v[x & (EMAP_FAN - 1)] = v0 + (x - pgoff);
+			lf->cnt++;
+			x++;
+		} while (x < end && (x & (EMAP_FAN - 1)));
 	}
 	m->nblocks += n;
+	if (!emap_cont(prev, v0))
+		m->next++;
+	if (emap_cont(v0 + n - 1, after))
+		m->next--;
 	return 0;
 }
 
 void fs_emap_truncate(struct fs *fs, struct fs_fmap *m, uint64_t from,
 		      bool live)
 {
-	uint64_t last;
+	struct emap_clr c = { .fs = fs, .live = live, .prune = true };
 
-	if (!m->n)
-		return;
-	last = m->e[m->n - 1].pgoff + m->e[m->n - 1].n;
-	if (last > from)
-		fs_emap_set(fs, m, from, last - from, 0, PMFS_WR_HOLE, live);
+	emap_clear(m, from, UINT64_MAX, &c);
+}
+
+static void emap_free_in(struct emap_node *nd, unsigned l)
+{
+	if (l > 1)
+		for (unsigned i = 0; i < EMAP_FAN; i++)
+			if (nd->c[i])
+				emap_free_in(nd->c[i], l - 1);
+	free(nd);
+}
+
+void fs_emap_free(struct fs_fmap *m)
+{
+	if (m->root)
+		emap_free_in(m->root, m->height);
+	memset(m, 0, sizeof(*m));
 }
 
 /* ---- replay ----------------------------------------------------------- */
@@ -398,152 +591,157 @@ static void xattr_del(struct fs_inode *ip, const char *name, size_t nlen)
 	}
 }
 
+/* fs_apply's callbacks (log.h, ilog_replay_ops): DRAM indexes of ip. */
+struct apply_arg {
+	struct fs *fs;
+	struct fs_inode *ip;
+	bool live;
+};
+
+static int ap_extent(void *arg, uint64_t pgoff, uint64_t n, uint64_t blk,
+		     uint32_t flags)
+{
+	struct apply_arg *aa = arg;
+
+	return fs_emap_set(aa->fs, &aa->ip->map, pgoff, n, blk, flags,
+			   aa->live);
+}
+
+static int ap_truncate(void *arg, uint64_t from_pg)
+{
+	struct apply_arg *aa = arg;
+
+	fs_emap_truncate(aa->fs, &aa->ip->map, from_pg, aa->live);
+	return 0;
+}
+
+static int ap_dentry_add(void *arg, const struct pmfs_le_dentry *de)
+{
+	struct apply_arg *aa = arg;
+
+	if (!aa->ip->dir && !(aa->ip->dir = calloc(1, sizeof(struct fs_dir))))
+		return -ENOMEM;
+	return dir_add(aa->ip->dir, de);
+}
+
+static int ap_dentry_del(void *arg, const struct pmfs_le_dentry *de)
+{
+	struct apply_arg *aa = arg;
+	struct fs_dent *x = fs_dir_find(aa->ip->dir, (const char *)de->name,
+					de->name_len);
+
+	if (x)
+		dir_unlink(aa->ip->dir, x);
+	return 0;
+}
+
+static int ap_symlink(void *arg, const char *target, uint32_t len,
+		      uint64_t blk)
+{
+	struct fs_inode *ip = ((struct apply_arg *)arg)->ip;
+	char *t = malloc(len + 1u);
+
+	if (!t)
+		return -ENOMEM;
+	memcpy(t, target, len);
+	t[len] = 0;
+	free(ip->link);
+	ip->link = t;
+	ip->linklen = len;
+	ip->linkblk = blk;
+	return 0;
+}
+
+static int ap_xattr_del(void *arg, const char *name, size_t nlen)
+{
+	xattr_del(((struct apply_arg *)arg)->ip, name, nlen);
+	return 0;
+}
+
+static int ap_xattr_set(void *arg, const char *name, size_t nlen,
+			const void *val, size_t vlen)
+{
+	struct fs_inode *ip = ((struct apply_arg *)arg)->ip;
+	struct fs_xattr *n;
+
+	xattr_del(ip, name, nlen);
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n->nlen = (uint8_t)nlen;
+	n->vlen = (uint16_t)vlen;
+	n->name = malloc(nlen + 1u);
+	n->val = malloc(vlen ? vlen : 1u);
+	if (!n->name || !n->val) {
+		free(n->name);
+		free(n->val);
+		free(n);
+		return -ENOMEM;
+	}
+	memcpy(n->name, name, nlen);
+	n->name[nlen] = 0;
+	memcpy(n->val, val, vlen);
+	n->next = ip->xattrs;
+	ip->xattrs = n;
+	return 0;
+}
+
+static const struct ilog_replay_ops apply_ops = {
+	.extent = ap_extent,
+	.truncate = ap_truncate,
+	.dentry_add = ap_dentry_add,
+	.dentry_del = ap_dentry_del,
+	.symlink = ap_symlink,
+	.xattr_set = ap_xattr_set,
+	.xattr_del = ap_xattr_del,
+};
+
+/* The inode's attributes as ilog_apply sees them, and back. */
+static void st_from_ip(struct ilog_state *st, const struct fs_inode *ip)
+{
+	st->mode = ip->mode;
+	st->uid = ip->uid;
+	st->gid = ip->gid;
+	st->nlink = ip->nlink;
+	st->size = ip->size;
+	st->rdev = ip->rdev;
+	st->parent = ip->parent;
+	st->atime = ip->atime;
+	st->mtime = ip->mtime;
+	st->ctime = ip->ctime;
+	st->btime = ip->btime;
+	st->maxcookie = ip->maxcookie;
+	st->nentries = ip->nentries;
+}
+
+static void st_to_ip(struct fs_inode *ip, const struct ilog_state *st)
+{
+	ip->mode = st->mode;
+	ip->uid = st->uid;
+	ip->gid = st->gid;
+	ip->nlink = st->nlink;
+	ip->size = st->size;
+	ip->rdev = st->rdev;
+	ip->parent = st->parent;
+	ip->atime = st->atime;
+	ip->mtime = st->mtime;
+	ip->ctime = st->ctime;
+	ip->btime = st->btime;
+	ip->maxcookie = st->maxcookie;
+	ip->nentries = st->nentries;
+}
+
 int fs_apply(struct fs *fs, struct fs_inode *ip, const struct pmfs_lentry *e,
 	     bool live)
 {
-	ip->nentries++;
-	switch (e->type) {
-	case PMFS_LE_ATTR: {
-		const struct pmfs_le_attr *a = (const void *)e;
+	struct apply_arg aa = { fs, ip, live };
+	struct ilog_state st;
+	int err;
 
-		if (a->mask & PMFS_AT_MODE)
-			ip->mode = a->mode;
-		if (a->mask & PMFS_AT_UID)
-			ip->uid = a->uid;
-		if (a->mask & PMFS_AT_GID)
-			ip->gid = a->gid;
-		if (a->mask & PMFS_AT_NLINK)
-			ip->nlink = a->nlink;
-		if (a->mask & PMFS_AT_SIZE) {
-			/* format: blocks past the new size are dropped */
-			fs_emap_truncate(fs, &ip->map,
-						 (a->size + PMFS_BLOCK_SIZE - 1) >>
-							 PMFS_BLOCK_SHIFT,
-						 live);
-			ip->size = a->size;
-		}
-		if (a->mask & PMFS_AT_RDEV)
-			ip->rdev = a->rdev;
-		if (a->mask & PMFS_AT_PARENT)
-			ip->parent = a->parent;
-		if (a->mask & PMFS_AT_ATIME)
-			time_from(&ip->atime, &a->atime);
-		if (a->mask & PMFS_AT_MTIME)
-			time_from(&ip->mtime, &a->mtime);
-		if (a->mask & PMFS_AT_CTIME)
-			time_from(&ip->ctime, &a->ctime);
-		if (a->mask & PMFS_AT_BTIME)
-			time_from(&ip->btime, &a->btime);
-		return 0;
-	}
-	case PMFS_LE_WRITE: {
-		const struct pmfs_le_write *w = (const void *)e;
-		int err;
-
-		if (!(w->flags & PMFS_WR_HOLE) &&
-		    !ilog_blocks_ok(&fs->d, w->blk, w->nblocks))
-			return -EIO;
-		err = fs_emap_set(fs, &ip->map, w->pgoff, w->nblocks,
-				  w->flags & PMFS_WR_HOLE ? 0 : w->blk,
-				  w->flags & (PMFS_WR_HOLE | PMFS_WR_UNWRITTEN),
-				  live);
-		if (err)
-			return err;
-		if (w->size < ip->size)
-			fs_emap_truncate(fs, &ip->map,
-					 (w->size + PMFS_BLOCK_SIZE - 1) >>
-						 PMFS_BLOCK_SHIFT,
-					 live);
-		ip->size = w->size;
-		time_from(&ip->mtime, &w->mtime);
-		time_from(&ip->ctime, &w->ctime);
-		return 0;
-	}
-	case PMFS_LE_DENTRY_ADD:
-	case PMFS_LE_DENTRY_DEL: {
-		const struct pmfs_le_dentry *de = (const void *)e;
-		int err = 0;
-
-		if (e->type == PMFS_LE_DENTRY_ADD) {
-			err = dir_add(&ip->dir, de);
-		} else {
-			struct fs_dent *x = fs_dir_find(
-				&ip->dir, (const char *)de->name, de->name_len);
-
-			if (x)
-				dir_unlink(&ip->dir, x);
-			if (de->cookie > ip->dir.maxcookie)
-				ip->dir.maxcookie = de->cookie;
-		}
-		ip->nlink = de->dir_nlink;
-		time_from(&ip->mtime, &de->mtime);
-		time_from(&ip->ctime, &de->mtime);
-		return err;
-	}
-	case PMFS_LE_SYMLINK: {
-		const struct pmfs_le_symlink *s = (const void *)e;
-		const void *src;
-		char *t;
-
-		if (s->len == 0 || s->len > PMFS_SYMLINK_MAX)
-			return -EIO;
-		if (s->flags & PMFS_SL_INLINE) {
-			if (sizeof(*s) + s->len > e->len)
-				return -EIO;
-			src = s->target;
-			ip->linkblk = 0;
-		} else {
-			if (!ilog_blocks_ok(&fs->d, s->blk, 1) ||
-			    s->len > PMFS_BLOCK_SIZE)
-				return -EIO;
-			src = ilog_ptr(&fs->d, fmt_blk_off(s->blk));
-			ip->linkblk = s->blk;
-		}
-		t = malloc(s->len + 1);
-		if (!t)
-			return -ENOMEM;
-		memcpy(t, src, s->len);
-		t[s->len] = 0;
-		free(ip->link);
-		ip->link = t;
-		ip->linklen = s->len;
-		return 0;
-	}
-	case PMFS_LE_XATTR_SET:
-	case PMFS_LE_XATTR_DEL: {
-		const struct pmfs_le_xattr *x = (const void *)e;
-		struct fs_xattr *n;
-
-		if (sizeof(*x) + x->name_len + x->value_len > e->len ||
-		    x->name_len == 0)
-			return -EIO;
-		xattr_del(ip, (const char *)x->data, x->name_len);
-		time_from(&ip->ctime, &x->ctime);
-		if (e->type == PMFS_LE_XATTR_DEL)
-			return 0;
-		n = calloc(1, sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		n->nlen = x->name_len;
-		n->vlen = x->value_len;
-		n->name = malloc(n->nlen + 1u);
-		n->val = malloc(n->vlen ? n->vlen : 1u);
-		if (!n->name || !n->val) {
-			free(n->name);
-			free(n->val);
-			free(n);
-			return -ENOMEM;
-		}
-		memcpy(n->name, x->data, n->nlen);
-		n->name[n->nlen] = 0;
-		memcpy(n->val, x->data + n->nlen, n->vlen);
-		n->next = ip->xattrs;
-		ip->xattrs = n;
-		return 0;
-	}
-	default:
-		return -EIO;
-	}
+	st_from_ip(&st, ip);
+	err = ilog_apply(&fs->d, &st, e, &apply_ops, &aa);
+	st_to_ip(ip, &st);
+	return err;
 }
 
 /* ---- inode cache ------------------------------------------------------ */
@@ -597,8 +795,10 @@ static struct fs_inode *inode_alloc(void)
 
 static void inode_free_dram(struct fs_inode *ip)
 {
-	dir_free(&ip->dir);
-	free(ip->map.e);
+	dir_free(ip->dir);
+	free(ip->dir);
+	ip->dir = NULL;
+	fs_emap_free(&ip->map);
 	free(ip->link);
 	while (ip->xattrs) {
 		struct fs_xattr *x = ip->xattrs;
@@ -702,8 +902,10 @@ static int inode_load(struct fs *fs, uint64_t ino, ilog_page_fn page,
 		return err;
 	}
 	if (err) {
-		dir_free(&ip->dir);
-		ip->map.n = 0;
+		dir_free(ip->dir);
+	free(ip->dir);
+	ip->dir = NULL;
+		fs_emap_free(&ip->map);
 		ip->err = -EIO;
 		*out = ip;
 		return -EIO;
@@ -887,7 +1089,8 @@ void fs_fill_attr(const struct fs_inode *ip, struct fs_attr *out)
 	if (S_ISDIR(ip->mode)) {
 		/* entry bytes as in the log, plus "." and ".."; a directory
 		 * occupies its log pages */
-		out->size = ip->dir.bytes + 2 * fmt_dentry_len(1);
+		out->size = (ip->dir ? ip->dir->bytes : 0) +
+			    2 * fmt_dentry_len(1);
 		out->blocks = ip->pos.npages * (PMFS_BLOCK_SIZE / 512);
 	}
 	out->rdev = ip->rdev;
@@ -1214,11 +1417,14 @@ static int free_page(void *arg, uint64_t off)
 
 void fs_inode_release(struct fs *fs, struct fs_inode *ip)
 {
+	struct fs_ext ext;
+
 	/* FS(2): the tail is 0 and durable; pages and blocks are unreachable */
 	ilog_walk(&fs->d, ip->ino, ip->pos.head, ip->pos.tail, NULL,
 		  free_page, fs, true, NULL);
-	for (size_t i = 0; i < ip->map.n; i++)
-		alloc_free(fs->a, ip->map.e[i].blk, ip->map.e[i].n);
+	for (uint64_t pg = 0; fs_emap_next(&ip->map, pg, &ext);
+	     pg = ext.pgoff + ext.n)
+		alloc_free(fs->a, ext.blk, ext.n);
 	if (ip->linkblk)
 		alloc_free(fs->a, ip->linkblk, 1);
 	/* unhashed before its number can be taken again */
@@ -1253,15 +1459,16 @@ static int reclaim_orphan(struct fs *fs, struct fs_inode *ip);
 static int rebuild_inode(struct fs *fs, uint64_t ino, struct fs_inode **out)
 {
 	struct mark_arg ma = { fs, 0 };
+	struct fs_ext ext;
 	struct fs_inode *ip;
 	int err;
 
 	err = inode_load(fs, ino, mark_page, &ma, true, &ip);
 	if (!ip)
 		return err;
-	for (size_t i = 0; i < ip->map.n; i++) {
-		int e2 = alloc_mark_used(fs->a, ip->map.e[i].blk,
-					 ip->map.e[i].n);
+	for (uint64_t pg = 0; fs_emap_next(&ip->map, pg, &ext);
+	     pg = ext.pgoff + ext.n) {
+		int e2 = alloc_mark_used(fs->a, ext.blk, ext.n);
 
 		if (e2 && !ma.err)
 			ma.err = e2;
@@ -1582,6 +1789,8 @@ int fs_mount(const char *path, const struct fs_opts *o, struct fs **out,
 	int r;
 
 	po.flags = PMIO_O_EXCL;
+	if (o && (o->flags & FS_O_QUIET))
+		po.flags |= PMIO_O_QUIET;
 	if (o && (o->flags & FS_O_RDONLY))
 		po.flags |= PMIO_O_RDONLY;
 	po.min_size = PMFS_MIN_SIZE;

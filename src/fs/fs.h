@@ -73,6 +73,8 @@ struct pmio;
 			    * (FUSE); unlinked inodes live until forgotten */
 #define FS_O_NOATIME 0x04
 #define FS_O_STRICTATIME 0x08 /* default is relatime */
+#define FS_O_QUIET 0x10 /* fs_mount: no warnings from pmemio (PMIO_O_QUIET),
+			 * e.g. "not DAX storage" */
 
 struct fs_opts {
 	unsigned flags;

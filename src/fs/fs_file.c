@@ -25,11 +25,11 @@ static const uint8_t zero_page[PMFS_BLOCK_SIZE];
 /* Pointer to the data of file block pg, or NULL for a hole/unwritten. */
 static uint8_t *block_ptr(struct fs *fs, struct fs_inode *ip, uint64_t pg)
 {
-	const struct fs_ext *e = fs_emap_find(&ip->map, pg);
+	struct fs_ext e;
 
-	if (!e || (e->flags & PMFS_WR_UNWRITTEN))
+	if (!fs_emap_find(&ip->map, pg, &e) || (e.flags & PMFS_WR_UNWRITTEN))
 		return NULL;
-	return ilog_ptr(&fs->d, fmt_blk_off(e->blk + (pg - e->pgoff)));
+	return ilog_ptr(&fs->d, fmt_blk_off(e.blk));
 }
 
 /* Gather up to 64 iovecs of [off, off+len) of ip (read lock held) and
@@ -294,10 +294,10 @@ static int do_write(struct fs *fs, struct fs_inode *ip, const uint8_t *src,
 	}
 	fs_now(&now);
 	if (inplace) {
-		write_entry(&w, eob, 1,
-			    fs_emap_find(&ip->map, eob)->blk +
-				    (eob - fs_emap_find(&ip->map, eob)->pgoff),
-			    0, newsize, &now);
+		struct fs_ext e;
+
+		fs_emap_find(&ip->map, eob, &e);
+		write_entry(&w, eob, 1, e.blk, 0, newsize, &now);
 		err = fs_op_add(&op, ip, &w.h);
 		if (err)
 			goto out_free;
@@ -564,15 +564,17 @@ int fs_fallocate(struct fs *fs, uint64_t ino, int mode, uint64_t off,
 		uint64_t p1 = (end + BS - 1) >> PMFS_BLOCK_SHIFT;
 
 		for (uint64_t pg = p0; pg < p1;) {
-			const struct fs_ext *e = fs_emap_find(&ip->map, pg);
-			uint64_t stop = pg;
+			struct fs_ext e;
+			uint64_t stop = p1;
 
-			if (e) {
-				pg = e->pgoff + e->n;
+			if (fs_emap_find(&ip->map, pg, &e)) {
+				/* mapped: skip its whole run */
+				fs_emap_next(&ip->map, pg, &e);
+				pg = e.pgoff + e.n;
 				continue;
 			}
-			while (stop < p1 && !fs_emap_find(&ip->map, stop))
-				stop++;
+			if (fs_emap_next(&ip->map, pg, &e) && e.pgoff < p1)
+				stop = e.pgoff;
 			err = alloc_runs(fs, op.lane, pg, stop - 1, &rs);
 			if (err)
 				goto out_abort;
@@ -700,21 +702,13 @@ int fs_lseek(struct fs *fs, uint64_t ino, uint64_t off, int whence,
 		}
 		if (!data && whence == SEEK_DATA) {
 			/* skip to the next extent quickly */
-			size_t lo = 0, hi = ip->map.n;
+			struct fs_ext e;
 
-			while (lo < hi) {
-				size_t mid = (lo + hi) / 2;
-
-				if (ip->map.e[mid].pgoff <= pg)
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
-			if (lo == ip->map.n) {
+			if (!fs_emap_next(&ip->map, pg + 1, &e)) {
 				err = -ENXIO;
 				break;
 			}
-			pg = ip->map.e[lo].pgoff - 1;
+			pg = e.pgoff - 1;
 		}
 	}
 out:

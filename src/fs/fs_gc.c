@@ -32,12 +32,12 @@ static uint64_t live_bytes(const struct fs_inode *ip)
 {
 	uint64_t b = 2 * sizeof(struct pmfs_le_attr) + 64;
 
-	b += ip->map.n * sizeof(struct pmfs_le_write);
+	b += ip->map.next * sizeof(struct pmfs_le_write);
 	for (const struct fs_xattr *x = ip->xattrs; x; x = x->next)
 		b += sizeof(struct pmfs_le_xattr) + x->nlen + x->vlen + 8;
-	for (size_t i = 0; i < ip->dir.nord; i++)
-		if (ip->dir.ord[i])
-			b += fmt_dentry_len(ip->dir.ord[i]->nlen);
+	for (size_t i = 0; ip->dir && i < ip->dir->nord; i++)
+		if (ip->dir->ord[i])
+			b += fmt_dentry_len(ip->dir->ord[i]->nlen);
 	if (ip->link)
 		b += sizeof(struct pmfs_le_symlink) + ip->linklen + 8;
 	return b;
@@ -74,6 +74,7 @@ static int add(struct ilog_tx *tx, uint64_t ino, struct ilog_pos *pos,
 int gc_compact(struct fs *fs, struct fs_inode *ip)
 {
 	struct ilog_tx tx;
+	struct fs_ext ext;
 	struct ilog_pos np, old = ip->pos;
 	struct pmfs_inode *slot = ilog_slot(&fs->d, ip->ino);
 	struct jnl_tx *j = NULL;
@@ -113,8 +114,9 @@ int gc_compact(struct fs *fs, struct fs_inode *ip)
 		if (err)
 			goto out_free;
 	}
-	for (size_t i = 0; i < ip->map.n; i++) {
-		const struct fs_ext *e = &ip->map.e[i];
+	for (uint64_t pg = 0; fs_emap_next(&ip->map, pg, &ext);
+	     pg = ext.pgoff + ext.n) {
+		const struct fs_ext *e = &ext;
 		uint64_t done = 0;
 
 		while (done < e->n) {
@@ -155,8 +157,8 @@ int gc_compact(struct fs *fs, struct fs_inode *ip)
 		if (err)
 			goto out_free;
 	}
-	for (size_t i = 0; i < ip->dir.nord; i++) {
-		const struct fs_dent *d = ip->dir.ord[i];
+	for (size_t i = 0; ip->dir && i < ip->dir->nord; i++) {
+		const struct fs_dent *d = ip->dir->ord[i];
 		struct pmfs_le_dentry *de;
 
 		if (!d)
@@ -170,9 +172,9 @@ int gc_compact(struct fs *fs, struct fs_inode *ip)
 			goto out_free;
 		lastc = d->cookie;
 	}
-	if (S_ISDIR(ip->mode) && ip->dir.maxcookie > lastc) {
+	if (S_ISDIR(ip->mode) && ip->maxcookie > lastc) {
 		struct pmfs_le_dentry *de = fs_dentry_entry(
-			PMFS_LE_DENTRY_DEL, 0, 0, ip->dir.maxcookie, 0, ".", 1,
+			PMFS_LE_DENTRY_DEL, 0, 0, ip->maxcookie, 0, ".", 1,
 			ip->nlink);
 
 		fs_time_to(&de->mtime, &mt);

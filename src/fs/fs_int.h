@@ -77,7 +77,6 @@ struct fs_dir {
 	struct fs_dent **ord; /* in cookie order; NULL = removed */
 	uint64_t *ordc;       /* cookie of ord[i] (kept when removed) */
 	size_t nord, ordcap, ndead;
-	uint64_t maxcookie;
 };
 
 struct fs_ext {
@@ -85,10 +84,13 @@ struct fs_ext {
 	uint32_t flags;         /* PMFS_WR_UNWRITTEN or 0 */
 };
 
+/* file page -> block: a radix tree (fs.c, "extent map") */
+struct emap_node;
 struct fs_fmap {
-	struct fs_ext *e;
-	size_t n, cap;
-	uint64_t nblocks;
+	struct emap_node *root;
+	unsigned height;  /* levels below root; 0: empty */
+	uint64_t nblocks; /* mapped pages */
+	uint64_t next;    /* extents: maximal runs of consecutive blocks */
 };
 
 struct fs_xattr {
@@ -111,7 +113,9 @@ struct fs_inode {
 	uint32_t mode, uid, gid, nlink;
 	uint64_t size, rdev, parent;
 	struct timespec atime, mtime, ctime, btime;
-	struct fs_dir dir;
+	struct fs_dir *dir; /* directory index, made by the first entry added;
+			     * NULL: no entries ever (fs_dir_find takes it) */
+	uint64_t maxcookie; /* directories: highest dentry cookie in the log */
 	struct fs_fmap map;
 	char *link;
 	uint32_t linklen;
@@ -233,7 +237,12 @@ bool fs_atime_due(struct fs *fs, const struct fs_inode *ip);
 void fs_touch_atime(struct fs *fs, struct fs_inode *ip);
 void fs_fill_attr(const struct fs_inode *ip, struct fs_attr *out);
 int fs_check_name(const char *name);
+/* d may be NULL (no entries) */
 struct fs_dent *fs_dir_find(struct fs_dir *d, const char *name, size_t nlen);
+static inline size_t fs_dir_count(const struct fs_inode *ip)
+{
+	return ip->dir ? ip->dir->n : 0;
+}
 
 /* apply entry e (already durable) to ip; live: free displaced blocks */
 int fs_apply(struct fs *fs, struct fs_inode *ip, const struct pmfs_lentry *e,
@@ -262,11 +271,25 @@ struct pmfs_le_dentry *fs_dentry_entry(uint16_t type, uint64_t ino,
  * is unhashed and dead, its memory goes with the last fs_iput */
 void fs_inode_release(struct fs *fs, struct fs_inode *ip);
 void fs_icache_drop(struct fs *fs, struct fs_inode *ip);
+/*
+ * Extent map (fs.c): map file pages [pgoff, pgoff+n) to blocks blk.. (flags
+ * 0 or PMFS_WR_UNWRITTEN) or unmap them (PMFS_WR_HOLE, blk 0); truncate
+ * unmaps every page >= from.  live (with fs): blocks displaced are freed
+ * in the allocator, except those the new mapping keeps.  O(n + height);
+ * set: -ENOMEM (nothing changed), -EFBIG, -EIO (block 0 / out of range).
+ */
 int fs_emap_set(struct fs *fs, struct fs_fmap *m, uint64_t pgoff,
 		uint64_t n, uint64_t blk, uint32_t flags, bool live);
 void fs_emap_truncate(struct fs *fs, struct fs_fmap *m, uint64_t from,
 		      bool live);
-const struct fs_ext *fs_emap_find(const struct fs_fmap *m, uint64_t pgoff);
+/* Page pgoff mapped?  *out = that one page (n = 1). */
+bool fs_emap_find(const struct fs_fmap *m, uint64_t pgoff,
+		  struct fs_ext *out);
+/* First extent (maximal run) holding a mapped page >= pgoff, starting at
+ * that page; false if none. */
+bool fs_emap_next(const struct fs_fmap *m, uint64_t pgoff,
+		  struct fs_ext *out);
+void fs_emap_free(struct fs_fmap *m); /* DRAM only, blocks not freed */
 
 /* ---- log garbage collection (fs_gc.c) ---- */
 

@@ -19,6 +19,7 @@
 
 #include "fmt.h"
 #include "pmemio.h"
+#include "seed.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -53,7 +54,7 @@ static void peek_name(struct fs_inode *dp, const char *name, size_t n,
 	struct fs_dent *de;
 
 	fs_ilock_r(dp);
-	de = fs_dir_find(&dp->dir, name, n);
+	de = fs_dir_find(dp->dir, name, n);
 	*ino = de ? de->ino : 0;
 	fs_iunlock(dp);
 }
@@ -62,7 +63,7 @@ static void peek_name(struct fs_inode *dp, const char *name, size_t n,
 static bool name_is(struct fs_inode *dp, const char *name, size_t n,
 		    uint64_t ino)
 {
-	struct fs_dent *de = fs_dir_find(&dp->dir, name, n);
+	struct fs_dent *de = fs_dir_find(dp->dir, name, n);
 
 	return de ? de->ino == ino : ino == 0;
 }
@@ -97,7 +98,7 @@ int fs_lookup(struct fs *fs, uint64_t parent, const char *name,
 	else if (strcmp(name, "..") == 0)
 		ino = dp->parent ? dp->parent : dp->ino;
 	else {
-		struct fs_dent *de = fs_dir_find(&dp->dir, name, n);
+		struct fs_dent *de = fs_dir_find(dp->dir, name, n);
 
 		ino = de ? de->ino : 0;
 	}
@@ -178,7 +179,7 @@ static int do_create(struct fs *fs, const struct fs_ctx *ctx,
 		err = -ENOENT;
 		goto out;
 	}
-	if (fs_dir_find(&dp->dir, name, n)) {
+	if (fs_dir_find(dp->dir, name, n)) {
 		err = -EEXIST;
 		goto out;
 	}
@@ -234,7 +235,7 @@ static int do_create(struct fs *fs, const struct fs_ctx *ctx,
 	}
 	err = fs_op_add(&op, dp,
 			&fs_dentry_entry(PMFS_LE_DENTRY_ADD, ip->ino, ip->gen,
-					 dp->dir.maxcookie + 1, dtype_of(mode),
+					 dp->maxcookie + 1, dtype_of(mode),
 					 name, n,
 					 dp->nlink + (S_ISDIR(mode) ? 1 : 0))
 				 ->h);
@@ -379,7 +380,7 @@ again:
 	}
 	if ((err = fs_writable(fs)))
 		goto out;
-	de = fs_dir_find(&dp->dir, name, n);
+	de = fs_dir_find(dp->dir, name, n);
 	if (dir && !S_ISDIR(ip->mode)) {
 		err = -ENOTDIR;
 		goto out;
@@ -388,7 +389,7 @@ again:
 		err = -EISDIR;
 		goto out;
 	}
-	if (dir && ip->dir.n) {
+	if (dir && fs_dir_count(ip)) {
 		err = -ENOTEMPTY;
 		goto out;
 	}
@@ -460,7 +461,7 @@ int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
 		err = -ENOENT;
 		goto out;
 	}
-	if (fs_dir_find(&dp->dir, newname, n)) {
+	if (fs_dir_find(dp->dir, newname, n)) {
 		err = -EEXIST;
 		goto out;
 	}
@@ -483,7 +484,7 @@ int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
 		err = fs_op_add(
 			&op, dp,
 			&fs_dentry_entry(PMFS_LE_DENTRY_ADD, ip->ino, ip->gen,
-					 dp->dir.maxcookie + 1,
+					 dp->maxcookie + 1,
 					 dtype_of(ip->mode), newname, n,
 					 dp->nlink)
 				 ->h);
@@ -550,6 +551,57 @@ static uint32_t *nlk_of(struct nlk *v, int *nv, struct fs_inode *ip)
 	return &v[(*nv)++].nlink;
 }
 
+/* ---- seeded bug (crash harness mutation test, seed.h) ---------------- */
+
+struct seed_find {
+	uint64_t cookie, off;
+	const char *name;
+	size_t nlen;
+};
+
+static int seed_find_add(void *arg, const struct pmfs_lentry *e, uint64_t off)
+{
+	struct seed_find *f = arg;
+	const struct pmfs_le_dentry *de = (const void *)e;
+
+	if (e->type == PMFS_LE_DENTRY_ADD && de->cookie == f->cookie &&
+	    de->name_len == f->nlen && !memcmp(de->name, f->name, f->nlen))
+		f->off = off;
+	return 0;
+}
+
+/*
+ * PMIO_SEED_DENTRY_IN_PLACE, a deliberate bug: remove the entry `name`
+ * (cookie) from dp by rewriting its DENTRY_ADD in the log into a
+ * DENTRY_DEL in place, word by word, outside the journal, so a crash
+ * leaves a torn entry or the rename half done.  buf receives the new
+ * entry (the caller applies it to DRAM).
+ */
+static int seed_dentry_in_place(struct fs *fs, struct fs_inode *dp,
+				const struct pmfs_le_dentry *del,
+				uint64_t *buf)
+{
+	struct seed_find f = { del->cookie, 0, (const char *)del->name,
+			       del->name_len };
+	struct pmfs_le_dentry *ne = (void *)buf;
+	uint64_t *old;
+
+	if (ilog_walk(&fs->d, dp->ino, dp->pos.head, dp->pos.tail,
+		      seed_find_add, NULL, &f, true, NULL) ||
+	    !f.off)
+		return -ENOENT;
+	old = ilog_ptr(&fs->d, f.off);
+	memcpy(ne, del, del->h.len);
+	ne->h.seq = ((const struct pmfs_lentry *)old)->seq;
+	ne->h.crc = 0;
+	ne->h.crc = fmt_entry_crc(dp->ino, &ne->h);
+	for (size_t i = 0; i < ne->h.len / 8; i++)
+		if (old[i] != buf[i])
+			pmio_store64(fs->d.p, &old[i], buf[i]);
+	pmio_flush(fs->d.p, old, ne->h.len);
+	return 0;
+}
+
 int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 	      uint64_t newparent, const char *newname, unsigned flags)
 {
@@ -567,6 +619,8 @@ int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 	uint32_t s_gen, t_gen = 0;
 	unsigned s_ft, t_ft = 0;
 	struct timespec now;
+	uint64_t seedbuf[(sizeof(struct pmfs_le_dentry) + PMFS_NAME_MAX + 8) /
+			 8];
 	int err;
 
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
@@ -622,8 +676,8 @@ again:
 	}
 	if ((err = fs_writable(fs)))
 		goto out;
-	sde = fs_dir_find(&sp->dir, name, sn);
-	tde = fs_dir_find(&dp->dir, newname, tn);
+	sde = fs_dir_find(sp->dir, name, sn);
+	tde = fs_dir_find(dp->dir, newname, tn);
 	if ((flags & RENAME_NOREPLACE) && tde) {
 		err = -EEXIST;
 		goto out;
@@ -669,7 +723,7 @@ again:
 			err = -EISDIR;
 			goto out;
 		}
-		if (tdir && ti->dir.n) {
+		if (tdir && fs_dir_count(ti)) {
 			err = -ENOTEMPTY;
 			goto out;
 		}
@@ -688,17 +742,25 @@ again:
 	fs_now(&now);
 	{
 		uint32_t *snl = nlk_of(nv, &nnv, sp), *dnl = nlk_of(nv, &nnv, dp);
-		uint64_t cookie = dp->dir.maxcookie;
+		uint64_t cookie = dp->maxcookie;
 		struct fs_inode tmp;
 
 		/* source entry leaves the old directory */
+		struct pmfs_le_dentry *sdel;
+
 		if (sdir && sp != dp && !(xchg && tdir))
 			(*snl)--;
-		err = fs_op_add(&op, sp,
-				&fs_dentry_entry(PMFS_LE_DENTRY_DEL, s_ino,
-						 s_gen, s_cookie, s_ft, name,
-						 sn, *snl)
-					 ->h);
+		sdel = fs_dentry_entry(PMFS_LE_DENTRY_DEL, s_ino, s_gen,
+				       s_cookie, s_ft, name, sn, *snl);
+		if (__builtin_expect(pmio_seed_on, 0) && !xchg &&
+		    pmio_seed_core(PMIO_SEED_DENTRY_IN_PLACE) &&
+		    seed_dentry_in_place(fs, sp, sdel, seedbuf) == 0)
+			/* the log has changed already: DRAM follows it now,
+			 * so a compaction in the commit keeps the DEL */
+			fs_apply(fs, sp, (const struct pmfs_lentry *)seedbuf,
+				 false);
+		else
+			err = fs_op_add(&op, sp, &sdel->h);
 		if (err)
 			goto out_abort;
 		if (tde) {
@@ -726,7 +788,7 @@ again:
 			goto out_abort;
 		if (xchg) {
 			uint64_t c2 = sp == dp ? cookie + 2
-					       : sp->dir.maxcookie + 1;
+					       : sp->maxcookie + 1;
 
 			if (tdir && sp != dp && !sdir)
 				(*snl)++;
@@ -789,6 +851,8 @@ out_unl:
 int fs_readdir(struct fs *fs, uint64_t ino, uint64_t cookie, fs_fill_fn fill,
 	       void *arg)
 {
+	static const struct fs_dir empty;
+	const struct fs_dir *dir;
 	struct fs_inode *dp;
 	size_t lo, hi;
 	int err;
@@ -800,18 +864,19 @@ int fs_readdir(struct fs *fs, uint64_t ino, uint64_t cookie, fs_fill_fn fill,
 		err = -ENOTDIR;
 		goto out;
 	}
+	dir = dp->dir ? dp->dir : &empty;
 	lo = 0;
-	hi = dp->dir.nord;
+	hi = dir->nord;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 
-		if (dp->dir.ordc[mid] < cookie)
+		if (dir->ordc[mid] < cookie)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	for (; lo < dp->dir.nord; lo++) {
-		struct fs_dent *e = dp->dir.ord[lo];
+	for (; lo < dir->nord; lo++) {
+		struct fs_dent *e = dir->ord[lo];
 
 		if (!e)
 			continue;

@@ -219,50 +219,86 @@ void ilog_commit_tail(struct ilog_dev *d, uint64_t ino, uint64_t tail)
 	pmio_drain(d->p); /* ORDER: commit durable before reply */
 }
 
-static int corrupt(uint64_t ino, bool quiet, const char *fmt_, uint64_t v,
-		   const char *why)
+/* Report a corrupt log: stderr unless quiet, *ie if given; -EIO. */
+static int corrupt(uint64_t ino, bool quiet, struct ilog_err *ie, int reason,
+		   const char *fmt_, uint64_t v, const char *why)
 {
 	if (!quiet)
 		fprintf(stderr,
 			"pmfs: inode %" PRIu64 ": corrupt log: %s %" PRIu64
 			"%s%s\n",
 			ino, fmt_, v, why ? ": " : "", why ? why : "");
+	if (ie) {
+		ie->reason = reason;
+		ie->off = v;
+		snprintf(ie->msg, sizeof(ie->msg), "%.32s %" PRIu64 "%s%.64s",
+			 fmt_, v, why ? ": " : "", why ? why : "");
+	}
 	return -EIO;
+}
+
+/* A callback stopped the walk at off with err. */
+static int stopped(struct ilog_err *ie, uint64_t off, int err)
+{
+	if (ie) {
+		ie->reason = ILOG_E_CALLBACK;
+		ie->off = off;
+		snprintf(ie->msg, sizeof(ie->msg),
+			 "stopped by the caller at %" PRIu64 " (%d)", off, err);
+	}
+	return err;
 }
 
 int ilog_walk(const struct ilog_dev *d, uint64_t ino, uint64_t head,
 	      uint64_t tail, ilog_entry_fn entry, ilog_page_fn page,
 	      void *arg, bool quiet, struct ilog_pos *end)
 {
+	return ilog_walk2(d, ino, head, tail, entry, page, arg, quiet, end,
+			  NULL);
+}
+
+int ilog_walk2(const struct ilog_dev *d, uint64_t ino, uint64_t head,
+	       uint64_t tail, ilog_entry_fn entry, ilog_page_fn page,
+	       void *arg, bool quiet, struct ilog_pos *end,
+	       struct ilog_err *ie)
+{
 	uint64_t pg = head, pseq = 0, seq = 0, bytes = 0, visited = 0;
 	char why[128];
 	int err;
 
+	if (ie) {
+		ie->reason = ILOG_E_NONE;
+		ie->off = 0;
+		ie->msg[0] = 0;
+	}
 	if (!ilog_page_ok(d, head))
-		return corrupt(ino, quiet, "bad head", head, NULL);
+		return corrupt(ino, quiet, ie, ILOG_E_HEAD, "bad head", head,
+			       NULL);
 	if (tail < sizeof(struct pmfs_logpage) || fmt_off_blk(tail - 1) <
 						   d->data_start ||
 	    fmt_off_blk(tail - 1) >= d->total_blocks ||
 	    tail % 8 != 0 ||
 	    fmt_off_in_blk(tail - 1) < sizeof(struct pmfs_logpage) - 1)
-		return corrupt(ino, quiet, "bad tail", tail, NULL);
+		return corrupt(ino, quiet, ie, ILOG_E_TAIL, "bad tail", tail,
+			       NULL);
 	for (;;) {
 		const struct pmfs_logpage *lp = ilog_ptr(d, pg);
 		uint64_t off, stop;
 		bool last;
 
 		if (++visited > d->total_blocks)
-			return corrupt(ino, quiet, "cycle at page", pg, NULL);
+			return corrupt(ino, quiet, ie, ILOG_E_CYCLE,
+				       "cycle at page", pg, NULL);
 		if (fmt_logpage_check(lp, ino) != 0)
-			return corrupt(ino, quiet, "bad page header at", pg,
-				       NULL);
+			return corrupt(ino, quiet, ie, ILOG_E_PAGE,
+				       "bad page header at", pg, NULL);
 		if (lp->seq != pseq)
-			return corrupt(ino, quiet, "page seq out of order at",
-				       pg, NULL);
+			return corrupt(ino, quiet, ie, ILOG_E_PAGESEQ,
+				       "page seq out of order at", pg, NULL);
 		if (page) {
 			err = page(arg, pg);
 			if (err)
-				return err;
+				return stopped(ie, pg, err);
 		}
 		last = tail > pg && tail <= pg + PMFS_BLOCK_SIZE;
 		stop = last ? tail : pg + PMFS_BLOCK_SIZE;
@@ -276,17 +312,17 @@ int ilog_walk(const struct ilog_dev *d, uint64_t ino, uint64_t head,
 				break;
 			if (fmt_entry_check(ino, e, stop - off, why,
 					    sizeof(why)) != 0)
-				return corrupt(ino, quiet, "bad entry at", off,
-					       why);
+				return corrupt(ino, quiet, ie, ILOG_E_ENTRY,
+					       "bad entry at", off, why);
 			if (e->seq != seq + 1)
-				return corrupt(ino, quiet,
+				return corrupt(ino, quiet, ie, ILOG_E_SEQ,
 					       "entry seq out of order at", off,
 					       NULL);
 			seq = e->seq;
 			if (entry) {
 				err = entry(arg, e, off);
 				if (err)
-					return err;
+					return stopped(ie, off, err);
 			}
 			bytes += e->len;
 			off += e->len;
@@ -294,7 +330,8 @@ int ilog_walk(const struct ilog_dev *d, uint64_t ino, uint64_t head,
 		if (last)
 			break;
 		if (!ilog_page_ok(d, lp->next))
-			return corrupt(ino, quiet, "bad next link at", pg, NULL);
+			return corrupt(ino, quiet, ie, ILOG_E_NEXT,
+				       "bad next link at", pg, NULL);
 		pg = lp->next;
 		pseq++;
 	}

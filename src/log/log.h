@@ -9,7 +9,9 @@
  * and the re-application of active journals at mount.
  *
  * Read-only use (fsck, crash harness): ilog_dev_init() on any mapping,
- * then ilog_slot() / ilog_walk() for every inode (ilog_walk never stores);
+ * then ilog_slot() / ilog_walk() (ilog_walk2: with why and where it
+ * stopped) for every inode (they never store), ilog_replay() for what the
+ * entries mean (one definition, shared with the fs);
  * jnl_check() reports whether a lane's journal is idle, active or corrupt
  * without applying it.  fs_mount_pmio() with FS_O_RDONLY mounts read-only.
  *
@@ -95,6 +97,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "format.h"
 
@@ -207,6 +210,116 @@ typedef int (*ilog_page_fn)(void *arg, uint64_t page_off);
 int ilog_walk(const struct ilog_dev *d, uint64_t ino, uint64_t head,
 	      uint64_t tail, ilog_entry_fn entry, ilog_page_fn page,
 	      void *arg, bool quiet, struct ilog_pos *end);
+
+/* Why a walk stopped (ilog_walk2): ILOG_E_NONE when it reached the
+ * tail; off is the byte offset concerned (head, tail, page or entry); msg
+ * the same text ilog_walk prints. */
+enum ilog_err_reason {
+	ILOG_E_NONE = 0,
+	ILOG_E_HEAD,     /* head is not a valid page offset (off = head) */
+	ILOG_E_TAIL,     /* tail out of range / misaligned (off = tail) */
+	ILOG_E_CYCLE,    /* more pages than the device has (off = page) */
+	ILOG_E_PAGE,     /* bad page header: magic/owner/crc (off = page) */
+	ILOG_E_PAGESEQ,  /* page seq not previous + 1 (off = page) */
+	ILOG_E_ENTRY,    /* bad entry: type/len/crc, msg says (off = entry) */
+	ILOG_E_SEQ,      /* entry seq not previous + 1 (off = entry) */
+	ILOG_E_NEXT,     /* bad next link (off = page holding it) */
+	ILOG_E_CALLBACK, /* a callback returned nonzero (off = its page or
+			  * entry); the walk returns that value */
+};
+struct ilog_err {
+	int reason; /* enum ilog_err_reason */
+	uint64_t off;
+	char msg[128];
+};
+/* ilog_walk, and on return *ie (may be NULL) says why and where the walk
+ * stopped (ILOG_E_NONE with 0). */
+int ilog_walk2(const struct ilog_dev *d, uint64_t ino, uint64_t head,
+	       uint64_t tail, ilog_entry_fn entry, ilog_page_fn page,
+	       void *arg, bool quiet, struct ilog_pos *end,
+	       struct ilog_err *ie);
+
+/* ---- replay: what the entries mean (ilog_replay.c) ----------------------
+ *
+ * The one definition of an inode's state as its log describes it, shared
+ * by the fs (fs_apply) and fsck.  Rules:
+ *  - entries apply in log order; a later entry overrides an earlier one
+ *    (attributes field by field as its mask says, extents page by page,
+ *    a DENTRY_ADD of an existing name replaces it, an XATTR_SET replaces);
+ *  - ATTR with PMFS_AT_SIZE, and a WRITE whose size is below the current
+ *    size, drop the mapping at and past page ceil(size / BLOCK_SIZE)
+ *    (truncate callback, after the WRITE's own extent);
+ *  - a WRITE sets size, mtime, ctime; a dentry entry sets the directory's
+ *    nlink, mtime and ctime;
+ *  - a DENTRY_DEL of a name that is absent is allowed (no error); ADD and
+ *    DEL both raise maxcookie to their cookie, so the "." DEL a log
+ *    compaction writes carries the directory's highest cookie;
+ *  - entry contents are checked here (ilog_walk checks type/len/crc/seq):
+ *    a WRITE's blocks inside the data area unless a hole, a symlink's
+ *    length and place, an xattr's lengths; -EIO when they are wrong.
+ */
+struct ilog_state {
+	uint32_t mode, uid, gid, nlink;
+	uint64_t size, rdev, parent;
+	struct timespec atime, mtime, ctime, btime;
+	uint64_t maxcookie; /* highest dentry cookie seen (ADD or DEL) */
+	uint64_t nentries;  /* entries applied */
+};
+
+/* Callbacks for what lives in the caller's structures; any may be NULL.
+ * A nonzero return stops ilog_apply/ilog_replay and is returned. */
+struct ilog_replay_ops {
+	/* every raw entry before it is applied (ilog_replay only) */
+	int (*entry)(void *arg, const struct pmfs_lentry *e, uint64_t off);
+	/* every log page (ilog_replay only) */
+	int (*page)(void *arg, uint64_t page_off);
+	/* file pages [pgoff, pgoff+n) map to blocks blk.. (flags 0 or
+	 * PMFS_WR_UNWRITTEN), or become a hole (PMFS_WR_HOLE, blk 0) */
+	int (*extent)(void *arg, uint64_t pgoff, uint64_t n, uint64_t blk,
+		      uint32_t flags);
+	/* drop the mapping of every page >= from_pg */
+	int (*truncate)(void *arg, uint64_t from_pg);
+	int (*dentry_add)(void *arg, const struct pmfs_le_dentry *de);
+	/* the name may be absent: not an error */
+	int (*dentry_del)(void *arg, const struct pmfs_le_dentry *de);
+	/* target (in the mapping, not NUL-terminated); blk 0 if inline */
+	int (*symlink)(void *arg, const char *target, uint32_t len,
+		       uint64_t blk);
+	/* set replaces an existing name */
+	int (*xattr_set)(void *arg, const char *name, size_t nlen,
+			 const void *val, size_t vlen);
+	int (*xattr_del)(void *arg, const char *name, size_t nlen);
+};
+
+/* Apply one (walk-checked) entry e to st and through ops.  0, -EIO (bad
+ * contents) or a callback's value.  Never stores to the mapping. */
+int ilog_apply(const struct ilog_dev *d, struct ilog_state *st,
+	       const struct pmfs_lentry *e, const struct ilog_replay_ops *ops,
+	       void *arg);
+/*
+ * Replay ino's committed log (its slot's head..tail) from a zeroed *st:
+ * ilog_walk2 (quiet) with ilog_apply on every entry.  0; -EINVAL (no such
+ * slot), -ENOENT (slot free), -EIO (corrupt: *ie says where, may be NULL),
+ * or a callback's value.  *end (may be NULL) as ilog_walk.  Read-only.
+ */
+int ilog_replay(const struct ilog_dev *d, uint64_t ino,
+		const struct ilog_replay_ops *ops, void *arg,
+		struct ilog_state *st, struct ilog_pos *end,
+		struct ilog_err *ie);
+
+/*
+ * Make inode ino outside the fs (fsck's lost+found): the slot must be
+ * free (tail 0) in an allocated chunk.  A new one-page log from a (lane
+ * 0, may use the reserve) holding `attr` (its header is set here; fill
+ * mask and fields), slot head/gen written while the tail is 0 (FS(3)),
+ * then the tail committed through the journal (LOG(5), 3 fences).  On 0
+ * the inode exists and is durable; *gen is its generation and *pos its
+ * log (pos->head is its only page).  The inode number is not taken in
+ * the allocator (the caller's business).  -EINVAL, -EEXIST, -ENOSPC.
+ */
+int ilog_make_inode(struct ilog_dev *d, struct alloc *a, uint64_t ino,
+		    const struct pmfs_le_attr *attr, uint32_t *gen,
+		    struct ilog_pos *pos);
 
 /* Free (in the allocator) every page of the chain head..tail; the chain
  * must be unreachable (its tail is not, or no longer, committed). */

@@ -174,3 +174,38 @@ Test(alloc, inode_numbers)
 	cr_assert_eq(alloc_ino_used(a), PMFS_INODES_PER_CHUNK);
 	alloc_destroy(a);
 }
+
+Test(alloc, saved_chain_blocks)
+{
+	char *path = tu_tmpimg((uint64_t)TOT * PMFS_BLOCK_SIZE);
+	struct pmio_opts o = { .flags = PMIO_O_QUIET };
+	struct pmio *p;
+	uint8_t *img;
+	struct alloc *a;
+	uint64_t head, s, got, before, n = 99;
+
+	cr_assert_eq(pmio_open(path, &o, &p, NULL, 0), 0);
+	img = pmio_base(p);
+	cr_assert_eq(alloc_saved_chain_blocks(img, DS, TOT, 0, &n), 0);
+	cr_assert_eq(n, 0, "no chain, no blocks");
+	cr_assert_eq(alloc_create(NULL, NULL, DS, TOT, 1, false, &a), 0);
+	/* every other block free: ~500 extents, more than one chain page */
+	for (uint64_t i = DS; i < TOT; i++)
+		cr_assert_eq(alloc_blocks(a, 0, 1, 0, &s, &got), 0);
+	for (uint64_t i = DS; i < TOT; i += 2)
+		cr_assert_eq(alloc_free(a, i, 1), 0);
+	before = alloc_free_blocks(a);
+	cr_assert_eq(alloc_save(a, p, img, &head), 0);
+	cr_assert_eq(alloc_saved_chain_blocks(img, DS, TOT, head, &n), 0);
+	cr_assert_geq(n, 2);
+	cr_assert_eq(n, before - alloc_free_blocks(a),
+		     "the chain's own blocks are what save took");
+	cr_assert_eq(alloc_saved_chain_blocks(img, DS, TOT, 5, &n), -EUCLEAN,
+		     "head outside the data area");
+	img[fmt_blk_off(head) + 40] ^= 1;
+	cr_assert_eq(alloc_saved_chain_blocks(img, DS, TOT, head, &n),
+		     -EUCLEAN);
+	alloc_destroy(a);
+	pmio_close(p);
+	tu_rmimg(path);
+}

@@ -5,6 +5,7 @@
 #include "fsfix.h"
 
 #include <stdio.h>
+#include <unistd.h>
 
 TestSuite(fs, .init = fx_setup, .fini = fx_teardown);
 
@@ -99,4 +100,45 @@ Test(fs, fence_budgets)
 	BUDGET(3, fs_mkdir(fx_fs, &fx_ctx, d.ino, "e", 0755, NULL));
 	BUDGET(3, fs_rmdir(fx_fs, d.ino, "e"));
 #undef BUDGET
+}
+
+/* Mount fx_path with fs_mount(flags) and unmount; what went to stderr. */
+static size_t mount_stderr(unsigned flags, char *buf, size_t len)
+{
+	struct fs_opts fo = { .flags = flags };
+	char tmpl[] = "/tmp/pmfs-stderr-XXXXXX", err[256] = "";
+	int fd = mkstemp(tmpl), saved = dup(2);
+	struct fs *fs;
+	ssize_t n;
+
+	cr_assert(fd >= 0 && saved >= 0);
+	fflush(stderr);
+	dup2(fd, 2);
+	cr_assert_eq(fs_mount(fx_path, &fo, &fs, NULL, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(fs_unmount(fs), 0);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(fd, buf, len - 1, 0);
+	close(fd);
+	unlink(tmpl);
+	buf[n > 0 ? n : 0] = 0;
+	return n > 0 ? (size_t)n : 0;
+}
+
+Test(fs, quiet_mount_has_no_storage_warning)
+{
+	char out[1024];
+
+	cr_assert_eq(fs_unmount(fx_fs), 0);
+	fx_fs = NULL;
+	pmio_close(fx_p);
+	fx_p = NULL;
+	/* the image is a plain file on tmpfs: pmemio warns unless quiet */
+	cr_assert_gt(mount_stderr(0, out, sizeof(out)), 0,
+		     "control: a plain file draws a warning");
+	cr_assert_eq(mount_stderr(FS_O_QUIET, out, sizeof(out)), 0,
+		     "FS_O_QUIET mount wrote: %s", out);
+	fx_mount_flags(0);
 }

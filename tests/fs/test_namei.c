@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "seed.h"
+
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
 #define RENAME_EXCHANGE (1 << 1)
@@ -309,4 +311,38 @@ Test(namei, directory_of_100k_entries, .timeout = 600)
 		if (!round)
 			fx_crash();
 	}
+}
+
+/* The crash harness's seeded bug (seed.h, dentry-in-place): the rename it
+ * picks rewrites the old entry in place and logs no DEL; once it is all
+ * written, a replay still sees the rename (only crashes expose it), and
+ * without the seed nothing fires. */
+Test(namei, seeded_dentry_in_place_rename)
+{
+	uint64_t d1 = mkd(1, "d1"), d2 = mkd(1, "d2"), f = mkf(d1, "f");
+	uint64_t g = mkf(d1, "g");
+	uint64_t p1, p2;
+	struct fs_attr a;
+
+	cr_assert_eq(fs_log_pages(fx_fs, d1, &p1), 0);
+	cr_assert_eq(pmio_seed_arm("dentry-in-place:2"), 0);
+	cr_assert_eq(fs_rename(fx_fs, d1, "f", d2, "f", 0), 0);
+	cr_assert_eq(pmio_seed_hits(), 0, "the first rename is not the 2nd");
+	cr_assert_eq(fs_rename(fx_fs, d1, "g", d1, "h", 0), 0);
+	cr_assert_eq(pmio_seed_hits(), 1);
+	pmio_seed_disarm();
+	cr_assert_eq(fs_lookup(fx_fs, d1, "g", &a), -ENOENT);
+	cr_assert_eq(fs_log_pages(fx_fs, d1, &p2), 0);
+	cr_assert_eq(p1, p2);
+	fx_crash();
+	cr_assert_eq(fs_lookup(fx_fs, d1, "g", &a), -ENOENT,
+		     "the in-place DEL replays");
+	cr_assert_eq(fs_lookup(fx_fs, d1, "h", &a), 0);
+	cr_assert_eq(a.ino, g);
+	cr_assert_eq(fs_lookup(fx_fs, d2, "f", &a), 0);
+	cr_assert_eq(a.ino, f);
+	cr_assert_eq(fs_lookup(fx_fs, d1, "f", &a), -ENOENT);
+	/* disarmed: renames log DEL/ADD again, nothing fires */
+	cr_assert_eq(fs_rename(fx_fs, d1, "h", d2, "h", 0), 0);
+	cr_assert_eq(pmio_seed_hits(), 1);
 }
