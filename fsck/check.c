@@ -166,6 +166,8 @@ int fsck_check(const struct fsck_opts *o)
 	int r, status;
 
 	memset(&f, 0, sizeof(f));
+	f.tty = -1;
+	f.prog_pct = -1;
 	f.o = *o;
 	f.rdonly = f.o.mode == FSCK_MODE_NO;
 	po.flags = PMIO_O_QUIET | (f.rdonly ? PMIO_O_RDONLY : PMIO_O_EXCL);

@@ -1,7 +1,8 @@
 /*
  * fsck.h - fsck.pmfs internals: the check context shared by the passes,
  * the problem reporter, the DRAM model of every inode that pass 3 builds
- * from the logs (through ilog_walk: fsck has no parser of its own), and the
+ * from the logs (ilog_walk2 finds the entries, ilog_apply says what each
+ * means: fsck has no parser and no replay rules of its own), and the
  * repair helpers that append entries to logs through log.h.
  *
  * Files: main.c (options), check.c (one run: open, passes, report),
@@ -97,6 +98,8 @@ struct fino {
 	uint32_t gen;
 	bool cleared; /* freed by a repair (tail 0) */
 	struct ilog_pos end;
+	struct ilog_state st; /* what ilog_apply made of the log so far */
+	/* copies of st the passes read (fsck_model_apply keeps them) */
 	uint64_t nentries;
 	/* attributes */
 	uint32_t mode, nlink;
@@ -109,6 +112,8 @@ struct fino {
 	struct fdent *de;
 	size_t nde, decap;
 	uint64_t maxcookie;
+	uint32_t *ht;  /* big directories: name hash, de index + 1 (0 free) */
+	size_t htcap;  /* 0 or a power of two, at least 2 nde */
 	/* symlinks */
 	bool has_target;
 	uint32_t sllen;
@@ -154,6 +159,9 @@ struct fsck {
 	bool changed;
 	bool operr;
 	int cur_pass;
+	bool yes_all;  /* interactive: answered a (yes to all) */
+	int tty;       /* stderr is a terminal: -1 unknown, 0, 1 */
+	int prog_pct;  /* progress shown: last percentage, -1 none */
 	/* figures */
 	uint64_t used_blocks, free_blocks, log_pages, data_blocks;
 	uint64_t nfiles, ndirs, nsymlinks, nother, journals_replayed;
@@ -183,7 +191,8 @@ void fsck_pass(struct fsck *f, int n, const char *what);
 /* Operational failure (out of memory, ...): counted, exit 8. */
 void fsck_operr(struct fsck *f, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* Progress on a terminal: pass n, done of total. */
+/* Progress of the current pass on a terminal: done of total; done >=
+ * total ends it (problem.c says when it shows). */
 void fsck_progress(struct fsck *f, uint64_t done, uint64_t total);
 
 /* passes: 0 to go on, <0 to stop checking (fatal for this image) */
@@ -204,7 +213,19 @@ struct fino *fsck_ino(const struct fsck *f, uint64_t ino);
 int fsck_model_apply(struct fsck *f, struct fino *ip,
 		     const struct pmfs_lentry *e);
 void fsck_model_free(struct fsck *f);
+/* Cut ip's log before its page k (chain order): the tail moves back to
+ * the end of the last entry of an earlier page (stored only when fix),
+ * the model is rebuilt from what is left.  1 when nothing is left (the
+ * caller clears the inode), 0, or -ENOMEM. */
+int fsck_cut_before_page(struct fsck *f, struct fino *ip, size_t k,
+			 bool fix);
+/* Free what the model of ip holds (ip itself stays). */
+void fsck_model_reset(struct fino *ip);
 struct fdent *fsck_dir_find(struct fino *dir, const char *name, size_t nlen);
+
+/* pass5.c: mark top and everything below it reachable; 0 or -1 (no
+ * memory) */
+int fsck_mark_reachable(struct fsck *f, struct fino *top);
 
 /* repair.c */
 /* Clear sb_state.clean before the first change (durable on return). */
@@ -228,7 +249,11 @@ int fsck_unlink_extra(struct fsck *f, struct fino *dir,
 /* Name ip in dir under name; updates the model. */
 int fsck_link(struct fsck *f, struct fino *dir, struct fino *ip,
 	      const char *name);
-/* Find or create /lost+found; returns it or NULL. */
+/* Clear a root that is not a directory, make an empty root directory in
+ * inode 1; returns it or NULL (reported). */
+struct fino *fsck_new_root(struct fsck *f);
+/* Find or create /lost+found (a non-directory in its place is renamed
+ * aside); returns it or NULL. */
 struct fino *fsck_lost_found(struct fsck *f);
 /* Save the allocator state and set the clean flag. */
 int fsck_mark_clean(struct fsck *f);

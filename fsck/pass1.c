@@ -11,6 +11,7 @@
  * checked: the run stops with the errors left uncorrected.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,6 +38,8 @@ static void dev_from(struct fsck *f, const struct pmfs_super *sb)
 	d->itdir = (le64 *)(f->base + fmt_blk_off(g.itdir_start));
 	d->jnl = (struct pmfs_journal *)(f->base + fmt_blk_off(g.journal_start));
 	d->state = (struct pmfs_sb_state *)(f->base + PMFS_SB_STATE_OFF);
+	for (unsigned l = 0; l < PMFS_MAX_LANES; l++) /* jnl_lane_hold */
+		pthread_mutex_init(&d->lane_mu[l], NULL);
 	f->itdir_media = d->itdir;
 }
 

@@ -3,16 +3,19 @@
  *
  * Checks every inode-table directory word (a chunk inside the data area,
  * chunks not overlapping, chunk 0 present), then every slot in use: its
- * log is walked with ilog_walk() (page headers, owner, page and entry
+ * log is walked with ilog_walk2() (page headers, owner, page and entry
  * sequence, entry checksums and lengths, cycles; the core's one parser),
  * and each entry is checked for what only a reader of the whole log can
  * see: the first entry sets every attribute, entry types fit the inode's
  * type, block numbers lie in the data area, names are valid.  A log is cut
  * at its first bad entry: the tail is moved back to the end of the last
  * good entry (the single-inode commit, LOG(4)); an inode with no good
- * entry, or a symlink without a target, is cleared.  The result is the
- * model of every inode (attributes, extents, entries, xattrs, pages) that
- * the later passes check.
+ * entry, or a symlink without a target, is cleared; ilog_walk2 says why
+ * a walk stopped, for the message.  The result is the model of every
+ * inode (attributes, extents, entries, xattrs, pages) that the later
+ * passes check; what each entry means is the core's ilog_apply (log.h,
+ * "replay", the rules fs_apply follows too): the model only stores what
+ * its callbacks hand over.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -43,17 +46,20 @@ struct fino *fsck_ino(const struct fsck *f, uint64_t ino)
 
 /* ---- the model ------------------------------------------------------- */
 
-static void model_reset(struct fino *ip)
+void fsck_model_reset(struct fino *ip)
 {
 	for (size_t i = 0; i < ip->nde; i++)
 		free(ip->de[i].name);
 	for (size_t i = 0; i < ip->nxa; i++)
 		free(ip->xa[i].name);
 	free(ip->de);
+	free(ip->ht);
 	free(ip->xa);
 	free(ip->ext);
 	free(ip->pages);
 	ip->de = NULL;
+	ip->ht = NULL;
+	ip->htcap = 0;
 	ip->xa = NULL;
 	ip->ext = NULL;
 	ip->pages = NULL;
@@ -66,6 +72,7 @@ static void model_reset(struct fino *ip)
 	ip->nentries = 0;
 	ip->mode = ip->nlink = 0;
 	ip->size = ip->parent = 0;
+	memset(&ip->st, 0, sizeof(ip->st));
 }
 
 void fsck_model_free(struct fsck *f)
@@ -77,7 +84,7 @@ void fsck_model_free(struct fsck *f)
 			struct fino *ip = f->chunk[c][i];
 
 			if (ip) {
-				model_reset(ip);
+				fsck_model_reset(ip);
 				free(ip);
 			}
 		}
@@ -144,14 +151,101 @@ static int ext_set(struct fino *ip, uint64_t pgoff, uint64_t n, uint64_t blk,
 	return 0;
 }
 
-static int ext_truncate(struct fino *ip, uint64_t size)
+/*
+ * Directory entries: an array in no particular order (a removal moves the
+ * last entry into the hole) and, once a directory has DIR_HASH_MIN
+ * entries, an open-addressing hash of their names (linear probing,
+ * backward-shift deletion), so that building a directory of n entries
+ * from its log costs O(n), not O(n^2).
+ */
+#define DIR_HASH_MIN 16
+
+static uint64_t name_hash(const char *name, size_t nlen)
 {
-	return ext_punch(ip, (size + PMFS_BLOCK_SIZE - 1) >> PMFS_BLOCK_SHIFT,
-			 UINT64_MAX);
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+
+	for (size_t i = 0; i < nlen; i++)
+		h = (h ^ (uint8_t)name[i]) * 0x100000001b3ull;
+	return h ^ (h >> 29);
+}
+
+static void ht_put(struct fino *dir, size_t idx)
+{
+	size_t m = dir->htcap - 1;
+	size_t s = (size_t)name_hash(dir->de[idx].name, dir->de[idx].nlen) & m;
+
+	while (dir->ht[s])
+		s = (s + 1) & m;
+	dir->ht[s] = (uint32_t)idx + 1;
+}
+
+/* (Re)build the hash with room for twice the entries; 0 or -ENOMEM. */
+static int ht_build(struct fino *dir)
+{
+	size_t cap = 64;
+	uint32_t *n;
+
+	while (cap < 2 * (dir->nde + 1))
+		cap *= 2;
+	n = calloc(cap, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	free(dir->ht);
+	dir->ht = n;
+	dir->htcap = cap;
+	for (size_t i = 0; i < dir->nde; i++)
+		ht_put(dir, i);
+	return 0;
+}
+
+/* The hash slot holding entry idx (which must be in the hash). */
+static size_t ht_slot(const struct fino *dir, size_t idx)
+{
+	size_t m = dir->htcap - 1;
+	size_t s = (size_t)name_hash(dir->de[idx].name, dir->de[idx].nlen) & m;
+
+	while (dir->ht[s] != idx + 1)
+		s = (s + 1) & m;
+	return s;
+}
+
+/* Take slot s out of the hash (backward-shift deletion). */
+static void ht_del(struct fino *dir, size_t s)
+{
+	size_t m = dir->htcap - 1, j = s;
+
+	dir->ht[s] = 0;
+	for (;;) {
+		size_t k, i;
+
+		j = (j + 1) & m;
+		if (!dir->ht[j])
+			return;
+		i = dir->ht[j] - 1;
+		k = (size_t)name_hash(dir->de[i].name, dir->de[i].nlen) & m;
+		/* move j to s unless its home k lies cyclically in (s, j] */
+		if (s <= j ? (s < k && k <= j) : (s < k || k <= j))
+			continue;
+		dir->ht[s] = dir->ht[j];
+		dir->ht[j] = 0;
+		s = j;
+	}
 }
 
 struct fdent *fsck_dir_find(struct fino *dir, const char *name, size_t nlen)
 {
+	if (dir->ht) {
+		size_t m = dir->htcap - 1;
+		size_t s = (size_t)name_hash(name, nlen) & m;
+
+		for (; dir->ht[s]; s = (s + 1) & m) {
+			struct fdent *x = &dir->de[dir->ht[s] - 1];
+
+			if (x->nlen == nlen && memcmp(x->name, name, nlen) == 0)
+				return x;
+		}
+		return NULL;
+	}
 	for (size_t i = 0; i < dir->nde; i++)
 		if (dir->de[i].nlen == nlen &&
 		    memcmp(dir->de[i].name, name, nlen) == 0)
@@ -161,11 +255,16 @@ struct fdent *fsck_dir_find(struct fino *dir, const char *name, size_t nlen)
 
 static void dent_remove(struct fino *dir, struct fdent *x)
 {
-	size_t i = (size_t)(x - dir->de);
+	size_t i = (size_t)(x - dir->de), last = dir->nde - 1;
 
+	if (dir->ht) {
+		ht_del(dir, ht_slot(dir, i));
+		if (i != last)
+			dir->ht[ht_slot(dir, last)] = (uint32_t)i + 1;
+	}
 	free(x->name);
-	memmove(&dir->de[i], &dir->de[i + 1],
-		(dir->nde - i - 1) * sizeof(*x));
+	if (i != last)
+		dir->de[i] = dir->de[last];
 	dir->nde--;
 }
 
@@ -197,6 +296,12 @@ static int dent_add(struct fino *dir, const struct pmfs_le_dentry *de)
 	x->gen = de->gen;
 	x->ftype = de->ftype;
 	dir->nde++;
+	if (dir->ht && 2 * dir->nde <= dir->htcap) {
+		ht_put(dir, dir->nde - 1);
+		return 0;
+	}
+	if (dir->ht || dir->nde >= DIR_HASH_MIN)
+		return ht_build(dir);
 	return 0;
 }
 
@@ -212,7 +317,8 @@ static void xattr_remove(struct fino *ip, const uint8_t *name, size_t nlen)
 	}
 }
 
-static int xattr_add(struct fino *ip, const struct pmfs_le_xattr *x)
+static int xattr_add(struct fino *ip, const char *name, size_t nlen,
+		     size_t vlen)
 {
 	struct fxattr *n;
 
@@ -226,92 +332,97 @@ static int xattr_add(struct fino *ip, const struct pmfs_le_xattr *x)
 		ip->xacap = nc;
 	}
 	n = &ip->xa[ip->nxa];
-	n->name = malloc(x->name_len + 1u);
+	n->name = malloc(nlen + 1u);
 	if (!n->name)
 		return -ENOMEM;
-	memcpy(n->name, x->data, x->name_len);
-	n->name[x->name_len] = 0;
-	n->nlen = x->name_len;
-	n->vlen = x->value_len;
+	memcpy(n->name, name, nlen);
+	n->name[nlen] = 0;
+	n->nlen = (uint8_t)nlen;
+	n->vlen = (uint16_t)vlen;
 	ip->nxa++;
 	return 0;
 }
 
+/* ---- the callbacks of ilog_apply (log.h, "replay": the rules) -------- */
+
+static int m_extent(void *arg, uint64_t pgoff, uint64_t n, uint64_t blk,
+		    uint32_t flags)
+{
+	return ext_set(arg, pgoff, n, blk, flags & PMFS_WR_UNWRITTEN);
+}
+
+static int m_truncate(void *arg, uint64_t from_pg)
+{
+	return ext_punch(arg, from_pg, UINT64_MAX);
+}
+
+static int m_dentry_add(void *arg, const struct pmfs_le_dentry *de)
+{
+	return dent_add(arg, de);
+}
+
+static int m_dentry_del(void *arg, const struct pmfs_le_dentry *de)
+{
+	struct fino *dir = arg;
+	struct fdent *x = fsck_dir_find(dir, (const char *)de->name,
+					de->name_len);
+
+	if (x)
+		dent_remove(dir, x);
+	return 0;
+}
+
+static int m_symlink(void *arg, const char *target, uint32_t len,
+		     uint64_t blk)
+{
+	struct fino *ip = arg;
+
+	(void)target;
+	ip->has_target = true;
+	ip->sllen = len;
+	ip->slblk = blk;
+	return 0;
+}
+
+static int m_xattr_set(void *arg, const char *name, size_t nlen,
+		       const void *val, size_t vlen)
+{
+	(void)val;
+	xattr_remove(arg, (const uint8_t *)name, nlen);
+	return xattr_add(arg, name, nlen, vlen);
+}
+
+static int m_xattr_del(void *arg, const char *name, size_t nlen)
+{
+	xattr_remove(arg, (const uint8_t *)name, nlen);
+	return 0;
+}
+
+static const struct ilog_replay_ops model_ops = {
+	.extent = m_extent,
+	.truncate = m_truncate,
+	.dentry_add = m_dentry_add,
+	.dentry_del = m_dentry_del,
+	.symlink = m_symlink,
+	.xattr_set = m_xattr_set,
+	.xattr_del = m_xattr_del,
+};
+
 int fsck_model_apply(struct fsck *f, struct fino *ip,
 		     const struct pmfs_lentry *e)
 {
-	(void)f;
-	ip->nentries++;
-	switch (e->type) {
-	case PMFS_LE_ATTR: {
-		const struct pmfs_le_attr *a = (const void *)e;
+	int err = ilog_apply(&f->d, &ip->st, e, &model_ops, ip);
 
-		if (a->mask & PMFS_AT_MODE)
-			ip->mode = a->mode;
-		if (a->mask & PMFS_AT_NLINK)
-			ip->nlink = a->nlink;
-		if (a->mask & PMFS_AT_PARENT)
-			ip->parent = a->parent;
-		if (a->mask & PMFS_AT_MTIME)
-			ip->mtime = a->mtime;
-		if (a->mask & PMFS_AT_SIZE) {
-			ip->size = a->size;
-			return ext_truncate(ip, a->size);
-		}
-		return 0;
-	}
-	case PMFS_LE_WRITE: {
-		const struct pmfs_le_write *w = (const void *)e;
-		int err = ext_set(ip, w->pgoff, w->nblocks,
-				  w->flags & PMFS_WR_HOLE ? 0 : w->blk,
-				  w->flags & PMFS_WR_UNWRITTEN);
-
-		if (err)
-			return err;
-		if (w->size < ip->size)
-			err = ext_truncate(ip, w->size);
-		ip->size = w->size;
-		ip->mtime = w->mtime;
-		return err;
-	}
-	case PMFS_LE_DENTRY_ADD:
-	case PMFS_LE_DENTRY_DEL: {
-		const struct pmfs_le_dentry *de = (const void *)e;
-		int err = 0;
-
-		if (e->type == PMFS_LE_DENTRY_ADD) {
-			err = dent_add(ip, de);
-		} else {
-			struct fdent *x = fsck_dir_find(
-				ip, (const char *)de->name, de->name_len);
-
-			if (x)
-				dent_remove(ip, x);
-		}
-		if (de->cookie > ip->maxcookie)
-			ip->maxcookie = de->cookie;
-		ip->nlink = de->dir_nlink;
-		ip->mtime = de->mtime;
-		return err;
-	}
-	case PMFS_LE_SYMLINK: {
-		const struct pmfs_le_symlink *s = (const void *)e;
-
-		ip->has_target = true;
-		ip->sllen = s->len;
-		ip->slblk = s->flags & PMFS_SL_INLINE ? 0 : s->blk;
-		return 0;
-	}
-	case PMFS_LE_XATTR_SET:
-	case PMFS_LE_XATTR_DEL: {
-		const struct pmfs_le_xattr *x = (const void *)e;
-
-		xattr_remove(ip, x->data, x->name_len);
-		return e->type == PMFS_LE_XATTR_SET ? xattr_add(ip, x) : 0;
-	}
-	default:
-		return 0;
-	}
+	/* the scalars the passes read, as the replay left them */
+	ip->nentries = ip->st.nentries;
+	ip->mode = ip->st.mode;
+	ip->nlink = ip->st.nlink;
+	ip->size = ip->st.size;
+	ip->parent = ip->st.parent;
+	ip->maxcookie = ip->st.maxcookie;
+	ip->mtime.sec = (uint64_t)ip->st.mtime.tv_sec;
+	ip->mtime.nsec = (uint32_t)ip->st.mtime.tv_nsec;
+	return err;
 }
 
 /* ---- the walk -------------------------------------------------------- */
@@ -416,17 +527,68 @@ static const char *entry_sane(const struct fsck *f, const struct fino *ip,
 	case PMFS_LE_SYMLINK: {
 		const struct pmfs_le_symlink *s = (const void *)e;
 
+		const uint8_t *t = s->target;
+
 		if (type != S_IFLNK)
 			return "symlink entry in a log that is not a "
 			       "symlink's";
-		if (!(s->flags & PMFS_SL_INLINE) &&
-		    (!ilog_blocks_ok(&f->d, s->blk, 1) ||
-		     s->len > PMFS_BLOCK_SIZE))
-			return "symlink target block outside the data area";
+		if (!(s->flags & PMFS_SL_INLINE)) {
+			if (!ilog_blocks_ok(&f->d, s->blk, 1) ||
+			    s->len > PMFS_BLOCK_SIZE)
+				return "symlink target block outside the data "
+				       "area";
+			t = f->base + fmt_blk_off(s->blk);
+		}
+		/* fmt_entry_check saw 1 <= len <= PMFS_SYMLINK_MAX and, when
+		 * inline, the bytes inside the entry */
+		if (memchr(t, 0, s->len))
+			return "symlink target with a NUL byte";
 		return NULL;
 	}
 	default:
 		return NULL;
+	}
+}
+
+/* The message for a walk that ilog_walk2 stopped (not a callback). */
+static void why_stopped(const struct ilog_err *ie, char *why, size_t len)
+{
+	const char *detail = strstr(ie->msg, ": ");
+	uint64_t o = ie->off;
+
+	switch (ie->reason) {
+	case ILOG_E_HEAD:
+		snprintf(why, len, "head %#" PRIx64 " outside the data area",
+			 o);
+		break;
+	case ILOG_E_TAIL:
+		snprintf(why, len, "tail %#" PRIx64 " is not in a log page", o);
+		break;
+	case ILOG_E_CYCLE:
+		snprintf(why, len, "more pages than the device holds (a cycle) "
+			 "at %#" PRIx64, o);
+		break;
+	case ILOG_E_PAGE:
+		snprintf(why, len, "bad page header at %#" PRIx64, o);
+		break;
+	case ILOG_E_PAGESEQ:
+		snprintf(why, len, "link to page %#" PRIx64 " out of sequence "
+			 "(a cycle or a stray link)", o);
+		break;
+	case ILOG_E_ENTRY:
+		snprintf(why, len, "bad entry at %#" PRIx64 "%s", o,
+			 detail ? detail : "");
+		break;
+	case ILOG_E_SEQ:
+		snprintf(why, len, "entry at %#" PRIx64 " out of sequence", o);
+		break;
+	case ILOG_E_NEXT:
+		snprintf(why, len, "page at %#" PRIx64
+			 " links outside the data area", o);
+		break;
+	default:
+		snprintf(why, len, "%s", ie->msg[0] ? ie->msg : "bad log");
+		break;
 	}
 }
 
@@ -442,6 +604,11 @@ static int walk_entry(void *arg, const struct pmfs_lentry *e, uint64_t off)
 		return WALK_BAD;
 	}
 	err = fsck_model_apply(w->f, w->ip, e);
+	if (err == -EIO) { /* ilog_apply: contents not as the rules say */
+		w->bad_off = off;
+		snprintf(w->why, sizeof(w->why), "entry contents invalid");
+		return WALK_BAD;
+	}
 	if (err) {
 		w->err = err;
 		return err;
@@ -475,18 +642,21 @@ static int walk_page(void *arg, uint64_t off)
 static int walk(struct fsck *f, struct fino *ip, uint64_t head, uint64_t tail,
 		struct walk *w)
 {
+	struct ilog_err ie;
 	int r;
 
-	model_reset(ip);
+	fsck_model_reset(ip);
 	memset(w, 0, sizeof(*w));
 	w->f = f;
 	w->ip = ip;
-	r = ilog_walk(&f->d, ip->ino, head, tail, walk_entry, walk_page, w,
-		      true, &ip->end);
+	r = ilog_walk2(&f->d, ip->ino, head, tail, walk_entry, walk_page, w,
+		       true, &ip->end, &ie);
 	if (w->err)
 		return w->err;
 	if (r == 0)
 		return 0;
+	if (!w->why[0])
+		why_stopped(&ie, w->why, sizeof(w->why));
 	/* pages past the one holding the last good entry leave the chain */
 	if (w->last_end) {
 		size_t k = 0;
@@ -500,74 +670,46 @@ static int walk(struct fsck *f, struct fino *ip, uint64_t head, uint64_t tail,
 	return -EIO;
 }
 
-/*
- * Why did the walk of a log stop after the entry ending at last_end (0 =
- * before any entry)?  Only for the message: it re-checks the one spot with
- * the same fmt_* checks the walk used.
- */
-static void diagnose(const struct fsck *f, uint64_t ino, uint64_t head,
-		     uint64_t tail, uint64_t last_end, uint64_t last_seq,
-		     char *why, size_t len)
+struct cutw {
+	size_t k, seen;
+	uint64_t end;
+};
+
+static int cut_page(void *arg, uint64_t off)
 {
-	const struct pmfs_logpage *lp;
-	uint64_t pg, room;
+	struct cutw *c = arg;
 
-	if (!ilog_page_ok(&f->d, head)) {
-		snprintf(why, len, "head %#" PRIx64 " outside the data area",
-			 head);
-		return;
-	}
-	if (tail % 8 || fmt_off_blk(tail - 1) < f->d.data_start ||
-	    fmt_off_blk(tail - 1) >= f->d.total_blocks ||
-	    fmt_off_in_blk(tail - 1) < sizeof(struct pmfs_logpage) - 1) {
-		snprintf(why, len, "tail %#" PRIx64 " is not in a log page",
-			 tail);
-		return;
-	}
-	if (!last_end) {
-		lp = ilog_ptr(&f->d, head);
-		if (fmt_logpage_check(lp, ino) || lp->seq != 0) {
-			snprintf(why, len, "bad first page header");
-			return;
-		}
-		pg = head;
-		last_end = head + sizeof(*lp);
-	} else {
-		pg = last_end - 1 - (last_end - 1) % PMFS_BLOCK_SIZE;
-	}
-	room = pg + PMFS_BLOCK_SIZE - last_end;
-	if (room >= sizeof(struct pmfs_lentry) &&
-	    ((const struct pmfs_lentry *)ilog_ptr(&f->d, last_end))->len) {
-		const struct pmfs_lentry *e = ilog_ptr(&f->d, last_end);
+	(void)off;
+	return c->seen++ == c->k; /* page k: stop before its entries */
+}
 
-		if (tail > pg && tail <= pg + PMFS_BLOCK_SIZE)
-			room = tail > last_end ? tail - last_end : 0;
-		if (fmt_entry_check(ino, e, room, why, len) == 0 &&
-		    e->seq != last_seq + 1)
-			snprintf(why, len, "entry sequence %" PRIu64
-				 " after %" PRIu64, (uint64_t)e->seq, last_seq);
-		else if (room < sizeof(*e))
-			snprintf(why, len, "tail inside an entry");
-		return;
-	}
-	lp = ilog_ptr(&f->d, pg);
-	if (!ilog_page_ok(&f->d, lp->next)) {
-		snprintf(why, len, "page at %#" PRIx64
-			 " links outside the data area", pg);
-		return;
-	}
-	{
-		const struct pmfs_logpage *nx = ilog_ptr(&f->d, lp->next);
+static int cut_entry(void *arg, const struct pmfs_lentry *e, uint64_t off)
+{
+	struct cutw *c = arg;
 
-		if (fmt_logpage_check(nx, ino))
-			snprintf(why, len, "bad page header at %#" PRIx64,
-				 (uint64_t)lp->next);
-		else if (nx->seq != lp->seq + 1)
-			snprintf(why, len, "page at %#" PRIx64
-				 " links back into its chain (a cycle)", pg);
-		else
-			snprintf(why, len, "tail beyond the chain");
-	}
+	c->end = off + e->len;
+	return 0;
+}
+
+int fsck_cut_before_page(struct fsck *f, struct fino *ip, size_t k, bool fix)
+{
+	struct cutw c = { k, 0, 0 };
+	uint64_t head = ip->end.head; /* the log as the model has it (pass
+					 3 may have cut it, maybe in DRAM) */
+	struct walk w;
+	int r;
+
+	ilog_walk(&f->d, ip->ino, head, ip->end.tail, cut_entry, cut_page, &c,
+		  true, NULL);
+	if (!c.end)
+		return 1;
+	if (fix)
+		fsck_set_tail(f, ip->ino, c.end);
+	f->logs_cut++;
+	r = walk(f, ip, head, c.end, &w); /* entries that walked before */
+	if (r == -ENOMEM)
+		return r;
+	return r || ip->nentries == 0 ? 1 : 0;
 }
 
 static void clear_inode(struct fsck *f, struct fino *ip, const char *code,
@@ -598,9 +740,6 @@ static int check_inode(struct fsck *f, uint64_t ino, struct pmfs_inode *slot)
 	if (r == -ENOMEM)
 		return r;
 	if (r) {
-		if (!w.why[0])
-			diagnose(f, ino, head, tail, w.last_end, w.last_seq,
-				 w.why, sizeof(w.why));
 		if (!w.last_end) {
 			clear_inode(f, ip, "log-empty",
 				    w.why[0] ? w.why

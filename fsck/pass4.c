@@ -7,7 +7,10 @@
  * block.  Bad blocks (the table in block 2 and the device's list) must
  * hold nothing.  A data block claimed a second time is copied for the
  * later claimant (its file keeps its data, the first owner keeps the
- * block); a data block on a bad block is punched out of its file.  The
+ * block); a data block on a bad block is punched out of its file.  A log
+ * page owned twice or on a bad block cuts its log before it.  A symlink
+ * whose target block is bad loses the target: the inode is cleared and
+ * pass 5 removes the name.  The
  * free space is then what no one owns; when the filesystem is clean its
  * saved allocator state must agree with it, and the figures in sb_state
  * too.  The allocator built here (alloc.h) serves every later repair and
@@ -88,32 +91,62 @@ static int claim(struct fsck *f, struct claims *cl, struct fino *ip,
 	return claim_add(cl, &c);
 }
 
-static void claim_pages(struct fsck *f, struct fino *ip)
+/*
+ * Claim ip's log pages.  A page already owned (by the fixed area, the
+ * inode table or another log) or on a bad block cannot be copied the way
+ * a data block can: ip's log is cut before it, the single-inode commit
+ * of LOG(4) moving the tail back, and what the lost entries named is
+ * found again by pass 5.  Returns 0 or -ENOMEM.
+ */
+static int claim_pages(struct fsck *f, struct fino *ip)
 {
 	char who[48];
 
 	for (size_t i = 0; i < ip->npages; i++) {
 		uint64_t b = fmt_off_blk(ip->pages[i]);
 		uint64_t o = f->owner[b];
+		bool fix;
+		int r;
 
 		if (o == 0) {
 			f->owner[b] = ip->ino;
 			continue;
 		}
 		if (o == OWN_BAD) {
-			fsck_problem(f, PR_NOFIX, "log-badblock", ip->ino, "",
-				     "Inode %" PRIu64
-				     ": log page at block %" PRIu64
-				     " is on a bad block",
-				     ip->ino, b);
-			continue;
+			fix = fsck_problem(f, 0, "log-badblock", ip->ino,
+					   "Cut the log before that page",
+					   "Inode %" PRIu64
+					   ": log page at block %" PRIu64
+					   " is on a bad block",
+					   ip->ino, b);
+		} else {
+			owner_name(o, who, sizeof(who));
+			fix = fsck_problem(f, 0, "log-shared", ip->ino,
+					   "Cut the log before that page",
+					   "Inode %" PRIu64
+					   ": log page at block %" PRIu64
+					   " is also used by %s",
+					   ip->ino, b, who);
 		}
-		owner_name(o, who, sizeof(who));
-		fsck_problem(f, PR_NOFIX, "log-shared", ip->ino, "",
-			     "Inode %" PRIu64 ": log page at block %" PRIu64
-			     " is also used by %s",
-			     ip->ino, b, who);
+		/* pages [0, i) were claimed: the cut keeps a prefix */
+		for (size_t k = 0; k < i; k++)
+			f->owner[fmt_off_blk(ip->pages[k])] = 0;
+		r = fsck_cut_before_page(f, ip, i, fix);
+		if (r < 0)
+			return r;
+		for (size_t k = 0; !r && k < ip->npages; k++)
+			f->owner[fmt_off_blk(ip->pages[k])] = ip->ino;
+		if (r) { /* no entry before that page */
+			if (fix)
+				fsck_clear_inode(f, ip);
+			else if (f->ninodes)
+				f->ninodes--;
+			ip->cleared = true;
+			f->inodes_cleared++;
+		}
+		return 0;
 	}
+	return 0;
 }
 
 /* Give ip its own copy of the block in claim c; 0 or -errno. */
@@ -188,13 +221,18 @@ static void resolve(struct fsck *f, struct claims *cl)
 		if (!ip)
 			continue;
 		if (c->other == OWN_BAD) {
-			if (c->symlink) {
-				fsck_problem(f, PR_NOFIX, "symlink-badblock",
-					     c->ino, "",
-					     "Inode %" PRIu64
-					     ": symlink target on bad block "
-					     "%" PRIu64,
-					     c->ino, c->blk);
+			if (c->symlink) { /* the target is lost */
+				if (fsck_problem(f, 0, "symlink-badblock",
+						 c->ino, "Clear the inode",
+						 "Inode %" PRIu64
+						 ": symlink target on bad "
+						 "block %" PRIu64,
+						 c->ino, c->blk))
+					fsck_clear_inode(f, ip);
+				else if (f->ninodes)
+					f->ninodes--;
+				ip->cleared = true; /* pass 5: its names go */
+				f->inodes_cleared++;
 				continue;
 			}
 			if (fsck_problem(f, 0, "data-badblock", c->ino,
@@ -216,19 +254,16 @@ static void resolve(struct fsck *f, struct claims *cl)
 	}
 }
 
-/* Blocks in the saved allocator chain (already validated by alloc_load):
- * they count as used in sb_state.free_blocks. */
+/* Blocks in the saved allocator chain (alloc_load accepted it): they
+ * count as used in sb_state.free_blocks. */
 static uint64_t chain_len(const struct fsck *f)
 {
-	uint64_t n = 0, h = f->d.state->alloc_head;
+	uint64_t n = 0;
 
-	while (h && n < f->d.total_blocks && ilog_blocks_ok(&f->d, h, 1)) {
-		const struct pmfs_allocsave *as =
-			(const void *)(f->base + fmt_blk_off(h));
-
-		n++;
-		h = as->next;
-	}
+	if (alloc_saved_chain_blocks(f->base, f->d.data_start,
+				     f->d.total_blocks, f->d.state->alloc_head,
+				     &n))
+		return 0;
 	return n;
 }
 
@@ -293,6 +328,7 @@ int fsck_pass4(struct fsck *f)
 		(const void *)(f->base + fmt_blk_off(PMFS_BADBLK_BLOCK));
 	uint64_t total = f->d.total_blocks;
 	struct claims cl = { NULL, 0, 0 };
+	uint64_t done = 0;
 	int err;
 
 	fsck_pass(f, 4, "Checking block ownership and free space");
@@ -330,8 +366,10 @@ int fsck_pass4(struct fsck *f)
 			ino += PMFS_INODES_PER_CHUNK - 1 - ino % PMFS_INODES_PER_CHUNK;
 			continue;
 		}
-		if ((ip = fsck_ino(f, ino)))
-			claim_pages(f, ip);
+		if ((ip = fsck_ino(f, ino)) && claim_pages(f, ip)) {
+			fsck_operr(f, "out of memory");
+			return -1;
+		}
 	}
 	for (uint64_t ino = 1; ino < PMFS_MAX_INODES && !err; ino++) {
 		struct fino *ip;
@@ -342,6 +380,7 @@ int fsck_pass4(struct fsck *f)
 		}
 		if (!(ip = fsck_ino(f, ino)))
 			continue;
+		fsck_progress(f, done++, f->ninodes);
 		for (size_t i = 0; i < ip->next && !err; i++)
 			for (uint64_t k = 0; k < ip->ext[i].n && !err; k++)
 				err = claim(f, &cl, ip, ip->ext[i].blk + k,
@@ -350,6 +389,7 @@ int fsck_pass4(struct fsck *f)
 		if (ip->slblk && !err)
 			err = claim(f, &cl, ip, ip->slblk, 0, 0, true);
 	}
+	fsck_progress(f, 1, 1);
 	if (err) {
 		free(cl.c);
 		fsck_operr(f, "out of memory");

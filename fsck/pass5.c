@@ -9,9 +9,14 @@
  * that is in no directory are moved to /lost+found (created when missing);
  * an inode with no links and no name (unlinked while open, then a crash)
  * is freed, as the mount would.  Each directory's '..' (its parent
- * attribute) must name the directory that holds it.  Names were checked
- * for validity when pass 3 read the entries; uniqueness holds by the
- * replay rule that a later entry of the same name replaces the earlier.
+ * attribute) must name the directory that holds it.  A missing root, or
+ * one that is not a directory, is made again empty (fsck_new_root): all
+ * the rest then goes to /lost+found, which is the directory mkfs made
+ * (inode 2) named again when nothing names it, else a new one; a
+ * /lost+found that is not a directory is renamed aside (repair.c).
+ * Names were checked for validity when pass 3 read the entries;
+ * uniqueness holds by the replay rule that a later entry of the same name
+ * replaces the earlier.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -103,7 +108,7 @@ static void check_entries(struct fsck *f, struct fino *dir)
 }
 
 /* Mark everything reachable from dir (iterative, bounded by the model). */
-static int mark_reachable(struct fsck *f, struct fino *top)
+int fsck_mark_reachable(struct fsck *f, struct fino *top)
 {
 	struct fino **stack;
 	size_t n = 0, cap = f->ninodes + 2;
@@ -194,28 +199,36 @@ static void reconnect_dir(struct fsck *f, struct fino *d, uint64_t ndirs)
 				top->ino)) {
 		to_lost_found(f, top);
 	}
-	mark_reachable(f, top); /* its subtree is reported with it */
+	fsck_mark_reachable(f, top); /* its subtree is reported with it */
 }
 
 int fsck_pass5(struct fsck *f)
 {
 	struct fino *root = fsck_ino(f, PMFS_ROOT_INO), *ip;
-	uint64_t ndirs = 0, moved = 0;
+	uint64_t ndirs = 0, moved = 0, done = 0;
 
 	fsck_pass(f, 5, "Checking the directory tree");
 	if (!root || !S_ISDIR(root->mode)) {
-		fsck_problem(f, PR_NOFIX, "no-root", PMFS_ROOT_INO, "",
-			     "The root directory (inode 1) is missing or not "
-			     "a directory");
-		return -1;
+		/* everything is then unreachable: the rest of the pass puts
+		 * it in /lost+found */
+		if (!fsck_problem(f, 0, "no-root", PMFS_ROOT_INO,
+				  "Create an empty root directory",
+				  "The root directory (inode 1) is %s",
+				  root ? "not a directory" : "missing"))
+			return -1;
+		root = fsck_new_root(f);
+		if (!root)
+			return -1;
 	}
 	FOR_EACH_INO(f, ip, ino)
 	{
+		fsck_progress(f, done++, f->ninodes);
 		if (S_ISDIR(ip->mode)) {
 			check_entries(f, ip);
 			ndirs++;
 		}
 	}
+	fsck_progress(f, 1, 1);
 	if (f->operr)
 		return -1;
 	{
@@ -225,10 +238,15 @@ int fsck_pass5(struct fsck *f)
 		if (lf && S_ISDIR(lf->mode) && lf->referrer == PMFS_ROOT_INO)
 			f->lf_ino = lf->ino;
 	}
-	if (mark_reachable(f, root)) {
+	if (fsck_mark_reachable(f, root)) {
 		fsck_operr(f, "out of memory");
 		return -1;
 	}
+	/* mkfs's lost+found cut off from the root (the root was remade, or
+	 * a file took its name): it becomes /lost+found again first */
+	if (!f->lf_ino && (ip = fsck_ino(f, PMFS_LOSTFOUND_INO)) &&
+	    S_ISDIR(ip->mode) && !ip->reachable && !ip->refs && !ip->referrer)
+		fsck_lost_found(f);
 	FOR_EACH_INO(f, ip, ino)
 	{
 		if (S_ISDIR(ip->mode) && !ip->reachable) {

@@ -6,8 +6,10 @@
  * directory's 2 plus its subdirectories.  A regular file must not have
  * data blocks past its size (fsck grows the size to cover them: nothing
  * that was written is dropped); a symlink's size must be its target's
- * length.  Every xattr name must be free of NUL bytes (lengths were
- * checked when pass 3 read the entries: a bad one cut the log).
+ * length.  Every xattr name must be free of NUL bytes and in one of the
+ * namespaces Linux knows (user., trusted., security., system.), or the
+ * xattr is removed (lengths were checked when pass 3 read the entries: a
+ * bad one cut the log; so were symlink targets, which must hold no NUL).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -49,6 +51,21 @@ static void recount(struct fsck *f)
 	}
 }
 
+/* The namespaces Linux has: a name is PREFIX.something. */
+static bool xattr_ns_ok(const char *name, size_t nlen)
+{
+	static const char *const ns[] = { "user.", "trusted.", "security.",
+					  "system." };
+
+	for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+		size_t n = strlen(ns[i]);
+
+		if (nlen > n && memcmp(name, ns[i], n) == 0)
+			return true;
+	}
+	return false;
+}
+
 static void check_xattrs(struct fsck *f, struct fino *ip)
 {
 	size_t i = 0;
@@ -59,15 +76,22 @@ static void check_xattrs(struct fsck *f, struct fino *ip)
 					PMFS_XATTR_NAME_MAX + 8];
 		struct pmfs_le_xattr *del = (void *)buf;
 
-		if (memchr(x->name, 0, x->nlen) == NULL) {
+		const char *why = NULL;
+
+		if (memchr(x->name, 0, x->nlen))
+			why = "with a NUL byte";
+		else if (!xattr_ns_ok(x->name, x->nlen))
+			why = "outside the user., trusted., security. and "
+			      "system. namespaces";
+		if (!why) {
 			i++;
 			continue;
 		}
 		if (!fsck_problem(f, 0, "xattr-name", ip->ino,
 				  "Remove the xattr",
-				  "Inode %" PRIu64 ": xattr name with a NUL byte "
-				  "('%s...')",
-				  ip->ino, x->name)) {
+				  "Inode %" PRIu64 ": xattr name %s ('%s%s')",
+				  ip->ino, why, x->name,
+				  memchr(x->name, 0, x->nlen) ? "..." : "")) {
 			i++;
 			continue;
 		}
@@ -84,7 +108,7 @@ static void check_xattrs(struct fsck *f, struct fino *ip)
 int fsck_pass6(struct fsck *f)
 {
 	struct fino *ip;
-	uint64_t fixed_links = 0;
+	uint64_t fixed_links = 0, done = 0;
 
 	fsck_pass(f, 6, "Checking link counts, sizes, xattrs, symlinks");
 	recount(f);
@@ -94,6 +118,7 @@ int fsck_pass6(struct fsck *f)
 
 		if (f->operr)
 			return -1;
+		fsck_progress(f, done++, f->ninodes);
 		want = S_ISDIR(ip->mode) ? 2 + ip->subdirs : ip->refs;
 		if (!S_ISDIR(ip->mode) && ip->refs == 0)
 			want = ip->nlink; /* reported by pass 5 */
@@ -132,6 +157,7 @@ int fsck_pass6(struct fsck *f)
 			fsck_set_attr(f, ip, PMFS_AT_SIZE, 0, ip->sllen, 0);
 		check_xattrs(f, ip);
 	}
+	fsck_progress(f, 1, 1);
 	fsck_info(f, "  %" PRIu64 " link counts fixed", fixed_links);
 	return f->operr ? -1 : 0;
 }

@@ -4,6 +4,9 @@
  * one line (or records it for --json), applies the mode (-n, -y, -p or a
  * question on the terminal) and keeps the counts behind the exit code.
  */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,16 +39,82 @@ static void record(struct fsck *f, const char *code, uint64_t ino,
 	x->fixed = fixed;
 }
 
-/* Ask on the terminal; EOF or anything but y means no. */
-static bool ask(const char *question)
+/*
+ * Read one answer line from the terminal (canonical mode: a read returns a
+ * line).  A Ctrl-C that comes before the read starts must not be lost:
+ * the signals are blocked while fsck_cancel is tested and ppoll unblocks
+ * them atomically while it waits.  Returns the length, 0 for EOF, -1 when
+ * cancelled.
+ */
+static ssize_t read_answer(char *line, size_t len)
 {
-	char line[32];
+	struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
+	sigset_t block, old;
+	ssize_t n = -1;
+	int r;
 
-	fprintf(stdout, "%s<y>? ", question);
-	fflush(stdout);
-	if (!fgets(line, sizeof(line), stdin))
-		return false;
-	return line[0] == 'y' || line[0] == 'Y' || line[0] == '\n';
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	do
+		r = fsck_cancel ? -1 : ppoll(&pfd, 1, NULL, &old);
+	while (r < 0 && errno == EINTR && !fsck_cancel);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (r > 0)
+		n = read(STDIN_FILENO, line, len - 1);
+	if (n < 0)
+		return -1;
+	line[n] = 0;
+	return n;
+}
+
+/*
+ * Ask on the terminal: y (or Enter) yes, n no, a yes to this and every
+ * later question.  EOF (Ctrl-D) or Ctrl-C (the handler in main.c sets
+ * fsck_cancel) cancels the run: no, and no more questions; the exit code
+ * gets 32.
+ */
+static bool ask(struct fsck *f, const char *question)
+{
+	char line[64];
+
+	for (;;) {
+		fprintf(stdout, "%s<y>? ", question);
+		fflush(stdout);
+		if (read_answer(line, sizeof(line)) <= 0) {
+			fsck_cancel = 1;
+			fputc('\n', stdout);
+			return false;
+		}
+		switch (line[0]) {
+		case 'y':
+		case 'Y':
+		case '\n':
+			return true;
+		case 'n':
+		case 'N':
+			return false;
+		case 'a':
+		case 'A':
+			f->yes_all = true;
+			return true;
+		default:
+			fprintf(stdout, "Answer y (yes), n (no) or a (yes to "
+					"all).  ");
+		}
+	}
+}
+
+/* A problem line or a question is coming: take the progress line away
+ * (it comes back at the next percentage). */
+static void progress_clear(struct fsck *f)
+{
+	if (f->prog_pct < 0)
+		return;
+	fprintf(stderr, "\r\033[K");
+	fflush(stderr);
+	f->prog_pct = -1;
 }
 
 bool fsck_problem(struct fsck *f, unsigned flags, const char *code,
@@ -60,6 +129,7 @@ bool fsck_problem(struct fsck *f, unsigned flags, const char *code,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	f->nfound++;
+	progress_clear(f);
 	if (flags & PR_NOFIX) {
 		fix = false;
 		answer = "cannot be repaired";
@@ -72,9 +142,9 @@ bool fsck_problem(struct fsck *f, unsigned flags, const char *code,
 			fix = flags & PR_PREEN_OK;
 			break;
 		case FSCK_MODE_ASK:
-			if (!f->o.json) {
+			if (!f->o.json && !fsck_cancel && !f->yes_all) {
 				fprintf(stdout, "%s.  ", msg);
-				fix = ask(question);
+				fix = ask(f, question);
 				record(f, code, ino, msg, fix);
 				if (fix)
 					f->nfixed++;
@@ -82,7 +152,7 @@ bool fsck_problem(struct fsck *f, unsigned flags, const char *code,
 					f->nleft++;
 				return fix;
 			}
-			fix = false;
+			fix = f->yes_all && !fsck_cancel;
 			break;
 		default:
 			fix = false;
@@ -139,16 +209,29 @@ void fsck_operr(struct fsck *f, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/*
+ * Progress of the current pass, on a terminal only: never with -p (checks
+ * of several filesystems run in parallel at boot), --json, or when stderr
+ * is not a terminal.  One line, rewritten when the percentage changes and
+ * cleared at the end of the pass (done >= total).
+ */
 void fsck_progress(struct fsck *f, uint64_t done, uint64_t total)
 {
-	static int tty = -1;
+	unsigned pct;
 
-	if (tty < 0)
-		tty = isatty(STDERR_FILENO);
-	if (!tty || f->o.json || !total)
+	if (f->tty < 0)
+		f->tty = isatty(STDERR_FILENO);
+	if (!f->tty || f->o.json || f->o.mode == FSCK_MODE_PREEN || !total)
 		return;
-	if (done < total && done % 4096)
+	if (done >= total) {
+		if (f->prog_pct >= 0)
+			fprintf(stderr, "\r\033[K");
+		f->prog_pct = -1;
 		return;
-	fprintf(stderr, "\rPass %d: %3u%%%s", f->cur_pass,
-		(unsigned)(done * 100 / total), done >= total ? "\r\033[K" : "");
+	}
+	pct = (unsigned)(done * 100 / total);
+	if ((int)pct == f->prog_pct)
+		return;
+	f->prog_pct = (int)pct;
+	fprintf(stderr, "\rPass %d: %3u%%", f->cur_pass, pct);
 }

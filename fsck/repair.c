@@ -100,27 +100,33 @@ void fsck_clear_inode(struct fsck *f, struct fino *ip)
 		release(f, ip, ip->slblk);
 }
 
-/* Note blocks a repair allocated for ip (log pages). */
+/* Note a log page a repair allocated for ip (owner map, model). */
+static int note_page(struct fsck *f, struct fino *ip, uint64_t off)
+{
+	uint64_t blk = fmt_off_blk(off);
+
+	if (ip->npages == ip->pagecap) {
+		size_t nc = ip->pagecap ? ip->pagecap * 2 : 4;
+		uint64_t *n = realloc(ip->pages, nc * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		ip->pages = n;
+		ip->pagecap = nc;
+	}
+	ip->pages[ip->npages++] = off;
+	if (f->owner && blk < f->d.total_blocks)
+		f->owner[blk] = ip->ino;
+	f->log_pages++;
+	return 0;
+}
+
 static int note_pages(struct fsck *f, struct fino *ip,
 		      const struct ilog_tx *tx)
 {
-	for (unsigned i = 0; i < tx->npages; i++) {
-		uint64_t blk = fmt_off_blk(tx->pages[i]);
-
-		if (ip->npages == ip->pagecap) {
-			size_t nc = ip->pagecap ? ip->pagecap * 2 : 4;
-			uint64_t *n = realloc(ip->pages, nc * sizeof(*n));
-
-			if (!n)
-				return -ENOMEM;
-			ip->pages = n;
-			ip->pagecap = nc;
-		}
-		ip->pages[ip->npages++] = tx->pages[i];
-		if (f->owner && blk < f->d.total_blocks)
-			f->owner[blk] = ip->ino;
-		f->log_pages++;
-	}
+	for (unsigned i = 0; i < tx->npages; i++)
+		if (note_page(f, ip, tx->pages[i]))
+			return -ENOMEM;
 	return 0;
 }
 
@@ -255,62 +261,137 @@ static uint64_t free_slot(struct fsck *f)
 	return 0;
 }
 
-/* Make a new directory inode (not yet named anywhere); R(3) step 1. */
-static struct fino *new_dir(struct fsck *f, uint64_t parent)
+/* Make a new directory inode in free slot ino (not yet named anywhere,
+ * '..' = parent) with the core's ilog_make_inode (LOG(5)); R(3) step 1.
+ * A cleared model of the slot is reused. */
+static struct fino *new_dir_at(struct fsck *f, uint64_t ino, uint64_t parent)
 {
-	uint64_t ino = free_slot(f);
-	struct pmfs_inode *slot;
+	struct fino **where, *ip;
 	struct pmfs_le_attr a;
-	struct ilog_tx tx;
 	struct ilog_pos pos;
-	struct fino *ip;
 	uint32_t gen;
-	int err;
+	int err = -ENOSPC;
 
-	if (!ino || !f->a || f->rdonly)
-		return NULL;
-	slot = ilog_slot(&f->d, ino);
-	ip = calloc(1, sizeof(*ip));
-	if (!ip)
-		return NULL;
-	fsck_begin_change(f);
-	ilog_tx_init(&tx, &f->d, f->a, 0, ALLOC_F_RESERVE);
-	err = ilog_new(&tx, ino, &pos);
-	if (err)
-		goto out_free;
+	if (!ino || !f->a || f->rdonly || !f->chunk[fmt_ino_chunk(ino)])
+		goto out;
+	if (f->nvirt) { /* a journal lane still holds an unreplayed op */
+		err = -EBUSY;
+		goto out;
+	}
+	where = &f->chunk[fmt_ino_chunk(ino)][ino % PMFS_INODES_PER_CHUNK];
+	ip = *where;
+	if (ip && !ip->cleared)
+		goto out;
 	memset(&a, 0, sizeof(a));
-	a.h.type = PMFS_LE_ATTR;
-	a.h.len = sizeof(a);
 	a.mask = PMFS_AT_ALL;
-	a.mode = S_IFDIR | 0700;
+	a.mode = S_IFDIR | (ino == PMFS_ROOT_INO ? 0755 : 0700);
 	a.nlink = 2;
 	a.parent = parent;
 	now_time(&a.atime);
 	a.mtime = a.ctime = a.btime = a.atime;
-	err = ilog_append(&tx, ino, &pos, &a.h);
-	if (err) {
-		ilog_tx_abort(&tx);
-		goto out_free;
+	fsck_begin_change(f);
+	pmio_drain(f->p); /* ORDER: earlier repairs durable first */
+	err = ilog_make_inode(&f->d, f->a, ino, &a, &gen, &pos);
+	if (err)
+		goto out;
+	if (ip) {
+		fsck_model_reset(ip);
+		memset(ip, 0, sizeof(*ip));
+	} else if (!(ip = calloc(1, sizeof(*ip)))) {
+		fsck_operr(f, "out of memory");
+		return NULL;
 	}
-	/* FS(3): head and gen written while the slot is free (tail 0) */
-	gen = slot->gen + 1;
-	pmio_store64(f->p, &slot->head, pos.head);
-	pmio_memcpy_nodrain(f->p, &slot->gen, &gen, sizeof(gen));
-	pmio_flush(f->p, slot, sizeof(*slot));
 	ip->ino = ino;
 	ip->gen = gen;
-	f->chunk[fmt_ino_chunk(ino)][ino % PMFS_INODES_PER_CHUNK] = ip;
-	fsck_set_tail(f, ino, pos.tail); /* R(2): the inode exists */
 	ip->end = pos;
-	if (note_pages(f, ip, &tx) || fsck_model_apply(f, ip, &a.h))
+	*where = ip;
+	if (note_page(f, ip, pos.head) ||
+	    fsck_model_apply(f, ip, ilog_ptr(&f->d, pos.head +
+					     sizeof(struct pmfs_logpage))))
 		fsck_operr(f, "out of memory");
 	f->ninodes++;
 	f->ndirs++;
 	return ip;
-out_free:
-	free(ip);
+out:
 	fsck_operr(f, "cannot create a directory: %s", strerror(-err));
 	return NULL;
+}
+
+struct fino *fsck_new_root(struct fsck *f)
+{
+	struct fino *root = fsck_ino(f, PMFS_ROOT_INO);
+
+	if (root) /* not a directory: its log goes, its slot is reused */
+		fsck_clear_inode(f, root);
+	root = new_dir_at(f, PMFS_ROOT_INO, PMFS_ROOT_INO);
+	if (root) {
+		root->reachable = true;
+		root->refs = 1;
+	}
+	return root;
+}
+
+/* Give the entry name of dir (naming ip) a free name PREFIX.N: link the
+ * new name first, then unlink the old (R(3)); 0 when done. */
+static int rename_aside(struct fsck *f, struct fino *dir, struct fino *ip,
+			const char *name)
+{
+	char nn[PMFS_NAME_MAX + 1];
+	struct fdent *x;
+	unsigned k = 1;
+
+	do
+		snprintf(nn, sizeof(nn), "%s.%u", name, k);
+	while (fsck_dir_find(dir, nn, strlen(nn)) && ++k < 1000);
+	if (fsck_link(f, dir, ip, nn))
+		return -1;
+	x = fsck_dir_find(dir, name, strlen(name)); /* link may move it */
+	return x ? fsck_unlink(f, dir, x) : -1;
+}
+
+/* A new empty /lost+found; R(3): its log first, then root's entry. */
+static struct fino *make_lost_found(struct fsck *f, struct fino *root)
+{
+	struct fino *lf = new_dir_at(f, free_slot(f), PMFS_ROOT_INO);
+
+	if (!lf)
+		return NULL;
+	if (fsck_link(f, root, lf, "lost+found")) /* R(3) step 2 */
+		return NULL;
+	lf->refs = 1;
+	lf->referrer = PMFS_ROOT_INO;
+	lf->reachable = true;
+	root->subdirs++;
+	f->lf_ino = lf->ino;
+	return lf;
+}
+
+/* The lost+found mkfs.pmfs made (inode 2), when it is a directory that no
+ * directory names (pass 5 has counted the entries), or NULL. */
+static struct fino *lost_dir(struct fsck *f)
+{
+	struct fino *lf = fsck_ino(f, PMFS_LOSTFOUND_INO);
+
+	return lf && S_ISDIR(lf->mode) && !lf->reachable && !lf->refs &&
+			       !lf->referrer
+		       ? lf
+		       : NULL;
+}
+
+/* Name lf (mkfs's lost+found, see lost_dir) /lost+found again. */
+static struct fino *relink_lost(struct fsck *f, struct fino *root,
+				struct fino *lf)
+{
+	if (fsck_link(f, root, lf, "lost+found") ||
+	    (lf->parent != PMFS_ROOT_INO &&
+	     fsck_set_attr(f, lf, PMFS_AT_PARENT, 0, 0, PMFS_ROOT_INO)))
+		return NULL;
+	lf->refs = 1;
+	lf->referrer = PMFS_ROOT_INO;
+	root->subdirs++;
+	f->lf_ino = lf->ino;
+	fsck_mark_reachable(f, lf); /* what it holds is found again too */
+	return lf;
 }
 
 struct fino *fsck_lost_found(struct fsck *f)
@@ -329,24 +410,35 @@ struct fino *fsck_lost_found(struct fsck *f)
 			f->lf_ino = lf->ino;
 			return lf;
 		}
-		fsck_problem(f, PR_NOFIX, "lost-found-not-dir", PMFS_ROOT_INO,
-			     "", "/lost+found is not a directory");
-		return NULL;
+		/* pass 5 removed entries naming free inodes: lf is in use */
+		if (!lf || !fsck_problem(f, 0, "lost-found-not-dir",
+					 PMFS_ROOT_INO,
+					 "Rename it and make a directory",
+					 "/lost+found is not a directory (inode "
+					 "%" PRIu64 ")",
+					 x->ino))
+			return NULL;
+		if (rename_aside(f, root, lf, "lost+found"))
+			return NULL;
+		lf = lost_dir(f);
+		return lf ? relink_lost(f, root, lf)
+			  : make_lost_found(f, root);
+	}
+	lf = lost_dir(f);
+	if (lf) {
+		if (!fsck_problem(f, 0, "no-lost-found", PMFS_ROOT_INO,
+				  "Reconnect it as /lost+found",
+				  "/lost+found not found; directory %" PRIu64
+				  " (the one mkfs.pmfs made) is in no "
+				  "directory",
+				  lf->ino))
+			return NULL;
+		return relink_lost(f, root, lf);
 	}
 	if (!fsck_problem(f, 0, "no-lost-found", PMFS_ROOT_INO, "Create it",
 			  "/lost+found not found"))
 		return NULL;
-	lf = new_dir(f, PMFS_ROOT_INO);
-	if (!lf)
-		return NULL;
-	if (fsck_link(f, root, lf, "lost+found")) /* R(3) step 2 */
-		return NULL;
-	lf->refs = 1;
-	lf->referrer = PMFS_ROOT_INO;
-	lf->reachable = true;
-	root->subdirs++;
-	f->lf_ino = lf->ino;
-	return lf;
+	return make_lost_found(f, root);
 }
 
 int fsck_mark_clean(struct fsck *f)

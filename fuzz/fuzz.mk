@@ -22,6 +22,8 @@ FUZZ_CFLAGS := -std=gnu11 -pthread -g -O1 -fno-omit-frame-pointer \
 FUZZ_ENV := PMFS_MKFS=$(BUILD)/mkfs.pmfs PMFS_FUZZ_STRICT=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
+-include fuzz/fsckbench.mk
+
 .PHONY: fuzz fuzz-check
 
 $(FUZZ_BIN): $(FUZZ_SRCS) $(wildcard fsck/*.h src/*/*.h)

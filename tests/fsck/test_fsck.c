@@ -9,17 +9,21 @@
  * The image path in the output reads IMAGE.  PMFS_FSCK_BLESS=1 writes the
  * expected files from the current output instead of comparing (review
  * the diff before committing it).  Plus the command-line contract: usage
- * errors, the clean fast path, --json, and the refusal to repair a
- * filesystem whose device lock is held.
+ * errors, the clean fast path, --json, the refusal to repair a
+ * filesystem whose device lock is held, and on a pseudo-terminal the
+ * questions (y, n, a, Ctrl-D and Ctrl-C cancel: exit 32) and progress.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fmt.h"
@@ -390,6 +394,55 @@ static void c_xattr_len(const char *img)
 	reseal(P.file, &x->h);
 }
 
+static void c_xattr_ns(const char *img)
+{
+	struct pmfs_le_xattr *x = (void *)entry_of(P.file, PMFS_LE_XATTR_SET,
+						   0, NULL);
+
+	(void)img;
+	x->data[3] = 'x'; /* "usex.a": no such namespace */
+	reseal(P.file, &x->h);
+}
+
+static void c_symlink_nul(const char *img)
+{
+	struct pmfs_le_symlink *sl = (void *)entry_of(P.link, PMFS_LE_SYMLINK,
+						      0, NULL);
+
+	(void)img;
+	cr_assert(sl->flags & PMFS_SL_INLINE);
+	sl->target[2] = 0; /* "fi\0e", length still 4 */
+	reseal(P.link, &sl->h);
+}
+
+static void c_root_missing(const char *img)
+{
+	(void)img;
+	ilog_slot(&D, PMFS_ROOT_INO)->tail = 0;
+}
+
+static void c_root_not_dir(const char *img)
+{
+	struct pmfs_le_attr *a = (void *)entry_of(PMFS_ROOT_INO, PMFS_LE_ATTR,
+						  0, NULL);
+
+	(void)img;
+	a->mode = S_IFREG | 0644; /* its entries no longer fit: log cut */
+	reseal(PMFS_ROOT_INO, &a->h);
+}
+
+static void c_lost_found_file(const char *img)
+{
+	struct pmfs_le_dentry *lf = dentry_of(PMFS_ROOT_INO, "lost+found");
+	struct pmfs_le_dentry *rf = dentry_of(PMFS_ROOT_INO, "file");
+
+	(void)img;
+	lf->ino = rf->ino; /* /lost+found is /file; the real one is lost */
+	lf->gen = rf->gen;
+	lf->ftype = DT_REG;
+	reseal(PMFS_ROOT_INO, &lf->h);
+}
+
 static void c_symlink_no_target(const char *img)
 {
 	uint64_t before;
@@ -419,6 +472,60 @@ static void c_bad_block(const char *img)
 	bb->blk[0] = w->blk;
 	bb->count = 1;
 	bb->crc = fmt_badblocks_crc(bb);
+}
+
+/* Mark block blk bad in the table of block 2. */
+static void add_bad(uint64_t blk)
+{
+	struct pmfs_badblocks *bb =
+		(void *)(D.base + fmt_blk_off(PMFS_BADBLK_BLOCK));
+	uint32_t i = bb->count;
+
+	cr_assert_lt(i, PMFS_BADBLK_MAX);
+	for (; i > 0 && bb->blk[i - 1] > blk; i--)
+		bb->blk[i] = bb->blk[i - 1];
+	bb->blk[i] = blk;
+	bb->count++;
+	bb->crc = fmt_badblocks_crc(bb);
+}
+
+static void c_log_badblock(const char *img)
+{
+	struct pmfs_inode *s = ilog_slot(&D, P.many);
+	struct pmfs_logpage *pg = (void *)(D.base + s->head);
+
+	(void)img;
+	cr_assert_neq(pg->next, 0, "the test directory needs two pages");
+	add_bad(fmt_off_blk(pg->next)); /* many's second log page */
+}
+
+static void c_log_badblock_first(const char *img)
+{
+	(void)img;
+	add_bad(fmt_off_blk(ilog_slot(&D, P.f2)->head)); /* f2's only page */
+}
+
+static void c_symlink_badblock(const char *img)
+{
+	char target[PMFS_SYMLINK_MAX + 1];
+	struct pmio_opts po = { .flags = PMIO_O_QUIET | PMIO_O_EXCL };
+	struct pmfs_le_symlink *sl;
+	struct fs_attr a;
+	struct fs *fs;
+
+	/* a target too long for the log entry lives in a block */
+	dmg_close();
+	memset(target, 't', sizeof(target) - 1);
+	target[sizeof(target) - 1] = 0;
+	cr_assert_eq(pmio_open(img, &po, &dmg_p, NULL, 0), 0);
+	cr_assert_eq(fs_mount_pmio(dmg_p, NULL, &fs, NULL, NULL, 0), 0);
+	cr_assert_eq(fs_symlink(fs, &ctx0, P.dir, "long", target, &a), 0);
+	cr_assert_eq(fs_unmount(fs), 0);
+	pmio_close(dmg_p);
+	dmg_open(img);
+	sl = (void *)entry_of(a.ino, PMFS_LE_SYMLINK, 0, NULL);
+	cr_assert_eq(sl->flags & PMFS_SL_INLINE, 0);
+	add_bad(sl->blk);
 }
 
 static void c_journal(const char *img)
@@ -655,8 +762,16 @@ CASE(entry_free_inode, c_free_inode)
 CASE(size_beyond_extents, c_size)
 CASE(xattr_len, c_xattr_len)
 CASE(symlink_no_target, c_symlink_no_target)
+CASE(xattr_namespace, c_xattr_ns)
+CASE(symlink_nul, c_symlink_nul)
+CASE(root_missing, c_root_missing)
+CASE(root_not_dir, c_root_not_dir)
+CASE(lost_found_file, c_lost_found_file)
 CASE(log_empty, c_log_empty)
 CASE(bad_block, c_bad_block)
+CASE(log_badblock, c_log_badblock)
+CASE(log_badblock_first_page, c_log_badblock_first)
+CASE(symlink_badblock, c_symlink_badblock)
 CASE(journal_active, c_journal)
 CASE(journal_corrupt, c_journal_corrupt)
 CASE(clean_word, c_clean_word)
@@ -876,6 +991,224 @@ Test(fsck_cli, data_survives_block_copy)
 	cr_assert_eq((uint8_t)buf[0], (uint8_t)(1 + PMFS_BLOCK_SIZE * 7));
 	cr_assert_eq(fs_unmount(fs), 0);
 	pmio_close(p);
+	free(out);
+	tu_rmimg(img);
+}
+
+/* ---- on a terminal: questions, cancel, progress ------------------------ */
+
+/*
+ * Run fsck.pmfs FLAGS IMG on a pseudo-terminal (stdin, stdout and stderr
+ * are the terminal, as at a console).  Each time a question ("<y>? ")
+ * appears, the next string of answers is typed ("\003" is Ctrl-C, "\004"
+ * Ctrl-D); a question with no answer left gets Ctrl-D.  The terminal
+ * output lands in out; returns the exit status.
+ */
+static int pty_fsck(const char *img, const char *flags,
+		    const char *const *answers, char *out, size_t outsz)
+{
+	char tool[4096];
+	size_t len = 0;
+	int nprompt = 0, fd, st;
+	pid_t pid;
+
+	tool_env();
+	snprintf(tool, sizeof(tool), "%s", tu_tool("fsck.pmfs"));
+	pid = forkpty(&fd, NULL, NULL, NULL);
+	cr_assert_neq(pid, -1, "forkpty: %s", strerror(errno));
+	if (pid == 0) {
+		char *av[] = { tool, (char *)flags, (char *)img, NULL };
+
+		execv(tool, av);
+		_exit(127);
+	}
+	out[0] = 0;
+	for (;;) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		ssize_t n;
+		int seen = 0;
+
+		/* a bound against a hang, not a timing assertion */
+		if (poll(&pfd, 1, 30000) <= 0)
+			break;
+		n = read(fd, out + len, outsz - 1 - len);
+		if (n <= 0)
+			break; /* EIO: the child closed the terminal */
+		len += (size_t)n;
+		out[len] = 0;
+		for (const char *p = out; (p = strstr(p, "<y>? ")); p++)
+			seen++;
+		while (nprompt < seen) {
+			const char *a = answers && answers[nprompt]
+						? answers[nprompt]
+						: "\004";
+
+			cr_assert_eq(write(fd, a, strlen(a)), (ssize_t)strlen(a));
+			nprompt++;
+		}
+		if (len + 1 >= outsz)
+			break;
+	}
+	close(fd);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st), "fsck died: %#x\n%s", st, out);
+	return WEXITSTATUS(st);
+}
+
+/* Two problems, each with a question: a link count and a wrong '..'. */
+static char *two_problem_image(void)
+{
+	char *img = good_image();
+
+	dmg_open(img);
+	c_link_count(img);
+	c_dotdot(img);
+	dmg_close();
+	return img;
+}
+
+static int count_of(const char *s, const char *what)
+{
+	int n = 0;
+
+	for (const char *p = s; (p = strstr(p, what)); p++)
+		n++;
+	return n;
+}
+
+static int fsck_n(const char *img)
+{
+	char *out = calloc(1, OUTSZ);
+	int r;
+
+	cr_assert_not_null(out);
+	r = run_fsck(img, "-fn", out);
+	free(out);
+	return r;
+}
+
+Test(fsck_tty, answer_yes_repairs)
+{
+	char *img = two_problem_image();
+	char *out = calloc(1, OUTSZ);
+	const char *const ans[] = { "y\n", "y\n", NULL };
+
+	cr_assert_eq(pty_fsck(img, "-f", ans, out, OUTSZ), 1, "%s", out);
+	cr_assert_eq(count_of(out, "<y>? "), 2, "%s", out);
+	cr_assert(strstr(out, "link count 3, should be 1.  Fix it<y>? "), "%s",
+		  out);
+	cr_assert(strstr(out, "FILE SYSTEM WAS MODIFIED"), "%s", out);
+	cr_assert_eq(fsck_n(img), 0);
+	free(out);
+	tu_rmimg(img);
+}
+
+Test(fsck_tty, answer_no_changes_nothing)
+{
+	char *img = two_problem_image();
+	char *out = calloc(1, OUTSZ);
+	const char *const ans[] = { "n\n", "n\n", NULL };
+	char *before, *after;
+	size_t nb, na;
+
+	before = read_all(img, &nb);
+	cr_assert_eq(pty_fsck(img, "-f", ans, out, OUTSZ), 4, "%s", out);
+	after = read_all(img, &na);
+	cr_assert(nb == na && memcmp(before, after, nb) == 0,
+		  "answering no changed the image");
+	cr_assert_eq(count_of(out, "<y>? "), 2, "%s", out);
+	cr_assert(strstr(out, "ERRORS LEFT UNCORRECTED"), "%s", out);
+	free(before);
+	free(after);
+	free(out);
+	tu_rmimg(img);
+}
+
+Test(fsck_tty, yes_then_no)
+{
+	char *img = two_problem_image();
+	char *out = calloc(1, OUTSZ);
+	const char *const ans[] = { "y\n", "n\n", NULL };
+
+	cr_assert_eq(pty_fsck(img, "-f", ans, out, OUTSZ), 1 | 4, "%s", out);
+	/* one of the two is still there */
+	cr_assert_eq(fsck_n(img), 4);
+	free(out);
+	tu_rmimg(img);
+}
+
+Test(fsck_tty, answer_all)
+{
+	char *img = two_problem_image();
+	char *out = calloc(1, OUTSZ);
+	const char *const ans[] = { "what\n", "a\n", NULL };
+
+	cr_assert_eq(pty_fsck(img, "-f", ans, out, OUTSZ), 1, "%s", out);
+	/* asked again after a bad answer, then never again */
+	cr_assert_eq(count_of(out, "<y>? "), 2, "%s", out);
+	cr_assert(strstr(out, "Answer y (yes), n (no) or a"), "%s", out);
+	cr_assert_eq(fsck_n(img), 0);
+	free(out);
+	tu_rmimg(img);
+}
+
+Test(fsck_tty, eof_cancels)
+{
+	char *img = two_problem_image();
+	char *out = calloc(1, OUTSZ);
+	const char *const ans[] = { "\004", NULL };
+	int r = pty_fsck(img, "-f", ans, out, OUTSZ);
+
+	cr_assert_eq(r, 4 | 32, "%s", out);
+	cr_assert_eq(count_of(out, "<y>? "), 1, "no question after a "
+						  "cancel:\n%s", out);
+	cr_assert(strstr(out, "check cancelled"), "%s", out);
+	free(out);
+	tu_rmimg(img);
+}
+
+Test(fsck_tty, ctrl_c_cancels_after_a_repair)
+{
+	char *img = two_problem_image();
+	char *out = calloc(1, OUTSZ);
+	const char *const ans[] = { "y\n", "\003", NULL };
+	int r = pty_fsck(img, "-f", ans, out, OUTSZ);
+
+	/* the first repair is done, the second left, the run cancelled */
+	cr_assert_eq(r, 1 | 4 | 32, "%s", out);
+	cr_assert_eq(count_of(out, "<y>? "), 2, "%s", out);
+	cr_assert(strstr(out, "check cancelled"), "%s", out);
+	/* not marked clean: the next run checks (and finds the second) */
+	cr_assert_eq(fsck_n(img), 4);
+	free(out);
+	tu_rmimg(img);
+}
+
+Test(fsck_tty, progress_on_a_terminal_only)
+{
+	char *img = good_image();
+	char *out = calloc(1, OUTSZ);
+
+	cr_assert_eq(pty_fsck(img, "-fn", NULL, out, OUTSZ), 0, "%s", out);
+	for (int pass = 3; pass <= 6; pass++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "\rPass %d: ", pass);
+		cr_assert(strstr(out, want), "no progress for pass %d:\n%s",
+			  pass, out);
+	}
+	cr_assert(strstr(out, "\r\033[K"), "the progress line is cleared");
+	/* never with -p (parallel checks at boot) */
+	cr_assert_eq(pty_fsck(img, "-fp", NULL, out, OUTSZ), 0, "%s", out);
+	cr_assert_null(strstr(out, "\rPass"), "%s", out);
+	/* nor with --json (it checks every pass even when clean) */
+	cr_assert_eq(pty_fsck(img, "--json", NULL, out, OUTSZ), 0, "%s", out);
+	cr_assert(strstr(out, "\"found\": 0"), "%s", out);
+	cr_assert_null(strstr(out, "\rPass"), "%s", out);
+	/* never when stderr is not a terminal (run_fsck: pipes) */
+	out[0] = 0;
+	cr_assert_eq(run_fsck(img, "-fn", out), 0, "%s", out);
+	cr_assert_null(strstr(out, "\rPass"), "%s", out);
 	free(out);
 	tu_rmimg(img);
 }
