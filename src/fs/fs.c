@@ -1407,21 +1407,13 @@ struct pmfs_le_dentry *fs_dentry_entry(uint16_t type, uint64_t ino,
 
 /* ---- freeing an inode ------------------------------------------------- */
 
-static int free_page(void *arg, uint64_t off)
-{
-	struct fs *fs = arg;
-
-	alloc_free(fs->a, fmt_off_blk(off), 1);
-	return 0;
-}
-
 void fs_inode_release(struct fs *fs, struct fs_inode *ip)
 {
 	struct fs_ext ext;
 
-	/* FS(2): the tail is 0 and durable; pages and blocks are unreachable */
-	ilog_walk(&fs->d, ip->ino, ip->pos.head, ip->pos.tail, NULL,
-		  free_page, fs, true, NULL);
+	/* FS(2): the tail is 0 and durable; pages and blocks are unreachable
+	 * (each log page is freed only after the walk has read it) */
+	ilog_free_chain(&fs->d, fs->a, ip->ino, ip->pos.head, ip->pos.tail);
 	for (uint64_t pg = 0; fs_emap_next(&ip->map, pg, &ext);
 	     pg = ext.pgoff + ext.n)
 		alloc_free(fs->a, ext.blk, ext.n);

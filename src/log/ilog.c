@@ -67,7 +67,8 @@ bool ilog_page_ok(const struct ilog_dev *d, uint64_t off)
 {
 	return off && fmt_off_in_blk(off) == 0 &&
 	       fmt_off_blk(off) >= d->data_start &&
-	       fmt_off_blk(off) < d->total_blocks;
+	       fmt_off_blk(off) < d->total_blocks &&
+	       off <= d->size - PMFS_BLOCK_SIZE; /* inside the mapping */
 }
 
 bool ilog_blocks_ok(const struct ilog_dev *d, uint64_t blk, uint64_t n)
@@ -96,16 +97,23 @@ void ilog_tx_done(struct ilog_tx *tx)
 	tx->npages = tx->nxpages = tx->xcap = 0;
 }
 
+/* Freeing a chain: a page goes back to the allocator only once the walk
+ * has read all of it (entries and next link), i.e. when the walk reaches
+ * the next page, and the last one after the walk.  A page freed earlier
+ * can be taken and overwritten by another thread (another inode's append
+ * or write) under the walk, which would then read garbage. */
 struct free_arg {
 	struct alloc *a;
-	uint64_t last;
+	uint64_t prev; /* page visited, not yet freed; 0 if none */
 };
 
-static int free_one(void *arg, uint64_t off)
+static int free_prev(void *arg, uint64_t off)
 {
 	struct free_arg *fa = arg;
 
-	alloc_free(fa->a, fmt_off_blk(off), 1);
+	if (fa->prev)
+		alloc_free(fa->a, fmt_off_blk(fa->prev), 1);
+	fa->prev = off;
 	return 0;
 }
 
@@ -114,7 +122,10 @@ void ilog_free_chain(struct ilog_dev *d, struct alloc *a, uint64_t ino,
 {
 	struct free_arg fa = { a, 0 };
 
-	ilog_walk(d, ino, head, tail, NULL, free_one, &fa, true, NULL);
+	/* a corrupt chain (-EIO) is freed as far as it was valid */
+	ilog_walk(d, ino, head, tail, NULL, free_prev, &fa, true, NULL);
+	if (fa.prev)
+		alloc_free(a, fmt_off_blk(fa.prev), 1);
 }
 
 void ilog_tx_abort(struct ilog_tx *tx)
@@ -263,6 +274,10 @@ int ilog_walk2(const struct ilog_dev *d, uint64_t ino, uint64_t head,
 	       struct ilog_err *ie)
 {
 	uint64_t pg = head, pseq = 0, seq = 0, bytes = 0, visited = 0;
+	/* each entry is checked on a private copy (a length read twice from
+	 * the mapping could change in between: the check and the crc then
+	 * never read past the page); entry() gets it in the mapping */
+	uint64_t ebuf[PMFS_LENTRY_MAX / 8];
 	char why[128];
 	int err;
 
@@ -304,13 +319,22 @@ int ilog_walk2(const struct ilog_dev *d, uint64_t ino, uint64_t head,
 		stop = last ? tail : pg + PMFS_BLOCK_SIZE;
 		off = pg + sizeof(*lp);
 		while (off < stop) {
-			const struct pmfs_lentry *e = ilog_ptr(d, off);
+			const struct pmfs_lentry *e = (const void *)ebuf;
+			size_t room = stop - off, len;
 
+			if (room > sizeof(ebuf))
+				room = sizeof(ebuf);
+			len = room < sizeof(*e) ? room : sizeof(*e);
+			memcpy(ebuf, ilog_ptr(d, off), len);
 			/* a page not ending the log may have slack: an entry
 			 * header of zero marks its end */
-			if (!last && (stop - off < sizeof(*e) || e->len == 0))
+			if (!last && (len < sizeof(*e) || e->len == 0))
 				break;
-			if (fmt_entry_check(ino, e, stop - off, why,
+			if (len == sizeof(*e) && e->len > len &&
+			    e->len <= room)
+				memcpy((uint8_t *)ebuf + len,
+				       ilog_ptr(d, off + len), e->len - len);
+			if (fmt_entry_check(ino, e, room, why,
 					    sizeof(why)) != 0)
 				return corrupt(ino, quiet, ie, ILOG_E_ENTRY,
 					       "bad entry at", off, why);
@@ -320,7 +344,7 @@ int ilog_walk2(const struct ilog_dev *d, uint64_t ino, uint64_t head,
 					       NULL);
 			seq = e->seq;
 			if (entry) {
-				err = entry(arg, e, off);
+				err = entry(arg, ilog_ptr(d, off), off);
 				if (err)
 					return stopped(ie, off, err);
 			}

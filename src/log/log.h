@@ -202,7 +202,11 @@ typedef int (*ilog_page_fn)(void *arg, uint64_t page_off);
 
 /*
  * Walk ino's log from head to tail, checking LOG(2), LOG(3); calls page()
- * for every page (may be NULL) and entry() for every entry in order.
+ * for every page (may be NULL) before reading it, and entry() for every
+ * entry in order (e points into the mapping).  Every page offset is
+ * range-checked before it is read and every entry is checked on a copy,
+ * so even a bad chain (or one changed under the walk) is never read past
+ * its page or the mapping.
  * Returns 0 with *end (may be NULL) describing the end, -EIO for a corrupt
  * log (a message naming the inode goes to stderr unless quiet), or the
  * callback's value.  Never stores to the mapping.
@@ -322,7 +326,10 @@ int ilog_make_inode(struct ilog_dev *d, struct alloc *a, uint64_t ino,
 		    struct ilog_pos *pos);
 
 /* Free (in the allocator) every page of the chain head..tail; the chain
- * must be unreachable (its tail is not, or no longer, committed). */
+ * must be unreachable (its tail is not, or no longer, committed).  A page
+ * is freed only after the walk has read all of it (entries, next link):
+ * a freed page may at once be reused by another thread.  A corrupt chain
+ * is freed as far as it is valid. */
 void ilog_free_chain(struct ilog_dev *d, struct alloc *a, uint64_t ino,
 		     uint64_t head, uint64_t tail);
 
