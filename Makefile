@@ -166,3 +166,4 @@ clean:
 -include fuzz/fuzz.mk
 -include tests/fs/fs.mk
 -include tests/crash/crash.mk
+-include tests/mount/mount.mk

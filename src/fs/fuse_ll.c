@@ -14,7 +14,9 @@
  *      every later one as done without a round trip.
  *  (2) pmfs is the only writer of its files: entries (also negative ones)
  *      and attributes are cached by the kernel for PM_TIMEOUT seconds, the
- *      page cache is kept across opens, readdirplus fills the dentry cache.
+ *      page cache is kept across opens, directory listings are cached
+ *      too (cache_readdir), readdirplus fills the dentry cache when the
+ *      reader also wants attributes (READDIRPLUS_AUTO: ls -l, not ls).
  *  (3) Reads are answered with fuse_reply_iov() straight from the mapping
  *      inside fs_read()'s sink: the daemon does not copy file data.  Writes
  *      come in requests of up to PM_MAX_WRITE bytes.
@@ -29,6 +31,11 @@
  *      and clears setuid/setgid itself on write, truncate and chown by an
  *      unprivileged caller (FUSE_CAP_HANDLE_KILLPRIV is turned off); the
  *      caller's identity is still passed to fs_write/fs_setattr.
+ *  (7) pmfs keeps no state per open file or directory: the first OPEN and
+ *      OPENDIR are answered ENOSYS where the kernel supports it, and it
+ *      then opens and closes without asking (no OPEN, RELEASE, OPENDIR,
+ *      RELEASEDIR round trips); FLUSH is not sent (noflush on OPEN and
+ *      CREATE, and the first FLUSH anyway is answered ENOSYS).
  */
 #define FUSE_USE_VERSION 312
 
@@ -55,6 +62,7 @@
 #define PM_COPY_CHUNK (1u << 20)   /* copy_file_range bounce buffer */
 #define PM_DOT_OFFSETS 2           /* directory offsets of "." and ".." */
 #define PM_XATTR_MAX (64u * 1024u) /* XATTR_SIZE_MAX */
+#define PM_MAX_THREADS 8           /* loop workers: see loop_threads() */
 
 _Static_assert(PMFS_ROOT_INO == FUSE_ROOT_ID,
 	       "fs inode numbers are used as FUSE node ids unchanged");
@@ -141,6 +149,14 @@ static void reply_attr(fuse_req_t req, int err, const struct fs_attr *a)
 
 /* ---- init / destroy ----------------------------------------------------- */
 
+/*
+ * Set by pm_init when the kernel takes ENOSYS from OPEN and OPENDIR as
+ * "no need to ever send these" (FUSE_CAP_NO_OPEN[DIR]_SUPPORT): pmfs keeps
+ * no per-open state, so opening and closing then cost no round trip.
+ * One session per process: a plain static is enough.
+ */
+static bool pm_no_open, pm_no_opendir;
+
 static void pm_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
@@ -153,15 +169,29 @@ static void pm_init(void *userdata, struct fuse_conn_info *conn)
 				  FUSE_CAP_HANDLE_KILLPRIV |
 				  FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE |
 				  FUSE_CAP_SPLICE_MOVE | FUSE_CAP_POSIX_ACL |
-				  FUSE_CAP_READDIRPLUS_AUTO);
+				  FUSE_CAP_ATOMIC_O_TRUNC);
+	/* readdirplus for the first batch of a listing and then only while
+	 * the reader also looks entries up (ls -l), plain readdir otherwise
+	 * (ls): rule (2) */
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
+	if (conn->capable & FUSE_CAP_READDIRPLUS_AUTO)
+		conn->want |= FUSE_CAP_READDIRPLUS_AUTO;
 	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
-	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+	/* Rule (7): no OPEN round trip.  The kernel then sends O_TRUNC as a
+	 * SETATTR of size 0 (it would skip that SETATTR under ATOMIC_O_TRUNC,
+	 * which is therefore only asked for when OPEN is still sent). */
+	pm_no_open = conn->capable & FUSE_CAP_NO_OPEN_SUPPORT;
+	pm_no_opendir = conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT;
+	if (pm_no_open)
+		conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
+	else if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	if (pm_no_opendir)
+		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
 }
 
 /* ---- names -------------------------------------------------------------- */
@@ -469,7 +499,7 @@ static int do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void pm_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	int err = do_open(req, ino, fi);
+	int err = pm_no_open ? -ENOSYS : do_open(req, ino, fi); /* rule (7) */
 
 	if (err)
 		fuse_reply_err(req, -err);
@@ -591,11 +621,13 @@ static void pm_write_buf(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_write(req, written);
 }
 
+/* Rule (7): files opened without OPEN have no noflush flag; the kernel
+ * stops sending FLUSH after one ENOSYS (and takes it as success). */
 static void pm_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
 	(void)fi;
-	fuse_reply_err(req, 0);
+	fuse_reply_err(req, ENOSYS);
 }
 
 static void pm_release(fuse_req_t req, fuse_ino_t ino,
@@ -730,7 +762,15 @@ static void pm_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	(void)ino;
+	if (pm_no_opendir) {
+		fuse_reply_err(req, ENOSYS); /* rule (7) */
+		return;
+	}
 	fi->fh = 0;
+	/* rule (2): the kernel keeps listings in its page cache and drops
+	 * them itself when the directory changes through it */
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
 	fuse_reply_open(req, fi);
 }
 
@@ -1183,6 +1223,26 @@ out_free:
 	return err;
 }
 
+/*
+ * Worker threads of the multi-threaded loop: one per CPU, at least 2 and
+ * at most PM_MAX_THREADS.  The kernel hands requests to waiting readers in
+ * turn, so with libfuse's default of 10 workers a single client's
+ * requests are served by a different, cache-cold thread each time; on 2
+ * CPUs that cost 1.7-1.9 times the daemon CPU time of one thread for
+ * metadata work (bench/meta), and one worker per CPU brought it back to
+ * within 15 %.  Threads are never retired (libfuse's default
+ * max_idle_threads): with max_idle_threads 1, creating a thread per burst
+ * made small requests 3-5 times slower.
+ */
+static unsigned loop_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 2)
+		return 2;
+	return n > PM_MAX_THREADS ? PM_MAX_THREADS : (unsigned)n;
+}
+
 int fuse_ll_loop(struct fuse_ll *ll)
 {
 	struct fuse_loop_config *cfg;
@@ -1193,7 +1253,9 @@ int fuse_ll_loop(struct fuse_ll *ll)
 	cfg = fuse_loop_cfg_create();
 	if (!cfg)
 		return -ENOMEM;
+	/* one /dev/fuse for all workers: cloned fds measured no faster */
 	fuse_loop_cfg_set_clone_fd(cfg, 0);
+	fuse_loop_cfg_set_max_threads(cfg, loop_threads());
 	r = fuse_session_loop_mt(ll->se, cfg);
 	fuse_loop_cfg_destroy(cfg);
 	/* > 0: ended by SIGTERM/SIGINT/SIGHUP, a normal end */

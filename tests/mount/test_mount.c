@@ -1000,3 +1000,113 @@ Test(posix, unprivileged_user)
 	free(sgd);
 	free(suid);
 }
+
+/* ---- open without OPEN, cached listings (the glue's rule (7), (2)) ------ */
+
+static int nobody_open_trunc(void *arg)
+{
+	int fd = open(arg, O_WRONLY | O_TRUNC);
+
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+/* O_TRUNC reaches the filesystem although OPEN is not sent: truncated,
+ * durable, and setuid cleared for an unprivileged caller. */
+Test(posix, open_trunc_without_open_request)
+{
+	char *f = path("t"), *s = path("s");
+	struct stat st;
+	int fd;
+
+	write_file("t", "0123456789", 0644);
+	fd = open(f, O_RDWR | O_TRUNC);
+	cr_assert(fd >= 0);
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_expect_eq(st.st_size, 0);
+	cr_assert_eq(write(fd, "ab", 2), 2);
+	close(fd);
+	write_file("s", "setuid data", 0777);
+	cr_assert_eq(chmod(s, 04777), 0);
+	cr_expect_eq(as_nobody(nobody_open_trunc, s), 0);
+	cr_assert_eq(stat(s, &st), 0);
+	cr_expect_eq(st.st_size, 0);
+	cr_expect_eq(st.st_mode & S_ISUID, 0, "mode %o", st.st_mode);
+	umount_fuse();
+	mount_fg("allow_other");
+	cr_expect_str_eq(read_file("t"), "ab");
+	cr_assert_eq(stat(s, &st), 0);
+	cr_expect_eq(st.st_size, 0);
+	cr_expect_eq(st.st_mode & 07777, 0777, "mode %o", st.st_mode);
+	free(f);
+	free(s);
+}
+
+/* Names in a directory listing, sorted and joined by spaces. */
+static char *listing(const char *rel)
+{
+	static char out[4096];
+	char *names[64];
+	int n = 0;
+	char *p = path(rel);
+	DIR *d = opendir(p);
+	struct dirent *e;
+
+	cr_assert(d, "opendir %s: %s", p, strerror(errno));
+	while ((e = readdir(d)) && n < 64)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			names[n++] = strdup(e->d_name);
+	closedir(d);
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0;
+		     j--) {
+			char *t = names[j];
+
+			names[j] = names[j - 1];
+			names[j - 1] = t;
+		}
+	out[0] = 0;
+	for (int i = 0; i < n; i++) {
+		strcat(out, i ? " " : "");
+		strcat(out, names[i]);
+		free(names[i]);
+	}
+	free(p);
+	return out;
+}
+
+/* The kernel caches listings (cache_readdir); every change made through
+ * the mount must show in the next listing. */
+Test(posix, cached_listing_follows_changes)
+{
+	char *d = path("d"), *a = path("d/a"), *b = path("d/b");
+	char *c = path("d/c"), *sub = path("d/sub");
+
+	cr_assert_eq(mkdir(d, 0755), 0);
+	cr_expect_str_eq(listing("d"), "");
+	write_file("d/a", "a", 0644);
+	cr_expect_str_eq(listing("d"), "a");
+	cr_expect_str_eq(listing("d"), "a"); /* from the cache */
+	cr_assert_eq(rename(a, b), 0);
+	cr_expect_str_eq(listing("d"), "b");
+	cr_assert_eq(mkdir(sub, 0755), 0);
+	cr_expect_str_eq(listing("d"), "b sub");
+	cr_assert_eq(link(b, c), 0);
+	cr_expect_str_eq(listing("d"), "b c sub");
+	cr_assert_eq(unlink(b), 0);
+	cr_expect_str_eq(listing("d"), "c sub");
+	cr_assert_eq(rmdir(sub), 0);
+	cr_expect_str_eq(listing("d"), "c");
+	cr_assert_eq(symlink("c", a), 0);
+	cr_expect_str_eq(listing("d"), "a c");
+	umount_fuse();
+	mount_fg("allow_other");
+	cr_expect_str_eq(listing("d"), "a c");
+	free(d);
+	free(a);
+	free(b);
+	free(c);
+	free(sub);
+}

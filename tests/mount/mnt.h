@@ -1,0 +1,201 @@
+/*
+ * mnt.h - fixtures shared by the mount suites after test_mount.c (which
+ * keeps its own): an image on /dev/shm made by the built mkfs.pmfs, the
+ * built mount.pmfs run as a foreground child (-f), unmount and wait.
+ * Header-only (static inline) because every tests/mount/test_*.c is built
+ * as one binary from one source file.
+ *
+ * State lives in one struct mnt per test; mnt_teardown() is safe to call
+ * at any point (also after a failed assertion).
+ */
+#ifndef PMFS_TESTS_MNT_H
+#define PMFS_TESTS_MNT_H
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+struct mnt {
+	char *img; /* the image file */
+	char *dir; /* the mountpoint */
+	pid_t fg;  /* foreground mount.pmfs, or 0 */
+	/* absolute path of mount.pmfs: a test may change its directory */
+	char bin[4096];
+};
+
+static inline void mnt_need_fuse(void)
+{
+	if (access("/dev/fuse", R_OK | W_OK) != 0)
+		cr_skip_test("/dev/fuse is missing: FUSE mount tests skipped");
+}
+
+/* malloc'd "dir/rel" */
+static inline char *mnt_path(const struct mnt *m, const char *rel)
+{
+	char *p;
+
+	cr_assert(asprintf(&p, "%s/%s", m->dir, rel) > 0);
+	return p;
+}
+
+/* Run a built tool with NULL-terminated arguments; its exit status. */
+static inline int mnt_tool(char *out, size_t on, char *err, size_t en,
+			   const char *t, ...)
+{
+	char *argv[16];
+	int n = 0, r;
+	va_list ap;
+
+	argv[n++] = strdup(tu_tool(t));
+	va_start(ap, t);
+	while (n < 15 && (argv[n] = va_arg(ap, char *)))
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	r = tu_run(argv, out, on, err, en);
+	free(argv[0]);
+	return r;
+}
+
+/* Is something mounted on dir?  If so, copy its /proc/mounts line. */
+static inline bool mnt_is_mounted(const char *dir, char *line, size_t sz)
+{
+	FILE *f = fopen("/proc/mounts", "r");
+	char buf[4096];
+	bool found = false;
+
+	cr_assert(f);
+	while (fgets(buf, sizeof(buf), f)) {
+		char src[1024], mp[1024];
+
+		if (sscanf(buf, "%1023s %1023s", src, mp) == 2 &&
+		    !strcmp(mp, dir)) {
+			found = true;
+			if (line)
+				snprintf(line, sz, "%s", buf);
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* A fresh image of `size` bytes and an empty mountpoint. */
+static inline void mnt_mkfs(struct mnt *m, uint64_t size)
+{
+	char err[4096] = "";
+	int r;
+
+	cr_assert(realpath(tu_tool("mount.pmfs"), m->bin), "no built %s",
+		  tu_tool("mount.pmfs"));
+	m->img = tu_tmpimg(size);
+	m->dir = tu_tmpdir();
+	r = mnt_tool(NULL, 0, err, sizeof(err), "mkfs.pmfs", "-q", m->img,
+		     NULL);
+	cr_assert_eq(r, 0, "mkfs.pmfs failed (%d): %s", r, err);
+}
+
+/* Start mount.pmfs -f [extra flag] [-o opts]; returns once mounted.
+ * The daemon's stdout (mount -v) goes to the file `log` if given. */
+static inline void mnt_start(struct mnt *m, const char *flag,
+			     const char *opts, const char *log)
+{
+	char *bin = strdup(m->bin);
+	int st;
+
+	m->fg = fork();
+	cr_assert(m->fg >= 0);
+	if (m->fg == 0) {
+		char *argv[10];
+		int n = 0, nul = open("/dev/null", O_RDWR);
+
+		/* keep none of Criterion's pipes open in the daemon */
+		dup2(nul, 0);
+		dup2(nul, 1);
+		dup2(nul, 2);
+		if (log) {
+			int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		closefrom(3);
+		argv[n++] = bin;
+		argv[n++] = "-f";
+		if (flag)
+			argv[n++] = (char *)flag;
+		if (opts) {
+			argv[n++] = "-o";
+			argv[n++] = (char *)opts;
+		}
+		argv[n++] = m->img;
+		argv[n++] = m->dir;
+		argv[n] = NULL;
+		execv(bin, argv);
+		_exit(127);
+	}
+	free(bin);
+	for (int i = 0; i < 6000; i++) {
+		if (mnt_is_mounted(m->dir, NULL, 0))
+			return;
+		if (waitpid(m->fg, &st, WNOHANG) == m->fg) {
+			m->fg = 0;
+			cr_assert_fail("mount.pmfs -f exited (status %d)", st);
+		}
+		usleep(5000);
+	}
+	cr_assert_fail("mount.pmfs -f did not mount");
+}
+
+/* Wait for the foreground daemon; its exit code (128+sig if killed). */
+static inline int mnt_wait(struct mnt *m)
+{
+	int st;
+
+	if (!m->fg)
+		return -1;
+	while (waitpid(m->fg, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	m->fg = 0;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* umount(2) (we are root in CI) and wait for a clean daemon exit. */
+static inline void mnt_umount(struct mnt *m)
+{
+	int r = umount2(m->dir, 0) ? errno : 0;
+
+	cr_assert_eq(r, 0, "umount %s: %s", m->dir, strerror(r));
+	cr_assert_eq(mnt_wait(m), 0, "mount.pmfs did not exit cleanly");
+	cr_assert(!mnt_is_mounted(m->dir, NULL, 0));
+}
+
+static inline void mnt_teardown(struct mnt *m)
+{
+	if (m->dir && mnt_is_mounted(m->dir, NULL, 0))
+		umount2(m->dir, MNT_DETACH);
+	if (m->fg) {
+		kill(m->fg, SIGKILL);
+		mnt_wait(m);
+	}
+	if (m->img)
+		tu_rmimg(m->img);
+	if (m->dir)
+		rmdir(m->dir);
+	free(m->dir);
+	m->img = m->dir = NULL;
+}
+
+#endif /* PMFS_TESTS_MNT_H */
