@@ -206,7 +206,8 @@ int fs_pread(struct fs *fs, uint64_t ino, void *buf, size_t len,
 /* fs_write flags */
 #define FS_W_APPEND 0x1 /* write at the current end of file */
 
-/* Atomic write of the whole buffer; clears suid/sgid for ctx when needed. */
+/* Atomic write of the whole buffer.  ctx is not used: the kernel clears
+ * suid/sgid before a write by an unprivileged user (a setattr). */
 int fs_write(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino,
 	     const struct iovec *iov, int iovcnt, uint64_t off,
 	     unsigned flags, size_t *written);
