@@ -164,6 +164,12 @@ static void reseal(void)
 	}
 }
 
+/* The scratch image lives in /dev/shm: remove it when the run ends. */
+static void remove_img(void)
+{
+	unlink(img_path);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *mkfs = getenv("PMFS_MKFS");
@@ -181,6 +187,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (fd < 0 || ftruncate(fd, IMG_SIZE))
 		die(img_path);
 	close(fd);
+	atexit(remove_img);
 	snprintf(cmd, sizeof(cmd), "%s -q -f %s", mkfs, img_path);
 	if (system(cmd) != 0)
 		die("mkfs.pmfs (set PMFS_MKFS)");
