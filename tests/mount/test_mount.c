@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mnt.h"
 #include "testutil.h"
 
 #define IMG_SIZE (64ull << 20)
@@ -45,58 +46,12 @@ static char *tool(const char *name)
 	return strdup(tu_tool(name));
 }
 
-static void need_fuse(void)
-{
-	if (access("/dev/fuse", R_OK | W_OK) != 0)
-		cr_skip_test("/dev/fuse is missing: FUSE mount tests skipped");
-}
-
 static char *path(const char *rel)
 {
 	char *p;
 
 	cr_assert(asprintf(&p, "%s/%s", mnt, rel) > 0);
 	return p;
-}
-
-/* Run a tool with NULL-terminated arguments; capture stdout/stderr. */
-static int run(char *out, size_t on, char *err, size_t en, const char *t,
-	       ...)
-{
-	char *argv[16];
-	int n = 0, r;
-	va_list ap;
-
-	argv[n++] = tool(t);
-	va_start(ap, t);
-	while (n < 15 && (argv[n] = va_arg(ap, char *)))
-		n++;
-	va_end(ap);
-	argv[n] = NULL;
-	r = tu_run(argv, out, on, err, en);
-	free(argv[0]);
-	return r;
-}
-
-static bool is_mounted(const char *dir, char *line, size_t linesz)
-{
-	FILE *f = fopen("/proc/mounts", "r");
-	char buf[4096];
-	bool found = false;
-
-	cr_assert(f);
-	while (fgets(buf, sizeof(buf), f)) {
-		char src[1024], mp[1024];
-
-		if (sscanf(buf, "%1023s %1023s", src, mp) == 2 &&
-		    !strcmp(mp, dir)) {
-			found = true;
-			if (line)
-				snprintf(line, linesz, "%s", buf);
-		}
-	}
-	fclose(f);
-	return found;
 }
 
 static void make_image(void)
@@ -106,7 +61,7 @@ static void make_image(void)
 
 	img = tu_tmpimg(IMG_SIZE);
 	mnt = tu_tmpdir();
-	r = run(NULL, 0, err, sizeof(err), "mkfs.pmfs", img, NULL);
+	r = mnt_tool(NULL, 0, err, sizeof(err), "mkfs.pmfs", img, NULL);
 	cr_assert_eq(r, 0, "mkfs.pmfs failed (%d): %s", r, err);
 }
 
@@ -131,9 +86,9 @@ static int mount_bg(const char *opts, char *out, size_t on, char *err,
 		    size_t en)
 {
 	if (opts)
-		return run(out, on, err, en, "mount.pmfs", img, mnt, "-o",
+		return mnt_tool(out, on, err, en, "mount.pmfs", img, mnt, "-o",
 			   opts, NULL);
-	return run(out, on, err, en, "mount.pmfs", img, mnt, NULL);
+	return mnt_tool(out, on, err, en, "mount.pmfs", img, mnt, NULL);
 }
 
 /* Foreground mount.pmfs as a child; returns when the mount is there. */
@@ -164,7 +119,7 @@ static void mount_fg(const char *opts)
 	}
 	free(bin);
 	for (int i = 0; i < 6000; i++) {
-		if (is_mounted(mnt, NULL, 0))
+		if (mnt_is_mounted(mnt, NULL, 0))
 			return;
 		if (waitpid(fg, &st, WNOHANG) == fg) {
 			fg = 0;
@@ -204,19 +159,19 @@ static void umount_fuse(void)
 		cr_assert_eq(wait_fg(), 0, "mount.pmfs did not exit cleanly");
 	else
 		wait_released();
-	cr_assert(!is_mounted(mnt, NULL, 0));
+	cr_assert(!mnt_is_mounted(mnt, NULL, 0));
 }
 
 static void setup(void)
 {
-	need_fuse();
+	mnt_need_fuse();
 	make_image();
 	mount_fg("allow_other");
 }
 
 static void teardown(void)
 {
-	if (mnt && is_mounted(mnt, NULL, 0))
+	if (mnt && mnt_is_mounted(mnt, NULL, 0))
 		umount2(mnt, MNT_DETACH);
 	if (fg) {
 		kill(fg, SIGTERM);
@@ -310,7 +265,7 @@ Test(refuse, unknown_option)
 	cr_expect_neq(r, 0);
 	cr_expect_eq(msg_lines(err), 1, "stderr: %s", err);
 	cr_expect(strstr(err, "bogus_opt"), "stderr: %s", err);
-	cr_expect(!is_mounted(mnt, NULL, 0));
+	cr_expect(!mnt_is_mounted(mnt, NULL, 0));
 	tu_rmimg(img);
 	tu_rmtree(mnt);
 }
@@ -318,7 +273,7 @@ Test(refuse, unknown_option)
 Test(refuse, unknown_flag)
 {
 	char err[4096];
-	int r = run(NULL, 0, err, sizeof(err), "mount.pmfs", "-X", "/a", "/b",
+	int r = mnt_tool(NULL, 0, err, sizeof(err), "mount.pmfs", "-X", "/a", "/b",
 		    NULL);
 
 	cr_expect_neq(r, 0);
@@ -330,7 +285,7 @@ Test(refuse, sloppy_ignores_unknown_option_after_operands)
 	char err[4096];
 	/* -s after the operands is mount(8)'s sloppy: the unknown option is
 	 * ignored and the next problem (missing device) is reported */
-	int r = run(NULL, 0, err, sizeof(err), "mount.pmfs",
+	int r = mnt_tool(NULL, 0, err, sizeof(err), "mount.pmfs",
 		    "/nonexistent/pmfs.img", "/nonexistent/dir", "-s", "-o",
 		    "bogus_opt", NULL);
 
@@ -343,7 +298,7 @@ Test(refuse, sloppy_ignores_unknown_option_after_operands)
 Test(refuse, missing_operands)
 {
 	char err[4096];
-	int r = run(NULL, 0, err, sizeof(err), "mount.pmfs", "/a", NULL);
+	int r = mnt_tool(NULL, 0, err, sizeof(err), "mount.pmfs", "/a", NULL);
 
 	cr_expect_neq(r, 0);
 	cr_expect_eq(msg_lines(err), 1, "stderr: %s", err);
@@ -352,7 +307,7 @@ Test(refuse, missing_operands)
 Test(refuse, help)
 {
 	char out[4096];
-	int r = run(out, sizeof(out), NULL, 0, "mount.pmfs", "-h", NULL);
+	int r = mnt_tool(out, sizeof(out), NULL, 0, "mount.pmfs", "-h", NULL);
 
 	cr_expect_eq(r, 0);
 	cr_expect(strstr(out, "usage"), "stdout: %s", out);
@@ -362,7 +317,7 @@ Test(refuse, missing_device)
 {
 	char err[4096];
 	char *dir = tu_tmpdir();
-	int r = run(NULL, 0, err, sizeof(err), "mount.pmfs",
+	int r = mnt_tool(NULL, 0, err, sizeof(err), "mount.pmfs",
 		    "/nonexistent/pmfs.img", dir, NULL);
 
 	cr_expect_neq(r, 0);
@@ -375,7 +330,7 @@ Test(refuse, missing_mountpoint)
 {
 	char err[4096];
 	char *im = tu_tmpimg(4096);
-	int r = run(NULL, 0, err, sizeof(err), "mount.pmfs", im,
+	int r = mnt_tool(NULL, 0, err, sizeof(err), "mount.pmfs", im,
 		    "/nonexistent/mnt", NULL);
 
 	cr_expect_neq(r, 0);
@@ -384,7 +339,7 @@ Test(refuse, missing_mountpoint)
 	tu_rmimg(im);
 }
 
-Test(refuse, not_a_pmfs_image, .init = need_fuse)
+Test(refuse, not_a_pmfs_image, .init = mnt_need_fuse)
 {
 	char err[4096];
 	int r;
@@ -395,7 +350,7 @@ Test(refuse, not_a_pmfs_image, .init = need_fuse)
 	cr_expect_neq(r, 0);
 	cr_expect_eq(msg_lines(err), 1, "stderr: %s", err);
 	cr_expect(strstr(err, "fsck.pmfs"), "stderr: %s", err);
-	cr_expect(!is_mounted(mnt, NULL, 0));
+	cr_expect(!mnt_is_mounted(mnt, NULL, 0));
 	tu_rmimg(img);
 	tu_rmtree(mnt);
 }
@@ -404,12 +359,12 @@ Test(refuse, already_mounted, .init = setup, .fini = teardown)
 {
 	char err[4096];
 	char *other = tu_tmpdir();
-	int r = run(NULL, 0, err, sizeof(err), "mount.pmfs", img, other, NULL);
+	int r = mnt_tool(NULL, 0, err, sizeof(err), "mount.pmfs", img, other, NULL);
 
 	cr_expect_neq(r, 0);
 	cr_expect_eq(msg_lines(err), 1, "stderr: %s", err);
 	cr_expect(strstr(err, "already mounted"), "stderr: %s", err);
-	cr_expect(!is_mounted(other, NULL, 0));
+	cr_expect(!mnt_is_mounted(other, NULL, 0));
 	tu_rmtree(other);
 	umount_fuse();
 }
@@ -423,12 +378,12 @@ Test(life, background_proc_mounts_verbose)
 	char out[4096], err[4096], line[4096];
 	int r;
 
-	need_fuse();
+	mnt_need_fuse();
 	make_image();
-	r = run(out, sizeof(out), err, sizeof(err), "mount.pmfs", "-v", img,
+	r = mnt_tool(out, sizeof(out), err, sizeof(err), "mount.pmfs", "-v", img,
 		mnt, NULL);
 	cr_assert_eq(r, 0, "mount.pmfs: %s", err);
-	cr_assert(is_mounted(mnt, line, sizeof(line)));
+	cr_assert(mnt_is_mounted(mnt, line, sizeof(line)));
 	cr_expect(strncmp(line, img, strlen(img)) == 0, "%s", line);
 	cr_expect(strstr(line, " fuse.pmfs "), "%s", line);
 	cr_expect(strstr(line, "default_permissions"), "%s", line);
@@ -466,7 +421,7 @@ Test(life, persistence_and_clean_flag, .init = setup, .fini = teardown)
 	umount_fuse();
 
 	/* -v tells whether the clean flag was found */
-	cr_assert_eq(run(out, sizeof(out), err, sizeof(err), "mount.pmfs",
+	cr_assert_eq(mnt_tool(out, sizeof(out), err, sizeof(err), "mount.pmfs",
 			 "-v", img, mnt, NULL),
 		     0, "remount: %s", err);
 	cr_expect(strstr(out, "clean mount"), "stdout: %s", out);
@@ -479,13 +434,13 @@ Test(life, mount8_helper_form)
 	char out[4096], err[4096], line[4096];
 	int r;
 
-	need_fuse();
+	mnt_need_fuse();
 	make_image();
-	r = run(out, sizeof(out), err, sizeof(err), "mount.pmfs", img, mnt,
+	r = mnt_tool(out, sizeof(out), err, sizeof(err), "mount.pmfs", img, mnt,
 		"-nvs", "-o", "rw,noatime,defaults,nodev,nosuid,x-systemd.foo",
 		"-o", "sloppy_unknown", NULL);
 	cr_assert_eq(r, 0, "mount.pmfs: %s", err);
-	cr_assert(is_mounted(mnt, line, sizeof(line)));
+	cr_assert(mnt_is_mounted(mnt, line, sizeof(line)));
 	cr_expect(strstr(line, "noatime"), "%s", line);
 	cr_expect(strstr(out, "granularity"), "stdout: %s", out);
 	write_file("f", "helper", 0644);
@@ -499,7 +454,7 @@ static void signal_unmount(int sig)
 	char out[4096], err[4096];
 	pid_t pid;
 
-	need_fuse();
+	mnt_need_fuse();
 	make_image();
 	mount_fg(NULL);
 	write_file("f", "data", 0644);
@@ -507,8 +462,8 @@ static void signal_unmount(int sig)
 	cr_assert_eq(kill(pid, sig), 0);
 	cr_expect_eq(wait_fg(), 0, "mount.pmfs exit code after signal %d", sig);
 	/* the kernel mount is gone too */
-	cr_expect(!is_mounted(mnt, NULL, 0));
-	cr_assert_eq(run(out, sizeof(out), err, sizeof(err), "mount.pmfs",
+	cr_expect(!mnt_is_mounted(mnt, NULL, 0));
+	cr_assert_eq(mnt_tool(out, sizeof(out), err, sizeof(err), "mount.pmfs",
 			 "-v", img, mnt, NULL),
 		     0, "remount: %s", err);
 	cr_expect(strstr(out, "clean mount"), "stdout: %s", out);
@@ -539,13 +494,13 @@ Test(life, read_only, .fini = teardown)
 	char line[4096];
 	char *p;
 
-	need_fuse();
+	mnt_need_fuse();
 	make_image();
 	mount_fg(NULL);
 	write_file("f", "ro data", 0644);
 	umount_fuse();
 	mount_fg("ro");
-	cr_assert(is_mounted(mnt, line, sizeof(line)));
+	cr_assert(mnt_is_mounted(mnt, line, sizeof(line)));
 	cr_expect(strstr(line, " ro,") || strstr(line, " ro "), "%s", line);
 	cr_expect_str_eq(read_file("f"), "ro data");
 	p = path("g");
