@@ -6,8 +6,9 @@
 #  2. Cross-builds pmemio for aarch64 and ppc64le (scripts/cross.mk) and the
 #     native x86-64 objects, into $BUILD/cross-<triplet> and $BUILD.
 #  3. Disassembles the arch objects and fails unless they contain
-#       aarch64:  dc cvap, dc cvac, dsb (and no dmb: a DMB does not wait
-#                 for cache maintenance)
+#       aarch64:  dc cvap, dc cvac, dsb sy (and no dmb: a DMB does not
+#                 wait for cache maintenance; no dsb ish: the drain must
+#                 cover the whole system, as Linux's dcache_clean_pop)
 #       ppc64le:  dcbstps, phwsync (binutils 2.40 prints dcbf L=6 as
 #                 "dcbstps" and sync L=4 as "phwsync"; older ones may print
 #                 "dcbf 0,rN,6" / "sync 4", also accepted), dcbf, hwsync
@@ -88,13 +89,16 @@ X=$B/cross-aarch64-linux-gnu
 build aarch64 CROSS=aarch64-linux-gnu- cross
 aarch64-linux-gnu-objdump -d "$X/src/pmemio/arch_aarch64.o" >"$OUT/a64.dis"
 has "$OUT/a64.dis" aarch64 '[[:space:]]dc[[:space:]]+cvap,' \
-	'[[:space:]]dc[[:space:]]+cvac,' '[[:space:]]dsb[[:space:]]'
+	'[[:space:]]dc[[:space:]]+cvac,' '[[:space:]]dsb[[:space:]]+sy$'
 if grep -Eq '[[:space:]]dmb[[:space:]]' "$OUT/a64.dis"; then
 	fail "aarch64: a dmb in arch_aarch64.o (the drain must be a dsb)"
 fi
+if grep -Eq '[[:space:]]dsb[[:space:]]+(ish|ishst|nsh|osh)' "$OUT/a64.dis"; then
+	fail "aarch64: a dsb narrower than sy in arch_aarch64.o (the drain must be dsb sy)"
+fi
 smoke aarch64 "dc cvac+dsb" qemu-aarch64 -cpu cortex-a72 "$X/tests/pmemio/cross_smoke"
 refused aarch64 "dc cvac+dsb" cvap qemu-aarch64 -cpu cortex-a72 "$X/tests/pmemio/cross_smoke"
-echo "check-cross: aarch64: dc cvap, dc cvac, dsb ish found, no dmb;" \
+echo "check-cross: aarch64: dc cvap, dc cvac, dsb sy found, no dmb or narrower dsb;" \
 	"qemu -cpu cortex-a72 chose '$(cat "$OUT/smoke.out")', PMFS_FLUSH=cvap refused: ok"
 
 # ---- ppc64le -----------------------------------------------------------------

@@ -4,8 +4,11 @@
  * Two tables, best first: DC CVAP (clean to the point of persistence,
  * ARMv8.2 DCPOP, chosen when getauxval(AT_HWCAP) has HWCAP_DCPOP) and
  * DC CVAC (clean to the point of coherency, every ARMv8 CPU).  Both drain
- * with DSB ISH: only a DSB waits for cache maintenance to complete (a DMB,
- * as libpmem2 1.12 uses, merely orders it).  The flush stride is the
+ * with DSB SY, as Linux's dcache_clean_pop does before it reports memory
+ * persistent: only a DSB waits for cache maintenance to complete (a DMB,
+ * as libpmem2 1.12 uses, merely orders it), and the full-system domain
+ * covers the memory controller and the persistence point beyond the
+ * inner-shareable domain that DSB ISH is limited to.  The flush stride is the
  * smallest data cache line, CTR_EL0.DminLine, read once at start-up.
  * There is no non-temporal copy pmfs trusts here (STNP is only a hint), so
  * memcpy_nt is NULL and pmemio copies and flushes.
@@ -61,11 +64,12 @@ static void flush_cvac(const void *addr, size_t len)
 		__asm__ volatile("dc cvac, %0" : : "r"(p) : "memory");
 }
 
-/* Wait for this thread's earlier cache maintenance and stores (DSB ISH). */
+/* Wait for this thread's earlier cache maintenance and stores (DSB SY). */
 static void drain_dsb(void)
 {
-	/* ORDER: earlier DC CVAP/CVAC complete before any later store */
-	__asm__ volatile("dsb ish" : : : "memory");
+	/* ORDER: earlier DC CVAP/CVAC complete, system-wide, before any
+	 * later store */
+	__asm__ volatile("dsb sy" : : : "memory");
 }
 
 static struct pmio_arch arch_cvap = {
