@@ -69,6 +69,9 @@ LIB := $(BUILD)/libpmfs.a
 TOOLS := $(BUILD)/mkfs.pmfs $(BUILD)/fsck.pmfs $(BUILD)/mount.pmfs
 TOOL_mkfs := $(wildcard mkfs/*.c)
 TOOL_fsck := $(wildcard fsck/*.c)
+# fsck.pmfs but its main: also linked by the tests (the differential check)
+FSCK_LIB := $(BUILD)/libfsck.a
+FSCK_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(filter-out fsck/main.c,$(TOOL_fsck)))
 TOOL_mount := $(if $(wildcard mount/*.c),$(wildcard mount/*.c) $(FUSE_SRCS))
 
 TEST_SRCS := $(wildcard tests/*/test_*.c)
@@ -103,16 +106,23 @@ $(LIB): $(LIB_OBJS)
 
 $(BUILD)/mkfs.pmfs: $(TOOL_mkfs:%.c=$(BUILD)/%.o) $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/fsck.pmfs: $(TOOL_fsck:%.c=$(BUILD)/%.o) $(LIB)
+$(FSCK_LIB): $(FSCK_LIB_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/fsck.pmfs: $(BUILD)/fsck/main.o $(FSCK_LIB) $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/mount.pmfs: $(TOOL_mount:%.c=$(BUILD)/%.o) $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FUSE_LIBS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(TEST_HELPER_OBJS) $(LIB)
+# the differential check (tests/lib/differ.c) runs fsck in-process
+$(TEST_HELPER_OBJS): CPPFLAGS += -Ifsck -Itests/lib
+
+$(BUILD)/tests/%: tests/%.c $(TEST_HELPER_OBJS) $(FSCK_LIB) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/lib $(ALL_CFLAGS) $(CRIT_CFLAGS) -MMD -MP \
-		$(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJS) $(LIB) $(CRIT_LIBS) \
-		$(LDLIBS)
+		$(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJS) $(FSCK_LIB) $(LIB) \
+		$(CRIT_LIBS) $(LDLIBS)
 
 # ---- tests -----------------------------------------------------------------
 

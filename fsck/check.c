@@ -90,6 +90,8 @@ static int exit_status(const struct fsck *f)
 
 static void finish(struct fsck *f, int status)
 {
+	if (f->o.quiet)
+		return;
 	if (f->o.json) {
 		report_json(f, status);
 		return;
@@ -108,11 +110,37 @@ static void finish(struct fsck *f, int status)
 		printf("\n***** ERRORS LEFT UNCORRECTED *****\n");
 }
 
+/*
+ * Between passes 2 and 3: the allocator of pass 4 on, all free but the
+ * bad blocks (the table, if pass 1 left it valid, and the device's list),
+ * so that pass 3 knows which inode-table blocks not to read.
+ */
+static int space_init(struct fsck *f)
+{
+	const struct pmfs_badblocks *bb =
+		(const void *)(f->base + fmt_blk_off(PMFS_BADBLK_BLOCK));
+	struct fmt_geometry g;
+
+	ilog_geometry(&f->d, &g);
+	f->owner = calloc(f->d.total_blocks, sizeof(*f->owner));
+	if (!f->owner ||
+	    alloc_create(f->p,
+			 fmt_badblocks_check(bb, &g, NULL, 0) == 0 ? bb : NULL,
+			 f->d.data_start, f->d.total_blocks, f->d.nlanes,
+			 false, &f->a) != 0) {
+		fsck_operr(f, "out of memory for %" PRIu64 " blocks",
+			   f->d.total_blocks);
+		return -1;
+	}
+	return 0;
+}
+
 /* Run passes 2..6 and mark the filesystem clean when all went well. */
 static void check_all(struct fsck *f)
 {
 	int (*const pass[])(struct fsck *) = {
-		fsck_pass2, fsck_pass3, fsck_pass4, fsck_pass5, fsck_pass6,
+		fsck_pass2, space_init, fsck_pass3, fsck_pass4, fsck_pass5,
+		fsck_pass6,
 	};
 
 	for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
@@ -136,7 +164,8 @@ static void check_all(struct fsck *f)
 /* The namespace cannot be opened: say why (also as JSON); exit 8. */
 static int open_failed(const struct fsck *f, const char *why)
 {
-	fprintf(stderr, "fsck.pmfs: %s\n", why);
+	if (!f->o.quiet)
+		fprintf(stderr, "fsck.pmfs: %s\n", why);
 	if (f->o.json) {
 		printf("{\n  \"device\": ");
 		json_str(f->o.dev);
@@ -158,60 +187,75 @@ static bool skip_clean(const struct fsck *f)
 	return true;
 }
 
-int fsck_check(const struct fsck_opts *o)
+int fsck_run(struct fsck *f, const struct fsck_opts *o)
 {
-	struct fsck f;
 	struct pmio_opts po = { 0 };
 	char err[256] = "";
 	int r, status;
 
-	memset(&f, 0, sizeof(f));
-	f.tty = -1;
-	f.prog_pct = -1;
-	f.o = *o;
-	f.rdonly = f.o.mode == FSCK_MODE_NO;
-	po.flags = PMIO_O_QUIET | (f.rdonly ? PMIO_O_RDONLY : PMIO_O_EXCL);
-	r = pmio_open(f.o.dev, &po, &f.p, err, sizeof(err));
-	if (r == -EBUSY && !f.rdonly) {
+	memset(f, 0, sizeof(*f));
+	f->tty = o->quiet ? 0 : -1;
+	f->prog_pct = -1;
+	f->o = *o;
+	f->rdonly = f->o.mode == FSCK_MODE_NO;
+	po.flags = PMIO_O_QUIET | (f->rdonly ? PMIO_O_RDONLY : PMIO_O_EXCL);
+	r = pmio_open(f->o.dev, &po, &f->p, err, sizeof(err));
+	if (r == -EBUSY && !f->rdonly) {
 		snprintf(err, sizeof(err),
 			 "%s is in use (mounted by mount.pmfs?); refusing to "
 			 "repair it.  Unmount it first, or check it read-only "
 			 "with -n.",
-			 f.o.dev);
-		return open_failed(&f, err);
+			 f->o.dev);
+		return open_failed(f, err);
 	}
 	if (r) {
 		if (!err[0])
-			snprintf(err, sizeof(err), "%s: %s", f.o.dev,
+			snprintf(err, sizeof(err), "%s: %s", f->o.dev,
 				 strerror(-r));
-		return open_failed(&f, err);
+		return open_failed(f, err);
 	}
-	f.base = pmio_base(f.p);
-	f.size = pmio_size(f.p);
-	fsck_info(&f, "fsck.pmfs %s: %s, %s, flush %s", PMFS_VERSION, f.o.dev,
-		  pmio_gran_name(pmio_gran(f.p)), pmio_flush_path(f.p));
+	f->base = pmio_base(f->p);
+	f->size = pmio_size(f->p);
+	fsck_info(f, "fsck.pmfs %s: %s, %s, flush %s", PMFS_VERSION, f->o.dev,
+		  pmio_gran_name(pmio_gran(f->p)), pmio_flush_path(f->p));
 
-	if (fsck_pass1(&f) == 0) {
-		if (skip_clean(&f) && !f.o.json) {
-			printf("%s: clean, %" PRIu64 " inodes, %" PRIu64
-			       " free blocks\n",
-			       f.o.dev, (uint64_t)f.d.state->used_inodes,
-			       (uint64_t)f.d.state->free_blocks);
-			pmio_close(f.p);
-			return FSCK_EXIT_OK;
+	if (fsck_pass1(f) == 0) {
+		if (skip_clean(f)) {
+			if (!f->o.json && !f->o.quiet)
+				printf("%s: clean, %" PRIu64 " inodes, %" PRIu64
+				       " free blocks\n",
+				       f->o.dev, (uint64_t)f->d.state->used_inodes,
+				       (uint64_t)f->d.state->free_blocks);
+			if (!f->o.json)
+				return FSCK_EXIT_OK;
+		} else {
+			check_all(f);
 		}
-		if (!skip_clean(&f))
-			check_all(&f);
 	}
-	status = exit_status(&f);
-	finish(&f, status);
-	fsck_model_free(&f);
-	if (f.a)
-		alloc_destroy(f.a);
-	free(f.owner);
-	free(f.f);
-	free(f.virt);
-	free(f.itdir_copy);
-	pmio_close(f.p);
+	status = exit_status(f);
+	finish(f, status);
+	return status;
+}
+
+void fsck_release(struct fsck *f)
+{
+	fsck_model_free(f);
+	if (f->a)
+		alloc_destroy(f->a);
+	free(f->owner);
+	free(f->f);
+	free(f->virt);
+	free(f->itdir_copy);
+	if (f->p)
+		pmio_close(f->p);
+	memset(f, 0, sizeof(*f));
+}
+
+int fsck_check(const struct fsck_opts *o)
+{
+	struct fsck f;
+	int status = fsck_run(&f, o);
+
+	fsck_release(&f);
 	return status;
 }

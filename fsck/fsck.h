@@ -57,6 +57,7 @@ struct fsck_opts {
 	bool force;
 	bool verbose;
 	bool json;
+	bool quiet; /* no output at all (in-process checks): findings only */
 	const char *dev;
 };
 
@@ -150,6 +151,10 @@ struct fsck {
 	le64 *itdir_media; /* the words on media (d.itdir may be the copy) */
 	/* model */
 	struct fino **chunk[PMFS_ITDIR_ENTRIES]; /* NULL or per-slot array */
+	/* per chunk: its blocks on the bad-block list (bit k: block k),
+	 * whose slots pass 3 does not read; pass 4 moves the chunk */
+	uint64_t chunk_bad[PMFS_ITDIR_ENTRIES];
+_Static_assert(PMFS_CHUNK_BLOCKS <= 64, "chunk_bad: one bit per block");
 	uint64_t ninodes;
 	uint64_t lf_ino; /* lost+found, 0 = none */
 	/* findings */
@@ -172,6 +177,10 @@ extern volatile sig_atomic_t fsck_cancel;
 
 /* check.c: one whole run over o->dev; returns the fsck(8) exit status. */
 int fsck_check(const struct fsck_opts *o);
+/* The same run, keeping *f (the model of every inode, the findings) for
+ * the caller until fsck_release(f). */
+int fsck_run(struct fsck *f, const struct fsck_opts *o);
+void fsck_release(struct fsck *f);
 
 /* problem.c */
 /*
@@ -255,6 +264,15 @@ struct fino *fsck_new_root(struct fsck *f);
 /* Find or create /lost+found (a non-directory in its place is renamed
  * aside); returns it or NULL. */
 struct fino *fsck_lost_found(struct fsck *f);
+/* Drop inode-table chunk c (its directory word to 0); durable on return. */
+void fsck_drop_chunk(struct fsck *f, uint64_t c);
+/* Move inode-table chunk c to the PMFS_CHUNK_BLOCKS blocks at nb: its
+ * blocks are copied but those in badmask (zeroed), then its directory
+ * word stored; durable on return. */
+void fsck_move_chunk(struct fsck *f, uint64_t c, uint64_t nb,
+		     uint64_t badmask);
+/* Rewrite the bad-block table with the n blocks blk (sorted, unique). */
+void fsck_write_badblocks(struct fsck *f, const uint64_t *blk, uint32_t n);
 /* Save the allocator state and set the clean flag. */
 int fsck_mark_clean(struct fsck *f);
 uint8_t fsck_dtype(uint32_t mode);

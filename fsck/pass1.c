@@ -59,28 +59,14 @@ static void check_badblocks(struct fsck *f)
 {
 	struct pmfs_badblocks *bb = (void *)(f->base +
 					      fmt_blk_off(PMFS_BADBLK_BLOCK));
-	const char *why = NULL;
+	struct fmt_geometry g;
+	uint64_t keep[PMFS_BADBLK_MAX];
+	char why[128];
 	uint32_t n = 0;
 
-	if (bb->magic != PMFS_BADBLK_MAGIC)
-		why = "bad magic";
-	else if (bb->count > PMFS_BADBLK_MAX)
-		why = "entry count out of range";
-	else if (bb->crc != fmt_badblocks_crc(bb))
-		why = "checksum mismatch";
-	if (!why) {
-		for (uint32_t i = 0; i < bb->count; i++) {
-			if (bb->blk[i] < f->d.data_start ||
-			    bb->blk[i] >= f->d.total_blocks ||
-			    (i && bb->blk[i] <= bb->blk[i - 1])) {
-				why = "entries unsorted or outside the data "
-				      "area";
-				break;
-			}
-		}
-		if (!why)
-			return;
-	}
+	ilog_geometry(&f->d, &g);
+	if (fmt_badblocks_check(bb, &g, why, sizeof(why)) == 0)
+		return;
 	if (!fsck_problem(f, 0, "badblocks-table", 0,
 			  "Rewrite it with the valid entries",
 			  "Bad-block table (block %u): %s", PMFS_BADBLK_BLOCK,
@@ -92,19 +78,13 @@ static void check_badblocks(struct fsck *f)
 		for (uint32_t i = 0; i < bb->count; i++) {
 			uint64_t b = bb->blk[i];
 
-			if (b < f->d.data_start || b >= f->d.total_blocks ||
-			    (n && b <= bb->blk[n - 1]))
+			if (b < g.data_start || b >= g.total_blocks ||
+			    (n && b <= keep[n - 1]))
 				continue;
-			pmio_store64(f->p, &bb->blk[n++], b);
+			keep[n++] = b;
 		}
 	}
-	bb->magic = PMFS_BADBLK_MAGIC;
-	bb->count = n;
-	bb->pad = 0;
-	bb->crc = fmt_badblocks_crc(bb);
-	pmio_persist(f->p, bb, sizeof(*bb)); /* ORDER: table durable before
-						the allocator trusts it */
-	f->changed = true;
+	fsck_write_badblocks(f, keep, n);
 }
 
 int fsck_pass1(struct fsck *f)

@@ -1,13 +1,15 @@
 /*
  * pass3.c - pass 3: the inode table and every log chain.
  *
- * Checks every inode-table directory word (a chunk inside the data area,
- * chunks not overlapping, chunk 0 present), then every slot in use: its
- * log is walked with ilog_walk2() (page headers, owner, page and entry
+ * Checks every inode-table directory word by the core's rule
+ * (ilog_chunk_check: a chunk inside the data area, not over another;
+ * chunk 0 present), then every slot in use (not on a bad block): its log
+ * is walked with ilog_walk2() (page headers, owner, page and entry
  * sequence, entry checksums and lengths, cycles; the core's one parser),
- * and each entry is checked for what only a reader of the whole log can
- * see: the first entry sets every attribute, entry types fit the inode's
- * type, block numbers lie in the data area, names are valid.  A log is cut
+ * and every entry goes through ilog_apply, whose lent_check is the one
+ * validator of entry contents the mount uses too (the first entry sets
+ * every attribute, entry types fit the inode's type, block numbers lie in
+ * the data area, names are valid).  A log is cut
  * at its first bad entry: the tail is moved back to the end of the last
  * good entry (the single-inode commit, LOG(4)); an inode with no good
  * entry, or a symlink without a target, is cleared; ilog_walk2 says why
@@ -24,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "alloc.h"
 #include "fmt.h"
 #include "fsck.h"
 #include "pmemio.h"
@@ -439,117 +442,6 @@ struct walk {
 	int err;
 };
 
-static bool mode_type_ok(uint32_t mode)
-{
-	switch (mode & S_IFMT) {
-	case S_IFREG:
-	case S_IFDIR:
-	case S_IFLNK:
-	case S_IFCHR:
-	case S_IFBLK:
-	case S_IFIFO:
-	case S_IFSOCK:
-		return true;
-	default:
-		return false;
-	}
-}
-
-static bool name_ok(const uint8_t *name, size_t n)
-{
-	if (n == 0 || (n == 1 && name[0] == '.') ||
-	    (n == 2 && name[0] == '.' && name[1] == '.'))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (name[i] == '/' || name[i] == 0)
-			return false;
-	return true;
-}
-
-/* What ilog_walk cannot know: is this valid entry sensible here? */
-static const char *entry_sane(const struct fsck *f, const struct fino *ip,
-			      const struct pmfs_lentry *e)
-{
-	uint32_t type = ip->mode & S_IFMT;
-
-	if (ip->nentries == 0) {
-		const struct pmfs_le_attr *a = (const void *)e;
-
-		if (e->type != PMFS_LE_ATTR || a->mask != PMFS_AT_ALL)
-			return "first entry does not set every attribute";
-	}
-	switch (e->type) {
-	case PMFS_LE_ATTR: {
-		const struct pmfs_le_attr *a = (const void *)e;
-
-		if (a->mask & ~PMFS_AT_ALL)
-			return "attribute entry with unknown mask bits";
-		if ((a->mask & PMFS_AT_MODE) && !mode_type_ok(a->mode))
-			return "attribute entry with an invalid file type";
-		if (ip->nentries && (a->mask & PMFS_AT_MODE) &&
-		    (a->mode & S_IFMT) != type)
-			return "attribute entry changes the file type";
-		if ((a->mask & PMFS_AT_SIZE) && a->size > INT64_MAX)
-			return "attribute entry with an impossible size";
-		return NULL;
-	}
-	case PMFS_LE_WRITE: {
-		const struct pmfs_le_write *w = (const void *)e;
-
-		if (type != S_IFREG)
-			return "write entry in a log that is not a file's";
-		if (w->nblocks == 0 || (w->flags & ~(uint32_t)(PMFS_WR_HOLE |
-							      PMFS_WR_UNWRITTEN)))
-			return "write entry with no blocks or unknown flags";
-		if (w->pgoff > (INT64_MAX >> PMFS_BLOCK_SHIFT) ||
-		    w->nblocks > (INT64_MAX >> PMFS_BLOCK_SHIFT) - w->pgoff ||
-		    w->size > INT64_MAX)
-			return "write entry beyond the largest file";
-		if (!(w->flags & PMFS_WR_HOLE) &&
-		    !ilog_blocks_ok(&f->d, w->blk, w->nblocks))
-			return "write entry with blocks outside the data area";
-		return NULL;
-	}
-	case PMFS_LE_DENTRY_ADD:
-	case PMFS_LE_DENTRY_DEL: {
-		const struct pmfs_le_dentry *de = (const void *)e;
-
-		if (type != S_IFDIR)
-			return "directory entry in a log that is not a "
-			       "directory's";
-		if (!name_ok(de->name, de->name_len))
-			return "directory entry with an invalid name";
-		if (e->type == PMFS_LE_DENTRY_ADD &&
-		    (de->ino == 0 || de->ino >= PMFS_MAX_INODES))
-			return "directory entry naming an impossible inode";
-		return NULL;
-	}
-	case PMFS_LE_SYMLINK: {
-		const struct pmfs_le_symlink *s = (const void *)e;
-
-		const uint8_t *t = s->target;
-
-		if (type != S_IFLNK)
-			return "symlink entry in a log that is not a "
-			       "symlink's";
-		if (!(s->flags & PMFS_SL_INLINE)) {
-			if (!ilog_blocks_ok(&f->d, s->blk, 1) ||
-			    s->len > PMFS_BLOCK_SIZE)
-				return "symlink target block outside the data "
-				       "area";
-			t = f->base + fmt_blk_off(s->blk);
-		}
-		/* fmt_entry_check saw 1 <= len <= PMFS_SYMLINK_MAX and, when
-		 * inline, the bytes inside the entry */
-		if (memchr(t, 0, s->len))
-			return "symlink target with a NUL byte";
-		return NULL;
-	}
-	default:
-		return NULL;
-	}
-}
-
 /* The message for a walk that ilog_walk2 stopped (not a callback). */
 static void why_stopped(const struct ilog_err *ie, char *why, size_t len)
 {
@@ -595,18 +487,13 @@ static void why_stopped(const struct ilog_err *ie, char *why, size_t len)
 static int walk_entry(void *arg, const struct pmfs_lentry *e, uint64_t off)
 {
 	struct walk *w = arg;
-	const char *why = entry_sane(w->f, w->ip, e);
 	int err;
 
-	if (why) {
-		w->bad_off = off;
-		snprintf(w->why, sizeof(w->why), "%s", why);
-		return WALK_BAD;
-	}
 	err = fsck_model_apply(w->f, w->ip, e);
-	if (err == -EIO) { /* ilog_apply: contents not as the rules say */
+	if (err == -EIO) { /* lent_check refused it: the core's rules */
 		w->bad_off = off;
-		snprintf(w->why, sizeof(w->why), "entry contents invalid");
+		snprintf(w->why, sizeof(w->why), "%s",
+			 w->ip->st.bad ? w->ip->st.bad : "invalid entry");
 		return WALK_BAD;
 	}
 	if (err) {
@@ -776,43 +663,25 @@ static int check_inode(struct fsck *f, uint64_t ino, struct pmfs_inode *slot)
 	return 0;
 }
 
-/* Inode-table directory words: inside the data area, not overlapping. */
+/* ilog_chunk_check's view of earlier chunks: those pass 3 kept. */
+static bool chunk_kept(void *arg, uint64_t k)
+{
+	return ((struct fsck *)arg)->chunk[k] != NULL;
+}
+
+/* Inode-table directory words, by the core's rule (ilog_chunk_check). */
 static void check_itdir(struct fsck *f)
 {
+	char why[160];
+
 	for (uint64_t c = 0; c < PMFS_ITDIR_ENTRIES; c++) {
-		uint64_t b = f->d.itdir[c];
-		bool bad = false;
-
-		if (!b)
+		if (!f->d.itdir[c])
 			continue;
-		if (b < f->d.data_start || b >= f->d.total_blocks ||
-		    f->d.total_blocks - b < PMFS_CHUNK_BLOCKS)
-			bad = true;
-		/* overlap with any earlier chunk (few chunks: quadratic ok) */
-		for (uint64_t k = 0; !bad && k < c; k++) {
-			uint64_t o = f->d.itdir[k];
-
-			if (o && f->chunk[k] && b < o + PMFS_CHUNK_BLOCKS &&
-			    o < b + PMFS_CHUNK_BLOCKS)
-				bad = true;
-		}
-		if (bad) {
+		if (ilog_chunk_check(&f->d, f->d.itdir, c, chunk_kept, f, why,
+				     sizeof(why)) != 0) {
 			if (fsck_problem(f, 0, "itable-chunk", 0,
-					 "Drop the chunk",
-					 "Inode-table chunk %" PRIu64
-					 " at block %" PRIu64
-					 " lies outside the data area or over "
-					 "another chunk",
-					 c, b)) {
-				fsck_begin_change(f);
-				if (f->itdir_copy)
-					f->itdir_copy[c] = 0;
-				pmio_commit64(f->p, &f->itdir_media[c], 0);
-				pmio_drain(f->p); /* ORDER: chunk dropped
-						     before its blocks are
-						     reused */
-				f->changed = true;
-			}
+					 "Drop the chunk", "%s", why))
+				fsck_drop_chunk(f, c);
 			continue;
 		}
 		f->chunk[c] = calloc(PMFS_INODES_PER_CHUNK, sizeof(struct fino *));
@@ -820,6 +689,9 @@ static void check_itdir(struct fsck *f)
 			fsck_operr(f, "out of memory");
 			return;
 		}
+		for (uint64_t k = 0; k < PMFS_CHUNK_BLOCKS; k++)
+			if (alloc_is_bad(f->a, f->d.itdir[c] + k))
+				f->chunk_bad[c] |= 1ull << k;
 	}
 }
 
@@ -852,6 +724,9 @@ int fsck_pass3(struct fsck *f)
 			fsck_progress(f, done++, nchunks * PMFS_INODES_PER_CHUNK);
 			if (ino == 0)
 				continue;
+			if (f->chunk_bad[c] &
+			    (1ull << (i / PMFS_INODES_PER_BLOCK)))
+				continue; /* on a bad block: pass 4 says so */
 			slot = ilog_slot(&f->d, ino);
 			if (!slot || !fsck_word(f, &slot->tail))
 				continue;

@@ -70,12 +70,6 @@ static void owner_name(uint64_t o, char *buf, size_t len)
 		snprintf(buf, len, "inode %" PRIu64, o);
 }
 
-static bool badtab_ok(const struct pmfs_badblocks *bb)
-{
-	return bb->magic == PMFS_BADBLK_MAGIC && bb->count <= PMFS_BADBLK_MAX &&
-	       bb->crc == fmt_badblocks_crc(bb);
-}
-
 /* Claim one data/symlink block for ip; conflicts and bad blocks go to cl. */
 static int claim(struct fsck *f, struct claims *cl, struct fino *ip,
 		 uint64_t blk, uint64_t pgoff, uint32_t flags, bool symlink)
@@ -254,6 +248,41 @@ static void resolve(struct fsck *f, struct claims *cl)
 	}
 }
 
+/*
+ * Inode-table chunk c holds bad blocks (pass 3 did not read the slots in
+ * them: those inodes are gone, and pass 5 removes their names).  The
+ * chunk moves to 64 good free blocks: the slots of its good blocks are
+ * copied, those of its bad blocks zeroed, then its directory word is
+ * stored (fsck_move_chunk); its old good blocks become free.
+ */
+static void move_chunk(struct fsck *f, uint64_t c)
+{
+	uint64_t old = f->d.itdir[c], nb;
+
+	if (!fsck_problem(f, 0, "itable-badblock", 0,
+			  "Move the chunk to good blocks",
+			  "Inode-table chunk %" PRIu64 " at block %" PRIu64
+			  " holds bad blocks (mask %#" PRIx64
+			  "); the inodes in them are lost",
+			  c, old, f->chunk_bad[c]))
+		return;
+	if (alloc_contig(f->a, 0, PMFS_CHUNK_BLOCKS, ALLOC_F_RESERVE, &nb)) {
+		fsck_operr(f, "no %u free contiguous blocks to move "
+			      "inode-table chunk %" PRIu64 " into",
+			   PMFS_CHUNK_BLOCKS, c);
+		return;
+	}
+	fsck_move_chunk(f, c, nb, f->chunk_bad[c]);
+	for (uint64_t k = 0; k < PMFS_CHUNK_BLOCKS; k++) {
+		f->owner[nb + k] = OWN_ITABLE;
+		if (f->chunk_bad[c] & (1ull << k))
+			continue;
+		f->owner[old + k] = 0;
+		alloc_free(f->a, old + k, 1);
+	}
+	f->chunk_bad[c] = 0;
+}
+
 /* Blocks in the saved allocator chain (alloc_load accepted it): they
  * count as used in sb_state.free_blocks. */
 static uint64_t chain_len(const struct fsck *f)
@@ -324,21 +353,12 @@ static void check_saved(struct fsck *f)
 
 int fsck_pass4(struct fsck *f)
 {
-	const struct pmfs_badblocks *bb =
-		(const void *)(f->base + fmt_blk_off(PMFS_BADBLK_BLOCK));
 	uint64_t total = f->d.total_blocks;
 	struct claims cl = { NULL, 0, 0 };
 	uint64_t done = 0;
-	int err;
+	int err = 0;
 
 	fsck_pass(f, 4, "Checking block ownership and free space");
-	f->owner = calloc(total, sizeof(*f->owner));
-	err = alloc_create(f->p, badtab_ok(bb) ? bb : NULL, f->d.data_start,
-			   total, f->d.nlanes, false, &f->a);
-	if (!f->owner || err) {
-		fsck_operr(f, "out of memory for %" PRIu64 " blocks", total);
-		return -1;
-	}
 	for (uint64_t b = 0; b < f->d.data_start; b++)
 		f->owner[b] = OWN_FIXED;
 	for (uint64_t b = f->d.data_start; b < total; b++)
@@ -348,15 +368,9 @@ int fsck_pass4(struct fsck *f)
 		if (!f->chunk[c])
 			continue;
 		for (uint64_t b = f->d.itdir[c]; b < f->d.itdir[c] + PMFS_CHUNK_BLOCKS;
-		     b++) {
-			if (f->owner[b] == OWN_BAD)
-				fsck_problem(f, PR_NOFIX, "itable-badblock", 0,
-					     "",
-					     "Inode-table chunk %" PRIu64
-					     " has bad block %" PRIu64,
-					     c, b);
-			f->owner[b] = OWN_ITABLE;
-		}
+		     b++)
+			if (f->owner[b] != OWN_BAD)
+				f->owner[b] = OWN_ITABLE;
 	}
 	/* log pages first: a page is never copied, a data block may be */
 	for (uint64_t ino = 1; ino < PMFS_MAX_INODES; ino++) {
@@ -408,6 +422,9 @@ int fsck_pass4(struct fsck *f)
 		b += n - 1;
 	}
 	check_saved(f);
+	for (uint64_t c = 0; c < PMFS_ITDIR_ENTRIES && !f->operr; c++)
+		if (f->chunk[c] && f->chunk_bad[c])
+			move_chunk(f, c);
 	resolve(f, &cl);
 	free(cl.c);
 	f->free_blocks = alloc_free_blocks(f->a);

@@ -7,8 +7,9 @@
  * root.  Everything must be reachable from the root: a directory that is
  * not (alone, or in a loop of directories naming each other) and a file
  * that is in no directory are moved to /lost+found (created when missing);
- * an inode with no links and no name (unlinked while open, then a crash)
- * is freed, as the mount would.  Each directory's '..' (its parent
+ * an inode with no links and no name (unlinked while open, then a crash;
+ * a directory too, after rmdir of a working directory) is freed, as the
+ * mount frees it.  Each directory's '..' (its parent
  * attribute) must name the directory that holds it.  A missing root, or
  * one that is not a directory, is made again empty (fsck_new_root): all
  * the rest then goes to /lost+found, which is the directory mkfs made
@@ -161,6 +162,18 @@ static int to_lost_found(struct fsck *f, struct fino *ip)
 	return 0;
 }
 
+/* An inode with no links and no name (unlinked while open, then a
+ * crash): freed, as the mount frees it. */
+static void free_orphan(struct fsck *f, struct fino *ip)
+{
+	if (fsck_problem(f, PR_PREEN_OK, "orphan-unlinked", ip->ino,
+			 "Free it",
+			 "Inode %" PRIu64 " (%s) has no links and no name",
+			 ip->ino, type_name(ip->mode)))
+		fsck_clear_inode(f, ip);
+	ip->cleared = true;
+}
+
 /* An unreachable directory: find the top of its chain or loop. */
 static void reconnect_dir(struct fsck *f, struct fino *d, uint64_t ndirs)
 {
@@ -247,6 +260,16 @@ int fsck_pass5(struct fsck *f)
 	if (!f->lf_ino && (ip = fsck_ino(f, PMFS_LOSTFOUND_INO)) &&
 	    S_ISDIR(ip->mode) && !ip->reachable && !ip->refs && !ip->referrer)
 		fsck_lost_found(f);
+	/* a directory removed while the kernel still held it (rmdir of a
+	 * working directory, then a crash): nlink 0 and no name; the mount
+	 * frees it like any orphan, and so does fsck */
+	FOR_EACH_INO(f, ip, ino)
+	{
+		if (!S_ISDIR(ip->mode) || ip->reachable || ip->refs ||
+		    ip->nlink != 0 || ip->ino == PMFS_ROOT_INO)
+			continue;
+		free_orphan(f, ip);
+	}
 	FOR_EACH_INO(f, ip, ino)
 	{
 		if (S_ISDIR(ip->mode) && !ip->reachable) {
@@ -259,13 +282,7 @@ int fsck_pass5(struct fsck *f)
 		if (S_ISDIR(ip->mode) || ip->reachable || ip->refs)
 			continue;
 		if (ip->nlink == 0) {
-			if (fsck_problem(f, PR_PREEN_OK, "orphan-unlinked",
-					 ip->ino, "Free it",
-					 "Inode %" PRIu64 " (%s) has no links "
-					 "and no name",
-					 ip->ino, type_name(ip->mode)))
-				fsck_clear_inode(f, ip);
-			ip->cleared = true;
+			free_orphan(f, ip);
 			continue;
 		}
 		if (fsck_problem(f, 0, "orphan", ip->ino,

@@ -168,7 +168,7 @@ bool fsck_problem(struct fsck *f, unsigned flags, const char *code,
 	else
 		f->nleft++;
 	record(f, code, ino, msg, fix);
-	if (f->o.json)
+	if (f->o.json || f->o.quiet)
 		return fix;
 	if (f->o.mode == FSCK_MODE_PREEN) /* checks run in parallel at boot */
 		fprintf(stdout, "%s: ", f->o.dev);
@@ -183,7 +183,7 @@ void fsck_info(struct fsck *f, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!f->o.verbose || f->o.json)
+	if (!f->o.verbose || f->o.json || f->o.quiet)
 		return;
 	va_start(ap, fmt);
 	vfprintf(stdout, fmt, ap);
@@ -202,6 +202,8 @@ void fsck_operr(struct fsck *f, const char *fmt, ...)
 	va_list ap;
 
 	f->operr = true;
+	if (f->o.quiet)
+		return;
 	fprintf(stderr, "fsck.pmfs: ");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

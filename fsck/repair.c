@@ -441,6 +441,60 @@ struct fino *fsck_lost_found(struct fsck *f)
 	return make_lost_found(f, root);
 }
 
+/* Drop inode-table chunk c (its directory word to 0); durable on return. */
+void fsck_drop_chunk(struct fsck *f, uint64_t c)
+{
+	fsck_begin_change(f);
+	if (f->itdir_copy)
+		f->itdir_copy[c] = 0;
+	pmio_commit64(f->p, &f->itdir_media[c], 0);
+	pmio_drain(f->p); /* ORDER: chunk dropped before its blocks are
+			     reused */
+	f->changed = true;
+}
+
+/* Move inode-table chunk c to blocks nb.. (bad blocks zeroed). */
+void fsck_move_chunk(struct fsck *f, uint64_t c, uint64_t nb,
+		     uint64_t badmask)
+{
+	uint64_t old = f->d.itdir[c];
+
+	fsck_begin_change(f);
+	for (uint64_t k = 0; k < PMFS_CHUNK_BLOCKS; k++) {
+		uint8_t *dst = f->base + fmt_blk_off(nb + k);
+
+		if (badmask & (1ull << k))
+			pmio_memset_nodrain(f->p, dst, 0, PMFS_BLOCK_SIZE);
+		else
+			pmio_memcpy_nodrain(f->p, dst,
+					    f->base + fmt_blk_off(old + k),
+					    PMFS_BLOCK_SIZE);
+	}
+	pmio_drain(f->p); /* ORDER: the new chunk durable before its
+			     directory word names it */
+	if (f->itdir_copy)
+		f->itdir_copy[c] = nb;
+	pmio_commit64(f->p, &f->itdir_media[c], nb);
+	pmio_drain(f->p); /* ORDER: the move durable before the old blocks
+			     are reused */
+	f->changed = true;
+}
+
+/* Rewrite the bad-block table with the n blocks blk (sorted, unique). */
+void fsck_write_badblocks(struct fsck *f, const uint64_t *blk, uint32_t n)
+{
+	struct pmfs_badblocks *bb =
+		(void *)(f->base + fmt_blk_off(PMFS_BADBLK_BLOCK));
+	struct pmfs_badblocks tmp;
+
+	fsck_begin_change(f);
+	fmt_badblocks_init(&tmp, blk, n);
+	pmio_memcpy_nodrain(f->p, bb, &tmp, sizeof(tmp));
+	pmio_drain(f->p); /* ORDER: table durable before the allocator
+			     trusts it */
+	f->changed = true;
+}
+
 int fsck_mark_clean(struct fsck *f)
 {
 	struct pmfs_sb_state *st = f->d.state;

@@ -133,12 +133,8 @@ int alloc_create(struct pmio *p, const void *badtab, uint64_t data_start,
 	if (badtab) {
 		const struct pmfs_badblocks *bt = badtab;
 
-		if (bt->magic == PMFS_BADBLK_MAGIC &&
-		    bt->count <= PMFS_BADBLK_MAX &&
-		    bt->crc == fmt_badblocks_crc(bt)) {
-			for (uint32_t k = 0; k < bt->count; k++)
-				mark_bad(a, bt->blk[k]);
-		}
+		for (uint32_t k = 0; k < bt->count && k < PMFS_BADBLK_MAX; k++)
+			mark_bad(a, bt->blk[k]);
 	}
 	if (p) {
 		const struct pmio_badblock *bb;
@@ -233,6 +229,41 @@ static uint64_t lane_take(struct alloc_lane *l, uint64_t want, bool exact,
 	return 0;
 }
 
+/*
+ * A run of exactly want blocks that no single lane holds (an inode-table
+ * chunk on a namespace whose lanes are smaller than a chunk): every lane
+ * mutex is taken, in increasing lane order (the only place that holds
+ * more than one, see alloc.h), and the whole data area searched.  Returns
+ * true with the run taken.
+ */
+static bool take_across(struct alloc *a, uint64_t want, uint64_t *start)
+{
+	uint64_t run = 0, b;
+	bool found = false;
+
+	for (unsigned i = 0; i < a->nlanes; i++)
+		pthread_mutex_lock(&a->lanes[i].mu);
+	for (b = a->data_start; b < a->total_blocks && !found; b++) {
+		struct alloc_lane *l = lane_of(a, b);
+
+		run = bit_get(l->bits, b - l->lo) ? 0 : run + 1;
+		found = run == want;
+	}
+	if (found) {
+		*start = b - want;
+		for (b = *start; b < *start + want; b++) {
+			struct alloc_lane *l = lane_of(a, b);
+
+			bit_set(l->bits, b - l->lo);
+			l->nfree--;
+		}
+		atomic_fetch_sub(&a->nfree, want);
+	}
+	for (unsigned i = a->nlanes; i-- > 0;)
+		pthread_mutex_unlock(&a->lanes[i].mu);
+	return found;
+}
+
 static int take(struct alloc *a, unsigned lane, uint64_t want, bool exact,
 		unsigned flags, uint64_t *start, uint64_t *got)
 {
@@ -255,6 +286,10 @@ static int take(struct alloc *a, unsigned lane, uint64_t want, bool exact,
 			*got = n;
 			return 0;
 		}
+	}
+	if (exact && want > 1 && a->nlanes > 1 && take_across(a, want, start)) {
+		*got = want;
+		return 0;
 	}
 	return -ENOSPC;
 }
@@ -384,6 +419,11 @@ uint64_t alloc_total_blocks(struct alloc *a)
 	return a->total_blocks - a->data_start - a->nbad;
 }
 
+uint64_t alloc_bad_blocks(struct alloc *a)
+{
+	return a->nbad;
+}
+
 uint64_t alloc_refused_frees(struct alloc *a)
 {
 	return atomic_load(&a->refused);
@@ -397,28 +437,21 @@ int alloc_saved_chain_blocks(const void *base, uint64_t data_start,
 			     uint64_t total_blocks, uint64_t head,
 			     uint64_t *nblocks)
 {
+	const struct fmt_geometry g = { .total_blocks = total_blocks,
+					.data_start = data_start };
 	const uint8_t *b = base;
 	uint64_t blk = head, n = 0;
 
 	*nblocks = 0;
 	while (blk) {
-		const struct pmfs_allocsave *as;
-
 		if (blk < data_start || blk >= total_blocks ||
-		    n >= ALLOC_CHAIN_MAX)
+		    n >= ALLOC_CHAIN_MAX ||
+		    fmt_allocsave_check((const void *)(b + fmt_blk_off(blk)),
+					n, &g) != 0)
 			return -EUCLEAN;
-		as = (const void *)(b + fmt_blk_off(blk));
-		if (as->magic != PMFS_ALLOCSAVE_MAGIC || as->seq != n ||
-		    as->count > PMFS_ALLOCSAVE_MAX ||
-		    as->crc != fmt_allocsave_crc(as))
-			return -EUCLEAN;
-		for (uint64_t i = 0; i < as->count; i++)
-			if (as->ext[i].start < data_start ||
-			    as->ext[i].len > total_blocks ||
-			    as->ext[i].start > total_blocks - as->ext[i].len)
-				return -EUCLEAN;
 		n++;
-		blk = as->next;
+		blk = ((const struct pmfs_allocsave *)(b + fmt_blk_off(blk)))
+			      ->next;
 	}
 	*nblocks = n;
 	return 0;
@@ -427,33 +460,30 @@ int alloc_saved_chain_blocks(const void *base, uint64_t data_start,
 int alloc_load(struct alloc *a, const void *base, uint64_t head)
 {
 	const uint8_t *b = base;
-	uint64_t blk = head, seq = 0, chain[ALLOC_CHAIN_MAX];
-	size_t nchain = 0;
+	uint64_t blk = head, nchain, chain[ALLOC_CHAIN_MAX];
 	int err;
 
-	while (blk) {
-		const struct pmfs_allocsave *as;
+	/* the whole chain is checked (fmt_allocsave_check) before any of
+	 * it is used */
+	err = alloc_saved_chain_blocks(base, a->data_start, a->total_blocks,
+				       head, &nchain);
+	if (err)
+		return err;
+	for (uint64_t n = 0; n < nchain; n++) {
+		const struct pmfs_allocsave *as =
+			(const void *)(b + fmt_blk_off(blk));
 
-		if (blk < a->data_start || blk >= a->total_blocks ||
-		    nchain >= sizeof(chain) / sizeof(chain[0]))
-			return -EUCLEAN;
-		as = (const void *)(b + fmt_blk_off(blk));
-		if (as->magic != PMFS_ALLOCSAVE_MAGIC || as->seq != seq ||
-		    as->count > PMFS_ALLOCSAVE_MAX ||
-		    as->crc != fmt_allocsave_crc(as))
-			return -EUCLEAN;
 		for (uint64_t i = 0; i < as->count; i++) {
 			err = alloc_free(a, as->ext[i].start, as->ext[i].len);
 			if (err)
 				return -EUCLEAN;
 		}
-		chain[nchain++] = blk;
-		seq++;
+		chain[n] = blk;
 		blk = as->next;
 	}
 	/* the chain's blocks are free again once read; tolerate a chain
 	 * that listed itself */
-	for (size_t i = 0; i < nchain; i++)
+	for (uint64_t i = 0; i < nchain; i++)
 		if (!alloc_is_free(a, chain[i]))
 			alloc_free(a, chain[i], 1);
 	return 0;

@@ -17,7 +17,9 @@
  *
  * Lock order (leaf module, innermost in the whole program: callers may
  * hold any fs lock, see fs.h): lane mutexes are taken one at a time,
- * never nested; the inode-number mutex is never held with a lane mutex.
+ * except by a contiguous allocation no single lane can satisfy, which
+ * takes all of them in increasing lane order; the inode-number mutex is
+ * never held with a lane mutex.
  * Free counters are atomics.  A thread passes its preferred lane; when
  * that lane has no run, take() steals from the next lanes in turn.
  *
@@ -42,9 +44,10 @@ struct alloc;
 
 /*
  * Create an allocator for blocks [data_start, total_blocks) with nlanes
- * lanes, all free except bad blocks (from the table at `badtab`, may be
- * NULL, and from pmio_badblocks(p) if p is not NULL) and, if all_used, every
- * block (the clean-mount path then frees the saved extents).
+ * lanes, all free except bad blocks (from the table at `badtab`, which
+ * the caller checked with fmt_badblocks_check, or NULL; and from
+ * pmio_badblocks(p) if p is not NULL) and, if all_used, every block (the
+ * clean-mount path then frees the saved extents).
  */
 int alloc_create(struct pmio *p, const void *badtab, uint64_t data_start,
 		 uint64_t total_blocks, unsigned nlanes, bool all_used,
@@ -63,7 +66,8 @@ int alloc_blocks(struct alloc *a, unsigned lane, uint64_t want,
 /* Allocate exactly one block. */
 int alloc_block(struct alloc *a, unsigned lane, unsigned flags,
 		uint64_t *blk);
-/* Allocate exactly n contiguous blocks (inode-table chunks). */
+/* Allocate exactly n contiguous blocks (inode-table chunks), across lane
+ * boundaries when no lane has them. */
 int alloc_contig(struct alloc *a, unsigned lane, uint64_t n, unsigned flags,
 		 uint64_t *start);
 /* Free [blk, blk+n); -EINVAL (nothing changed) if any is free or bad. */
@@ -77,10 +81,12 @@ bool alloc_is_bad(struct alloc *a, uint64_t blk);
 uint64_t alloc_free_blocks(struct alloc *a);
 uint64_t alloc_total_blocks(struct alloc *a); /* data area, less bad */
 uint64_t alloc_refused_frees(struct alloc *a);
+uint64_t alloc_bad_blocks(struct alloc *a); /* inside the data area */
 
 /*
  * Saved state.  alloc_load frees the extents listed by the chain at block
- * head (checks magic, crc, seq, ranges; -EUCLEAN on any error), then frees
+ * head (every block checked first with fmt_allocsave_check, as
+ * alloc_saved_chain_blocks does; -EUCLEAN on any error), then frees
  * the chain's own blocks.  alloc_save allocates a chain, fills it with the
  * free extents (the chain's own blocks are not listed) and flushes it (no
  * drain); *head receives its first block.
@@ -89,9 +95,9 @@ int alloc_load(struct alloc *a, const void *base, uint64_t head);
 int alloc_save(struct alloc *a, struct pmio *p, void *base, uint64_t *head);
 /*
  * Read-only (fsck): *nblocks = the blocks of the saved chain at block head
- * (its own pages; 0 for head 0), checked as alloc_load checks it (magic,
- * seq, count, crc, every block in [data_start, total_blocks), no more
- * pages than alloc_load accepts); -EUCLEAN if it is corrupt.
+ * (its own pages; 0 for head 0), every block checked with
+ * fmt_allocsave_check and inside [data_start, total_blocks), no more pages
+ * than alloc_load accepts; -EUCLEAN if it is corrupt.
  */
 int alloc_saved_chain_blocks(const void *base, uint64_t data_start,
 			     uint64_t total_blocks, uint64_t head,

@@ -150,11 +150,27 @@ int fmt_super_check(const struct pmfs_super *sb, uint64_t ns_bytes,
 				(unsigned long long)sb->total_blocks,
 				(unsigned long long)(ns_bytes >>
 						     PMFS_BLOCK_SHIFT));
+	/*
+	 * The regions follow each other inside [0, total_blocks): each start
+	 * is compared with the end of the region before it and each length
+	 * with the room left before total_blocks, so that no sum of two
+	 * values read from media is ever formed before it is known not to
+	 * wrap.
+	 */
 	if (sb->journal_start <= PMFS_BADBLK_BLOCK)
 		return fmt_fail(-EUCLEAN, why, whylen,
 				"journal at block %llu overlaps the "
 				"superblocks or bad-block table",
 				(unsigned long long)sb->journal_start);
+	if (sb->journal_start >= sb->total_blocks ||
+	    sb->total_blocks - sb->journal_start < sb->nlanes)
+		return fmt_fail(-EUCLEAN, why, whylen,
+				"journal at block %llu (%u blocks) ends past "
+				"the last block %llu",
+				(unsigned long long)sb->journal_start,
+				sb->nlanes,
+				(unsigned long long)(sb->total_blocks - 1));
+	/* journal_start + nlanes <= total_blocks from here on */
 	if (sb->itdir_start < sb->journal_start + sb->nlanes)
 		return fmt_fail(-EUCLEAN, why, whylen,
 				"inode-table directory at block %llu overlaps "
@@ -163,6 +179,14 @@ int fmt_super_check(const struct pmfs_super *sb, uint64_t ns_bytes,
 				(unsigned long long)sb->journal_start,
 				(unsigned long long)(sb->journal_start +
 						     sb->nlanes - 1));
+	if (sb->itdir_start >= sb->total_blocks ||
+	    sb->total_blocks - sb->itdir_start < sb->itdir_blocks)
+		return fmt_fail(-EUCLEAN, why, whylen,
+				"inode-table directory at block %llu ends "
+				"past the last block %llu",
+				(unsigned long long)sb->itdir_start,
+				(unsigned long long)(sb->total_blocks - 1));
+	/* itdir_start + itdir_blocks <= total_blocks from here on */
 	if (sb->data_start < sb->itdir_start + sb->itdir_blocks)
 		return fmt_fail(-EUCLEAN, why, whylen,
 				"data area at block %llu overlaps the "
@@ -186,6 +210,86 @@ void fmt_super_geometry(const struct pmfs_super *sb, struct fmt_geometry *g)
 	g->journal_start = sb->journal_start;
 	g->itdir_start = sb->itdir_start;
 	g->data_start = sb->data_start;
+}
+
+/* The clean word of sb_state: PMFS_STATE_CLEAN or 0. */
+int fmt_state_check(const struct pmfs_sb_state *st, char *why,
+		    size_t whylen)
+{
+	if (st->clean != 0 && st->clean != PMFS_STATE_CLEAN)
+		return fmt_fail(-EUCLEAN, why, whylen,
+				"clean flag holds %#llx, neither clean nor 0",
+				(unsigned long long)st->clean);
+	return 0;
+}
+
+/* ---- bad-block table ---------------------------------------------------- */
+
+/* Build a bad-block table from n sorted unique block numbers. */
+void fmt_badblocks_init(struct pmfs_badblocks *bb, const uint64_t *blk,
+			uint32_t n)
+{
+	memset(bb, 0, sizeof(*bb));
+	bb->magic = PMFS_BADBLK_MAGIC;
+	if (n > PMFS_BADBLK_MAX)
+		n = PMFS_BADBLK_MAX;
+	bb->count = n;
+	for (uint32_t i = 0; i < n; i++)
+		bb->blk[i] = blk[i];
+	bb->crc = fmt_badblocks_crc(bb);
+}
+
+/* Validate the bad-block table against the geometry. */
+int fmt_badblocks_check(const struct pmfs_badblocks *bb,
+			const struct fmt_geometry *g, char *why,
+			size_t whylen)
+{
+	if (bb->magic != PMFS_BADBLK_MAGIC)
+		return fmt_fail(-EUCLEAN, why, whylen, "bad magic");
+	if (bb->count > PMFS_BADBLK_MAX)
+		return fmt_fail(-EUCLEAN, why, whylen,
+				"entry count %u out of range", bb->count);
+	if (bb->crc != fmt_badblocks_crc(bb))
+		return fmt_fail(-EUCLEAN, why, whylen, "checksum mismatch");
+	for (uint32_t i = 0; i < bb->count; i++)
+		if (bb->blk[i] < g->data_start ||
+		    bb->blk[i] >= g->total_blocks ||
+		    (i && bb->blk[i] <= bb->blk[i - 1]))
+			return fmt_fail(-EUCLEAN, why, whylen,
+					"entry %u (block %llu) unsorted or "
+					"outside the data area",
+					i, (unsigned long long)bb->blk[i]);
+	return 0;
+}
+
+/* ---- inode-table directory ---------------------------------------------- */
+
+/* A chunk at blk lies inside the data area. */
+bool fmt_chunk_ok(const struct fmt_geometry *g, uint64_t blk)
+{
+	return blk >= g->data_start && blk < g->total_blocks &&
+	       g->total_blocks - blk >= PMFS_CHUNK_BLOCKS;
+}
+
+/* ---- saved allocator state ---------------------------------------------- */
+
+/* Validate block number seq of a saved allocator chain. */
+int fmt_allocsave_check(const struct pmfs_allocsave *as, uint64_t seq,
+			const struct fmt_geometry *g)
+{
+	if (as->magic != PMFS_ALLOCSAVE_MAGIC || as->seq != seq ||
+	    as->count > PMFS_ALLOCSAVE_MAX ||
+	    as->crc != fmt_allocsave_crc(as))
+		return -EUCLEAN;
+	if (as->next && (as->next < g->data_start ||
+			 as->next >= g->total_blocks))
+		return -EUCLEAN;
+	for (uint64_t i = 0; i < as->count; i++)
+		if (as->ext[i].start < g->data_start ||
+		    as->ext[i].len > g->total_blocks ||
+		    as->ext[i].start > g->total_blocks - as->ext[i].len)
+			return -EUCLEAN;
+	return 0;
 }
 
 /* ---- log pages and entries ---------------------------------------------- */

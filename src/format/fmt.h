@@ -103,6 +103,49 @@ int fmt_super_check(const struct pmfs_super *sb, uint64_t ns_bytes,
 /* Geometry recorded in a superblock (which must have passed the check). */
 void fmt_super_geometry(const struct pmfs_super *sb, struct fmt_geometry *g);
 
+/*
+ * The mutable superblock state: its clean word is PMFS_STATE_CLEAN or 0.
+ * 0 or -EUCLEAN with a reason in why.
+ */
+int fmt_state_check(const struct pmfs_sb_state *st, char *why,
+		    size_t whylen);
+
+/* ---- bad-block table ---------------------------------------------------- */
+
+/*
+ * Fill *bb with the n block numbers blk (sorted, unique, n at most
+ * PMFS_BADBLK_MAX) and seal its crc.
+ */
+void fmt_badblocks_init(struct pmfs_badblocks *bb, const uint64_t *blk,
+			uint32_t n);
+/*
+ * Check the bad-block table for geometry g: magic, count, checksum, and
+ * every entry inside the data area (mkfs.pmfs refuses a namespace whose
+ * fixed area has a bad block), strictly increasing.  0 or -EUCLEAN with a
+ * reason in why.
+ */
+int fmt_badblocks_check(const struct pmfs_badblocks *bb,
+			const struct fmt_geometry *g, char *why,
+			size_t whylen);
+
+/* ---- inode-table directory ---------------------------------------------- */
+
+/*
+ * Is blk, an inode-table directory word, a chunk that lies inside the data
+ * area of geometry g?  (0, no chunk, is not: callers skip it first.)
+ */
+bool fmt_chunk_ok(const struct fmt_geometry *g, uint64_t blk);
+
+/* ---- saved allocator state ---------------------------------------------- */
+
+/*
+ * Check block number seq (0 first) of a saved allocator chain: magic,
+ * seq, count, checksum, every extent inside the data area of g and its
+ * next link 0 or inside the data area.  0 or -EUCLEAN.
+ */
+int fmt_allocsave_check(const struct pmfs_allocsave *as, uint64_t seq,
+			const struct fmt_geometry *g);
+
 /* ---- log pages and entries ---------------------------------------------- */
 
 /* crc of a log page header (bytes 8..31 with next = 0). */

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,16 +42,27 @@ void fs_lane_release(struct fs *fs, unsigned lane)
 	jnl_lane_release(&fs->d, lane);
 }
 
+int fs_media_error(struct fs *fs, const char *fmt, ...)
+{
+	va_list ap;
+
+	atomic_fetch_add(&fs->media_errors, 1);
+	fputs("pmfs: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("; run fsck.pmfs\n", stderr);
+	return -EIO;
+}
+
+uint64_t fs_media_errors(struct fs *fs)
+{
+	return atomic_load(&fs->media_errors);
+}
+
 void fs_now(struct timespec *ts)
 {
 	clock_gettime(CLOCK_REALTIME, ts);
-}
-
-void fs_time_to(struct pmfs_time *t, const struct timespec *ts)
-{
-	t->sec = (uint64_t)ts->tv_sec;
-	t->nsec = (uint32_t)ts->tv_nsec;
-	t->pad = 0;
 }
 
 static uint64_t name_hash(const char *s, size_t n)
@@ -140,6 +152,25 @@ static void dir_unlink(struct fs_dir *d, struct fs_dent *e)
 	free(e);
 }
 
+/* A DRAM directory entry for de (not in any index yet); NULL: ENOMEM. */
+static struct fs_dent *dent_new(const struct pmfs_le_dentry *de)
+{
+	struct fs_dent *e = malloc(sizeof(*e) + de->name_len + 1);
+
+	if (!e)
+		return NULL;
+	e->hnext = NULL;
+	e->ino = de->ino;
+	e->cookie = de->cookie;
+	e->gen = de->gen;
+	e->ftype = de->ftype;
+	e->nlen = de->name_len;
+	memcpy(e->name, de->name, de->name_len);
+	e->name[de->name_len] = 0;
+	e->hash = name_hash(e->name, e->nlen);
+	return e;
+}
+
 static int dir_add(struct fs_dir *d, const struct pmfs_le_dentry *de)
 {
 	struct fs_dent *e, *old;
@@ -177,17 +208,9 @@ static int dir_add(struct fs_dir *d, const struct pmfs_le_dentry *de)
 			d->ordcap = nc;
 		}
 	}
-	e = malloc(sizeof(*e) + de->name_len + 1);
+	e = dent_new(de);
 	if (!e)
 		return -ENOMEM;
-	e->ino = de->ino;
-	e->cookie = de->cookie;
-	e->gen = de->gen;
-	e->ftype = de->ftype;
-	e->nlen = de->name_len;
-	memcpy(e->name, de->name, de->name_len);
-	e->name[de->name_len] = 0;
-	e->hash = name_hash(e->name, e->nlen);
 	e->hnext = d->ht[e->hash & (d->hcap - 1)];
 	d->ht[e->hash & (d->hcap - 1)] = e;
 	d->n++;
@@ -226,6 +249,7 @@ static void dir_free(struct fs_dir *d)
 	free(d->ht);
 	free(d->ord);
 	free(d->ordc);
+	free(d->topdel);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -615,23 +639,40 @@ static int ap_truncate(void *arg, uint64_t from_pg)
 	return 0;
 }
 
+/* ilog_apply calls these before it raises st.maxcookie to de->cookie. */
 static int ap_dentry_add(void *arg, const struct pmfs_le_dentry *de)
 {
 	struct apply_arg *aa = arg;
+	struct fs_dir *d = aa->ip->dir;
 
-	if (!aa->ip->dir && !(aa->ip->dir = calloc(1, sizeof(struct fs_dir))))
+	if (!d && !(d = aa->ip->dir = calloc(1, sizeof(struct fs_dir))))
 		return -ENOMEM;
-	return dir_add(aa->ip->dir, de);
+	if (de->cookie > aa->ip->st.maxcookie) { /* a live entry holds it */
+		free(d->topdel);
+		d->topdel = NULL;
+	}
+	return dir_add(d, de);
 }
 
 static int ap_dentry_del(void *arg, const struct pmfs_le_dentry *de)
 {
 	struct apply_arg *aa = arg;
-	struct fs_dent *x = fs_dir_find(aa->ip->dir, (const char *)de->name,
-					de->name_len);
+	struct fs_dir *d = aa->ip->dir;
+	struct fs_dent *x;
 
+	if (de->cookie >= aa->ip->st.maxcookie) {
+		/* the entry holding the highest cookie goes (fs_dir.topdel) */
+		if (!d && !(d = aa->ip->dir = calloc(1, sizeof(struct fs_dir))))
+			return -ENOMEM;
+		x = dent_new(de);
+		if (!x)
+			return -ENOMEM;
+		free(d->topdel);
+		d->topdel = x;
+	}
+	x = fs_dir_find(d, (const char *)de->name, de->name_len);
 	if (x)
-		dir_unlink(aa->ip->dir, x);
+		dir_unlink(d, x);
 	return 0;
 }
 
@@ -696,52 +737,12 @@ static const struct ilog_replay_ops apply_ops = {
 	.xattr_del = ap_xattr_del,
 };
 
-/* The inode's attributes as ilog_apply sees them, and back. */
-static void st_from_ip(struct ilog_state *st, const struct fs_inode *ip)
-{
-	st->mode = ip->mode;
-	st->uid = ip->uid;
-	st->gid = ip->gid;
-	st->nlink = ip->nlink;
-	st->size = ip->size;
-	st->rdev = ip->rdev;
-	st->parent = ip->parent;
-	st->atime = ip->atime;
-	st->mtime = ip->mtime;
-	st->ctime = ip->ctime;
-	st->btime = ip->btime;
-	st->maxcookie = ip->maxcookie;
-	st->nentries = ip->nentries;
-}
-
-static void st_to_ip(struct fs_inode *ip, const struct ilog_state *st)
-{
-	ip->mode = st->mode;
-	ip->uid = st->uid;
-	ip->gid = st->gid;
-	ip->nlink = st->nlink;
-	ip->size = st->size;
-	ip->rdev = st->rdev;
-	ip->parent = st->parent;
-	ip->atime = st->atime;
-	ip->mtime = st->mtime;
-	ip->ctime = st->ctime;
-	ip->btime = st->btime;
-	ip->maxcookie = st->maxcookie;
-	ip->nentries = st->nentries;
-}
-
 int fs_apply(struct fs *fs, struct fs_inode *ip, const struct pmfs_lentry *e,
 	     bool live)
 {
 	struct apply_arg aa = { fs, ip, live };
-	struct ilog_state st;
-	int err;
 
-	st_from_ip(&st, ip);
-	err = ilog_apply(&fs->d, &st, e, &apply_ops, &aa);
-	st_to_ip(ip, &st);
-	return err;
+	return ilog_apply(&fs->d, &ip->st, e, &apply_ops, &aa);
 }
 
 /* ---- inode cache ------------------------------------------------------ */
@@ -830,53 +831,92 @@ void fs_icache_drop(struct fs *fs, struct fs_inode *ip)
 }
 
 struct replay_arg {
-	struct fs *fs;
-	struct fs_inode *ip;
+	struct apply_arg aa;
 	ilog_page_fn page; /* may be NULL */
 	void *parg;
-	bool scan; /* crash rebuild: no directory index */
+	const struct ilog_replay_ops *ops;
+	const char *why; /* what made the load fail (-EIO) */
+};
+
+/* The crash rebuild's replay: no directory index (fs_apply's callbacks
+ * but the directory entries, which ilog_apply still checks and counts). */
+static const struct ilog_replay_ops scan_ops = {
+	.extent = ap_extent,
+	.truncate = ap_truncate,
+	.symlink = ap_symlink,
+	.xattr_set = ap_xattr_set,
+	.xattr_del = ap_xattr_del,
 };
 
 static int replay_page(void *arg, uint64_t off)
 {
 	struct replay_arg *ra = arg;
+	struct fs *fs = ra->aa.fs;
 
+	if (alloc_bad_blocks(fs->a) && alloc_is_bad(fs->a, fmt_off_blk(off))) {
+		ra->why = "a log page is on a bad block";
+		return -EIO;
+	}
 	return ra->page ? ra->page(ra->parg, off) : 0;
 }
 
 static int replay_entry(void *arg, const struct pmfs_lentry *e, uint64_t off)
 {
 	struct replay_arg *ra = arg;
-	int err;
-
-	if (ra->scan && (e->type == PMFS_LE_DENTRY_ADD ||
-			 e->type == PMFS_LE_DENTRY_DEL)) {
-		/* what the rebuild needs of a directory entry: nlink */
-		ra->ip->nentries++;
-		ra->ip->nlink = ((const struct pmfs_le_dentry *)e)->dir_nlink;
-		return 0;
-	}
-	err = fs_apply(ra->fs, ra->ip, e, false);
+	struct fs_inode *ip = ra->aa.ip;
+	int err = ilog_apply(&ra->aa.fs->d, &ip->st, e, ra->ops, &ra->aa);
 
 	if (err == -EIO)
-		fprintf(stderr,
-			"pmfs: inode %" PRIu64 ": bad entry at offset %" PRIu64
-			"\n",
-			ra->ip->ino, off);
+		ra->why = ip->st.bad ? ip->st.bad : "invalid entry";
 	return err;
+}
+
+/*
+ * What a replayed inode must be besides a valid log (the rules fsck's
+ * pass 4 and 6 apply): no block on the bad-block list, no written data
+ * block past the size (fallocated blocks may lie there), a symlink's size
+ * equal to its target's length.  A reason, or NULL.
+ */
+static const char *load_check(struct fs *fs, const struct fs_inode *ip)
+{
+	bool bad = alloc_bad_blocks(fs->a) != 0;
+	uint64_t pages = (ip->st.size + PMFS_BLOCK_SIZE - 1) >> PMFS_BLOCK_SHIFT;
+	struct fs_ext ext;
+
+	if (S_ISLNK(ip->st.mode) && !ip->link)
+		return "symlink without a target";
+	if (S_ISLNK(ip->st.mode) && ip->st.size != ip->linklen)
+		return "symlink size is not its target's length";
+	if (bad && ip->linkblk && alloc_is_bad(fs->a, ip->linkblk))
+		return "the symlink target is on a bad block";
+	for (uint64_t pg = 0; fs_emap_next(&ip->map, pg, &ext);
+	     pg = ext.pgoff + ext.n) {
+		if (!(ext.flags & PMFS_WR_UNWRITTEN) &&
+		    ext.pgoff + ext.n > pages)
+			return "data blocks past the file size";
+		for (uint64_t k = 0; bad && k < ext.n; k++)
+			if (alloc_is_bad(fs->a, ext.blk + k))
+				return "a data block is on a bad block";
+	}
+	return NULL;
 }
 
 /*
  * Build the DRAM inode of ino by replaying its log (page() sees every page,
  * may be NULL; scan: leave the directory index empty, for the crash
- * rebuild).  Returns 0, -ENOENT, -ENOMEM, or -EIO with *out set to a
- * poisoned inode (later calls give -EIO at once).  Not in the cache yet.
+ * rebuild).  The log passes the validators fsck applies (ilog_walk2,
+ * lent_check through ilog_apply), no page of it on the bad-block list,
+ * and the inode passes load_check; otherwise the damage is reported
+ * (fs_media_error).  Returns 0, -ENOENT, -ENOMEM, or -EIO with
+ * *out set to a poisoned inode (later calls give -EIO at once).  Not in
+ * the cache yet.
  */
 static int inode_load(struct fs *fs, uint64_t ino, ilog_page_fn page,
 		      void *parg, bool scan, struct fs_inode **out)
 {
 	struct pmfs_inode *slot = ilog_slot(&fs->d, ino);
 	struct replay_arg ra;
+	struct ilog_err ie;
 	struct fs_inode *ip;
 	int err;
 
@@ -888,23 +928,32 @@ static int inode_load(struct fs *fs, uint64_t ino, ilog_page_fn page,
 		return -ENOMEM;
 	ip->ino = ino;
 	ip->gen = slot->gen;
-	ra.fs = fs;
-	ra.ip = ip;
+	memset(&ra, 0, sizeof(ra));
+	ra.aa.fs = fs;
+	ra.aa.ip = ip;
 	ra.page = page;
 	ra.parg = parg;
-	ra.scan = scan;
-	err = ilog_walk(&fs->d, ino, slot->head, slot->tail, replay_entry,
-			replay_page, &ra, false, &ip->pos);
-	if (err == 0 && ip->nentries == 0)
+	ra.ops = scan ? &scan_ops : &apply_ops;
+	err = ilog_walk2(&fs->d, ino, slot->head, slot->tail, replay_entry,
+			 replay_page, &ra, true, &ip->pos, &ie);
+	if (err == -EIO && !ra.why)
+		ra.why = ie.msg;
+	if (err == 0 && ip->st.nentries == 0) {
+		err = -EIO;
+		ra.why = "log has no entry";
+	}
+	if (err == 0 && (ra.why = load_check(fs, ip)) != NULL)
 		err = -EIO;
 	if (err == -ENOMEM) {
 		inode_free_dram(ip);
 		return err;
 	}
 	if (err) {
+		fs_media_error(fs, "inode %" PRIu64 ": corrupt log: %s", ino,
+			       ra.why);
 		dir_free(ip->dir);
-	free(ip->dir);
-	ip->dir = NULL;
+		free(ip->dir);
+		ip->dir = NULL;
 		fs_emap_free(&ip->map);
 		ip->err = -EIO;
 		*out = ip;
@@ -1051,23 +1100,23 @@ bool fs_atime_due(struct fs *fs, const struct fs_inode *ip)
 	if (fs->o.flags & FS_O_STRICTATIME)
 		return true;
 	/* relatime: atime not newer than the last change, or a day old */
-	if (ts_le(&ip->atime, &ip->mtime) || ts_le(&ip->atime, &ip->ctime))
+	if (ts_le(&ip->st.atime, &ip->st.mtime) || ts_le(&ip->st.atime, &ip->st.ctime))
 		return true;
 	fs_now(&now);
-	return now.tv_sec - ip->atime.tv_sec >= 24 * 3600;
+	return now.tv_sec - ip->st.atime.tv_sec >= 24 * 3600;
 }
 
 void fs_touch_atime(struct fs *fs, struct fs_inode *ip)
 {
-	struct fs_inode tmp;
+	struct ilog_state st = ip->st;
+	union lent_buf b;
 	struct fs_op op;
 
 	if (fs_writable(fs) || atomic_load(&ip->dead))
 		return;
-	tmp = *ip;
-	fs_now(&tmp.atime);
+	fs_now(&st.atime);
 	fs_op_init(&op, fs, 0);
-	if (fs_op_add(&op, ip, &fs_attr_entry(&tmp, PMFS_AT_ATIME)->h)) {
+	if (fs_op_add(&op, ip, lent_attr(&b, PMFS_AT_ATIME, &st))) {
 		fs_op_abort(&op); /* best effort: no space for the entry */
 		return;
 	}
@@ -1079,25 +1128,25 @@ void fs_fill_attr(const struct fs_inode *ip, struct fs_attr *out)
 	memset(out, 0, sizeof(*out));
 	out->ino = ip->ino;
 	out->gen = ip->gen;
-	out->mode = ip->mode;
-	out->nlink = ip->nlink;
-	out->uid = ip->uid;
-	out->gid = ip->gid;
-	out->size = ip->size;
+	out->mode = ip->st.mode;
+	out->nlink = ip->st.nlink;
+	out->uid = ip->st.uid;
+	out->gid = ip->st.gid;
+	out->size = ip->st.size;
 	out->blocks = ip->map.nblocks * (PMFS_BLOCK_SIZE / 512) +
 		      (ip->linkblk ? PMFS_BLOCK_SIZE / 512 : 0);
-	if (S_ISDIR(ip->mode)) {
+	if (S_ISDIR(ip->st.mode)) {
 		/* entry bytes as in the log, plus "." and ".."; a directory
 		 * occupies its log pages */
 		out->size = (ip->dir ? ip->dir->bytes : 0) +
 			    2 * fmt_dentry_len(1);
 		out->blocks = ip->pos.npages * (PMFS_BLOCK_SIZE / 512);
 	}
-	out->rdev = ip->rdev;
-	out->atime = ip->atime;
-	out->mtime = ip->mtime;
-	out->ctime = ip->ctime;
-	out->btime = ip->btime;
+	out->rdev = ip->st.rdev;
+	out->atime = ip->st.atime;
+	out->mtime = ip->st.mtime;
+	out->ctime = ip->st.ctime;
+	out->btime = ip->st.btime;
 }
 
 /* ---- operation staging ------------------------------------------------ */
@@ -1358,53 +1407,6 @@ int fs_op_commit(struct fs_op *op)
 	return 0;
 }
 
-struct pmfs_le_attr *fs_attr_entry(struct fs_inode *ip, uint32_t mask)
-{
-	static __thread struct pmfs_le_attr a;
-
-	memset(&a, 0, sizeof(a));
-	a.h.type = PMFS_LE_ATTR;
-	a.h.len = sizeof(a);
-	a.mask = mask;
-	a.mode = ip->mode;
-	a.uid = ip->uid;
-	a.gid = ip->gid;
-	a.nlink = ip->nlink;
-	a.size = ip->size;
-	a.rdev = ip->rdev;
-	a.parent = ip->parent;
-	fs_time_to(&a.atime, &ip->atime);
-	fs_time_to(&a.mtime, &ip->mtime);
-	fs_time_to(&a.ctime, &ip->ctime);
-	fs_time_to(&a.btime, &ip->btime);
-	return &a;
-}
-
-struct pmfs_le_dentry *fs_dentry_entry(uint16_t type, uint64_t ino,
-				       uint32_t gen, uint64_t cookie,
-				       unsigned ftype, const char *name,
-				       size_t nlen, uint32_t dir_nlink)
-{
-	static __thread uint64_t buf[(sizeof(struct pmfs_le_dentry) + 256 + 7) /
-				     8];
-	struct pmfs_le_dentry *d = (void *)buf;
-	struct timespec now;
-
-	memset(buf, 0, sizeof(buf));
-	d->h.type = type;
-	d->h.len = fmt_dentry_len((unsigned)nlen);
-	d->ino = ino;
-	d->cookie = cookie;
-	d->gen = gen;
-	d->dir_nlink = dir_nlink;
-	d->ftype = (uint8_t)ftype;
-	d->name_len = (uint8_t)nlen;
-	fs_now(&now);
-	fs_time_to(&d->mtime, &now);
-	memcpy(d->name, name, nlen);
-	return d;
-}
-
 /* ---- freeing an inode ------------------------------------------------- */
 
 void fs_inode_release(struct fs *fs, struct fs_inode *ip)
@@ -1472,11 +1474,11 @@ static int rebuild_inode(struct fs *fs, uint64_t ino, struct fs_inode **out)
 			ma.err = e2;
 	}
 	if (ma.err)
-		fprintf(stderr,
-			"pmfs: inode %" PRIu64
-			": block shared with another inode or out of range\n",
-			ino);
-	if (!ip->err && ip->nlink != 0) {
+		fs_media_error(fs,
+			       "inode %" PRIu64 ": a block it uses is used "
+			       "twice or lies outside the data area",
+			       ino);
+	if (!ip->err && ip->st.nlink != 0) {
 		inode_free_dram(ip);
 		*out = NULL;
 		return err;
@@ -1527,7 +1529,7 @@ static void *scan_main(void *arg)
 				continue;
 			alloc_ino_mark_used(fs->a, ino);
 			if (rebuild_inode(fs, ino, &ip) != 0 || !ip ||
-			    ip->nlink != 0)
+			    ip->st.nlink != 0)
 				continue;
 			pthread_mutex_lock(&sc->mu);
 			if (sc->norph == sc->cap) {
@@ -1595,10 +1597,78 @@ static int reclaim_orphan(struct fs *fs, struct fs_inode *ip)
 	return err;
 }
 
+/* A mount warning: damage the mount goes on with, printed and counted. */
+__attribute__((format(printf, 2, 3))) static void
+mount_warn(struct fs_mount_info *mi, const char *fmt, ...)
+{
+	va_list ap;
+
+	mi->warnings++;
+	fputs("pmfs: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("; run fsck.pmfs\n", stderr);
+}
+
+/*
+ * What the mount reads besides the journals and the logs, by the format's
+ * validators (the ones fsck.pmfs applies): the superblock copy and the
+ * clean word (damage there is only reported: the mount does not need
+ * them), the bad-block table (*badtab: the table, or NULL when a
+ * read-only mount goes on without it; a read-write mount refuses, since
+ * it would hand out blocks the table keeps) and every inode-table
+ * directory word (a chunk outside the data area or over another chunk is
+ * refused).  0 or -EUCLEAN with the reason in errbuf.
+ */
+static int mount_check(struct fs *fs, struct fs_mount_info *mi,
+		       const struct pmfs_badblocks **badtab, char *errbuf,
+		       size_t errlen)
+{
+	const struct pmfs_super *sb = (const void *)fs->d.base;
+	const struct pmfs_super *copy =
+		ilog_ptr(&fs->d, fmt_blk_off(PMFS_SB_COPY_BLOCK));
+	const struct pmfs_badblocks *bb =
+		ilog_ptr(&fs->d, fmt_blk_off(PMFS_BADBLK_BLOCK));
+	struct fmt_geometry g;
+	char why[160];
+
+	ilog_geometry(&fs->d, &g);
+	if (fmt_super_check(copy, fs->d.size, why, sizeof(why)) != 0)
+		mount_warn(mi, "superblock copy (block 1) is damaged: %s", why);
+	else if (memcmp(sb, copy, sizeof(*sb)) != 0)
+		mount_warn(mi, "superblock copy (block 1) differs from the "
+			       "superblock");
+	if (fmt_state_check(fs->d.state, why, sizeof(why)) != 0)
+		mount_warn(mi, "%s (taken as not clean)", why);
+	*badtab = bb;
+	if (fmt_badblocks_check(bb, &g, why, sizeof(why)) != 0) {
+		if (!fs->rdonly) {
+			snprintf(errbuf, errlen,
+				 "bad-block table is damaged (%s); run "
+				 "fsck.pmfs",
+				 why);
+			return -EUCLEAN;
+		}
+		mount_warn(mi, "bad-block table is damaged (%s); read-only "
+			       "mount goes on without it", why);
+		*badtab = NULL;
+	}
+	for (uint64_t c = 0; c < PMFS_ITDIR_ENTRIES; c++) {
+		if (ilog_chunk_check(&fs->d, fs->d.itdir, c, NULL, NULL, why,
+				     sizeof(why)) != 0) {
+			snprintf(errbuf, errlen, "%s; run fsck.pmfs", why);
+			return -EUCLEAN;
+		}
+	}
+	return 0;
+}
+
 int fs_mount_pmio(struct pmio *p, const struct fs_opts *o, struct fs **out,
 		  struct fs_mount_info *info, char *errbuf, size_t errlen)
 {
 	struct fs_mount_info mi;
+	const struct pmfs_badblocks *badtab;
 	struct fs *fs;
 	bool clean;
 	uint64_t head;
@@ -1655,12 +1725,14 @@ int fs_mount_pmio(struct pmio *p, const struct fs_opts *o, struct fs **out,
 			goto out_free;
 		}
 	}
+	err = mount_check(fs, &mi, &badtab, errbuf, errlen);
+	if (err)
+		goto out_free;
 	head = fs->d.state->alloc_head;
 	clean = fs->d.state->clean == PMFS_STATE_CLEAN && head;
 again:
-	err = alloc_create(p, ilog_ptr(&fs->d, fmt_blk_off(PMFS_BADBLK_BLOCK)),
-			   fs->d.data_start, fs->d.total_blocks, fs->d.nlanes,
-			   clean, &fs->a);
+	err = alloc_create(p, badtab, fs->d.data_start, fs->d.total_blocks,
+			   fs->d.nlanes, clean, &fs->a);
 	if (err)
 		goto out_free;
 	if (clean && alloc_load(fs->a, fs->d.base, head) != 0) {
@@ -1685,13 +1757,19 @@ again:
 
 			if (!b)
 				continue;
-			if (b < fs->d.data_start ||
-			    b + PMFS_CHUNK_BLOCKS > fs->d.total_blocks) {
-				fprintf(stderr,
-					"pmfs: inode-table chunk %" PRIu64
-					" out of range; skipped\n",
-					c);
-				continue;
+			/* mount_check: inside the data area, no overlap */
+			for (uint64_t k = 0; k < PMFS_CHUNK_BLOCKS; k++) {
+				if (!alloc_is_bad(fs->a, b + k))
+					continue;
+				snprintf(errbuf, errlen,
+					 "inode-table chunk %" PRIu64
+					 " at block %" PRIu64
+					 " holds bad block %" PRIu64
+					 "; run fsck.pmfs",
+					 c, b, b + k);
+				free(chunks);
+				err = -EUCLEAN;
+				goto out_free;
 			}
 			err = alloc_ino_add_chunk(fs->a, c);
 			if (err) {
@@ -1753,7 +1831,7 @@ again:
 		err = fs_iget(fs, PMFS_ROOT_INO, &root);
 		if (!err)
 			fs_iput(fs, root);
-		if (err || !S_ISDIR(root->mode)) {
+		if (err || !S_ISDIR(root->st.mode)) {
 			snprintf(errbuf, errlen,
 				 "root directory is missing or corrupt");
 			err = -EUCLEAN;
@@ -1845,7 +1923,7 @@ int fs_unmount(struct fs *fs)
 
 		for (; ip; ip = nx) {
 			nx = ip->hnext;
-			if (!ip->err && ip->nlink == 0)
+			if (!ip->err && ip->st.nlink == 0)
 				reclaim_orphan(fs, ip);
 		}
 	}

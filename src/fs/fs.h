@@ -88,6 +88,8 @@ struct fs_mount_info {
 	uint64_t orphans_freed;     /* nlink 0 inodes reclaimed */
 	uint64_t inodes;            /* inodes in use */
 	uint64_t free_blocks;
+	uint64_t warnings; /* damage the mount went on with (each one
+			    * printed on stderr); fsck.pmfs repairs it */
 };
 
 /* Caller identity for new files and permission-sensitive changes. */
@@ -142,6 +144,14 @@ int fs_unmount(struct fs *fs);
  * Does not close the pmio of fs_mount_pmio(). */
 void fs_abandon(struct fs *fs);
 struct pmio *fs_pmio(struct fs *fs);
+/*
+ * Damage found in the media since the mount: logs that do not pass the
+ * validators (their inode answers -EIO), directory entries naming an inode
+ * that is not theirs, blocks on the bad-block list.  Each is reported once
+ * on stderr with "run fsck.pmfs"; this counts them (the mount warnings
+ * not included).
+ */
+uint64_t fs_media_errors(struct fs *fs);
 
 /* ---- names ------------------------------------------------------------- */
 

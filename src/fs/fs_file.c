@@ -41,10 +41,10 @@ static int read_locked(struct fs *fs, struct fs_inode *ip, uint64_t off,
 	int n = 0;
 	size_t total = 0;
 
-	if (off >= ip->size)
+	if (off >= ip->st.size)
 		len = 0;
-	else if (len > ip->size - off)
-		len = ip->size - off;
+	else if (len > ip->st.size - off)
+		len = ip->st.size - off;
 	while (len > 0 && n < 64) {
 		uint64_t pg = off >> PMFS_BLOCK_SHIFT;
 		size_t in = off & (BS - 1), chunk = BS - in;
@@ -97,7 +97,7 @@ int fs_read(struct fs *fs, uint64_t ino, uint64_t off, size_t len,
 	err = fs_iget_locked(fs, ino, false, &ip);
 	if (err)
 		return err;
-	if (S_ISDIR(ip->mode)) {
+	if (S_ISDIR(ip->st.mode)) {
 		err = -EISDIR;
 		goto out;
 	}
@@ -137,7 +137,7 @@ int fs_pread(struct fs *fs, uint64_t ino, void *buf, size_t len,
 	err = fs_iget_locked(fs, ino, false, &ip);
 	if (err)
 		return err;
-	if (S_ISDIR(ip->mode)) {
+	if (S_ISDIR(ip->st.mode)) {
 		err = -EISDIR;
 		goto out;
 	}
@@ -160,30 +160,14 @@ out:
  * place, before the size grows (flushed, no drain). */
 static void zero_eof_tail(struct fs *fs, struct fs_inode *ip)
 {
-	size_t in = ip->size & (BS - 1);
+	size_t in = ip->st.size & (BS - 1);
 	uint8_t *p;
 
 	if (!in)
 		return;
-	p = block_ptr(fs, ip, ip->size >> PMFS_BLOCK_SHIFT);
+	p = block_ptr(fs, ip, ip->st.size >> PMFS_BLOCK_SHIFT);
 	if (p)
 		pmio_memset_nodrain(fs->d.p, p + in, 0, BS - in);
-}
-
-static void write_entry(struct pmfs_le_write *w, uint64_t pgoff,
-			uint64_t n, uint64_t blk, uint32_t flags,
-			uint64_t size, const struct timespec *now)
-{
-	memset(w, 0, sizeof(*w));
-	w->h.type = PMFS_LE_WRITE;
-	w->h.len = sizeof(*w);
-	w->pgoff = pgoff;
-	w->nblocks = (uint32_t)n;
-	w->flags = flags;
-	w->blk = blk;
-	w->size = size;
-	fs_time_to(&w->mtime, now);
-	fs_time_to(&w->ctime, now);
 }
 
 /* Allocated runs of one write: a growing list (no cap on fragmentation). */
@@ -217,21 +201,21 @@ static int runs_push(struct runs *rs, uint64_t pg, uint64_t blk, uint64_t n)
 static int do_write(struct fs *fs, struct fs_inode *ip, const uint8_t *src,
 		    size_t len, uint64_t off)
 {
-	uint64_t end = off + len, newsize = end > ip->size ? end : ip->size;
+	uint64_t end = off + len, newsize = end > ip->st.size ? end : ip->st.size;
 	uint64_t b0 = off >> PMFS_BLOCK_SHIFT, b1 = (end - 1) >> PMFS_BLOCK_SHIFT;
-	uint64_t eob = ip->size >> PMFS_BLOCK_SHIFT, pg;
+	uint64_t eob = ip->st.size >> PMFS_BLOCK_SHIFT, pg;
 	struct runs rs = { NULL, 0, 0 };
 	struct run *runs;
 	int nr = 0, err;
 	bool inplace = false;
 	struct fs_op op;
 	struct timespec now;
-	struct pmfs_le_write w;
+	union lent_buf w;
 
 	if (end < off || end > (1ull << 52))
 		return -EFBIG;
 	/* the block holding EOF may be written in place past EOF */
-	if (off >= ip->size && (ip->size & (BS - 1)) && eob == b0 &&
+	if (off >= ip->st.size && (ip->st.size & (BS - 1)) && eob == b0 &&
 	    block_ptr(fs, ip, eob))
 		inplace = true;
 	fs_op_init(&op, fs, 0);
@@ -250,7 +234,7 @@ static int do_write(struct fs *fs, struct fs_inode *ip, const uint8_t *src,
 		pg += got;
 	}
 	runs = rs.r;
-	if (newsize > ip->size)
+	if (newsize > ip->st.size)
 		zero_eof_tail(fs, ip); /* invisible bytes: in place */
 	if (inplace) {
 		uint8_t *p = block_ptr(fs, ip, eob);
@@ -273,9 +257,9 @@ static int do_write(struct fs *fs, struct fs_inode *ip, const uint8_t *src,
 				uint8_t *old = block_ptr(fs, ip, bp);
 				size_t keep = 0;
 
-				if (old && ip->size > bstart)
-					keep = ip->size - bstart < BS
-						       ? ip->size - bstart
+				if (old && ip->st.size > bstart)
+					keep = ip->st.size - bstart < BS
+						       ? ip->st.size - bstart
 						       : BS;
 				if (keep)
 					pmio_memcpy_noflush(fs->d.p, dst, old,
@@ -297,15 +281,17 @@ static int do_write(struct fs *fs, struct fs_inode *ip, const uint8_t *src,
 		struct fs_ext e;
 
 		fs_emap_find(&ip->map, eob, &e);
-		write_entry(&w, eob, 1, e.blk, 0, newsize, &now);
-		err = fs_op_add(&op, ip, &w.h);
+		err = fs_op_add(&op, ip,
+				lent_write(&w, eob, 1, 0, e.blk, newsize, &now,
+					   &now));
 		if (err)
 			goto out_free;
 	}
 	for (int r = 0; r < nr; r++) {
-		write_entry(&w, runs[r].pg, runs[r].n, runs[r].blk, 0, newsize,
-			    &now);
-		err = fs_op_add(&op, ip, &w.h);
+		err = fs_op_add(&op, ip,
+				lent_write(&w, runs[r].pg, (uint32_t)runs[r].n,
+					   0, runs[r].blk, newsize, &now,
+					   &now));
 		if (err)
 			goto out_free;
 	}
@@ -334,16 +320,16 @@ int fs_write(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino,
 	err = fs_iget_locked(fs, ino, true, &ip);
 	if (err)
 		return err;
-	if (S_ISDIR(ip->mode)) {
+	if (S_ISDIR(ip->st.mode)) {
 		err = -EISDIR;
 		goto out;
 	}
-	if (!S_ISREG(ip->mode)) {
+	if (!S_ISREG(ip->st.mode)) {
 		err = -EINVAL;
 		goto out;
 	}
 	if (flags & FS_W_APPEND)
-		off = ip->size;
+		off = ip->st.size;
 	*written = 0;
 	if (len == 0)
 		goto out;
@@ -384,7 +370,9 @@ int fs_pwrite(struct fs *fs, uint64_t ino, const void *buf, size_t len,
 int fs_setattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino,
 	       const struct fs_setattr *sa, struct fs_attr *out)
 {
-	struct fs_inode *ip, tmp;
+	struct fs_inode *ip;
+	struct ilog_state st;
+	union lent_buf b;
 	struct fs_op op;
 	struct timespec now;
 	uint32_t mask = PMFS_AT_CTIME;
@@ -394,40 +382,40 @@ int fs_setattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino,
 	if (err)
 		return err;
 	fs_now(&now);
-	tmp = *ip;
-	tmp.ctime = now;
+	st = ip->st;
+	st.ctime = now;
 	if (sa->valid & FS_SET_MODE) {
-		tmp.mode = (ip->mode & S_IFMT) | (sa->mode & 07777);
+		st.mode = (ip->st.mode & S_IFMT) | (sa->mode & 07777);
 		mask |= PMFS_AT_MODE;
 	}
 	if (sa->valid & FS_SET_UID) {
-		tmp.uid = sa->uid;
+		st.uid = sa->uid;
 		mask |= PMFS_AT_UID;
 	}
 	if (sa->valid & FS_SET_GID) {
-		tmp.gid = sa->gid;
+		st.gid = sa->gid;
 		mask |= PMFS_AT_GID;
 	}
 	if (sa->valid & FS_SET_KILL_SUID) {
-		tmp.mode &= ~(uint32_t)(S_ISUID | S_ISGID);
+		st.mode &= ~(uint32_t)(S_ISUID | S_ISGID);
 		mask |= PMFS_AT_MODE;
 	}
 	if (sa->valid & (FS_SET_ATIME | FS_SET_ATIME_NOW)) {
-		tmp.atime = sa->valid & FS_SET_ATIME_NOW ? now : sa->atime;
+		st.atime = sa->valid & FS_SET_ATIME_NOW ? now : sa->atime;
 		mask |= PMFS_AT_ATIME;
 	}
 	if (sa->valid & (FS_SET_MTIME | FS_SET_MTIME_NOW)) {
-		tmp.mtime = sa->valid & FS_SET_MTIME_NOW ? now : sa->mtime;
+		st.mtime = sa->valid & FS_SET_MTIME_NOW ? now : sa->mtime;
 		mask |= PMFS_AT_MTIME;
 	}
 	if (sa->valid & FS_SET_CTIME)
-		tmp.ctime = sa->ctime;
+		st.ctime = sa->ctime;
 	if (sa->valid & FS_SET_SIZE) {
-		if (S_ISDIR(ip->mode)) {
+		if (S_ISDIR(ip->st.mode)) {
 			err = -EISDIR;
 			goto out;
 		}
-		if (!S_ISREG(ip->mode)) {
+		if (!S_ISREG(ip->st.mode)) {
 			err = -EINVAL;
 			goto out;
 		}
@@ -435,20 +423,20 @@ int fs_setattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino,
 			err = -EFBIG;
 			goto out;
 		}
-		tmp.size = sa->size;
+		st.size = sa->size;
 		mask |= PMFS_AT_SIZE;
 		if (!(sa->valid & (FS_SET_MTIME | FS_SET_MTIME_NOW))) {
-			tmp.mtime = now;
+			st.mtime = now;
 			mask |= PMFS_AT_MTIME;
 		}
 	}
 	/* shrinking frees space: may use the reserve */
 	fs_op_init(&op, fs,
-		   (mask & PMFS_AT_SIZE) && sa->size <= ip->size ? ALLOC_F_RESERVE
+		   (mask & PMFS_AT_SIZE) && sa->size <= ip->st.size ? ALLOC_F_RESERVE
 								   : 0);
-	if ((mask & PMFS_AT_SIZE) && sa->size > ip->size)
+	if ((mask & PMFS_AT_SIZE) && sa->size > ip->st.size)
 		zero_eof_tail(fs, ip);
-	err = fs_op_add(&op, ip, &fs_attr_entry(&tmp, mask)->h);
+	err = fs_op_add(&op, ip, lent_attr(&b, mask, &st));
 	if (err) {
 		fs_op_abort(&op);
 		goto out;
@@ -496,26 +484,26 @@ static int cow_zero(struct fs *fs, struct fs_op *op, struct fs_inode *ip,
 		    const struct timespec *now, uint64_t *blk)
 {
 	uint8_t *old = block_ptr(fs, ip, pg), *dst;
-	struct pmfs_le_write w;
+	union lent_buf w;
 	uint64_t bstart = pg << PMFS_BLOCK_SHIFT;
 	size_t keep = 0;
 	int err;
 
 	*blk = 0;
-	if (!old || bstart >= ip->size)
+	if (!old || bstart >= ip->st.size)
 		return 0; /* reads as zeros already */
 	err = alloc_block(fs->a, op->lane, 0, blk);
 	if (err)
 		return err;
 	dst = ilog_ptr(&fs->d, fmt_blk_off(*blk));
-	keep = ip->size - bstart < BS ? ip->size - bstart : BS;
+	keep = ip->st.size - bstart < BS ? ip->st.size - bstart : BS;
 	pmio_memcpy_noflush(fs->d.p, dst, old, keep);
 	if (keep < BS)
 		pmio_memset_noflush(fs->d.p, dst + keep, 0, BS - keep);
 	pmio_memset_noflush(fs->d.p, dst + from, 0, to - from);
 	pmio_flush(fs->d.p, dst, BS);
-	write_entry(&w, pg, 1, *blk, 0, newsize, now);
-	return fs_op_add(op, ip, &w.h);
+	return fs_op_add(op, ip,
+			 lent_write(&w, pg, 1, 0, *blk, newsize, now, now));
 }
 
 int fs_fallocate(struct fs *fs, uint64_t ino, int mode, uint64_t off,
@@ -542,18 +530,18 @@ int fs_fallocate(struct fs *fs, uint64_t ino, int mode, uint64_t off,
 	err = fs_iget_locked(fs, ino, true, &ip);
 	if (err)
 		return err;
-	if (S_ISDIR(ip->mode)) {
+	if (S_ISDIR(ip->st.mode)) {
 		err = -EISDIR;
 		goto out;
 	}
-	if (!S_ISREG(ip->mode)) {
+	if (!S_ISREG(ip->st.mode)) {
 		err = -ENODEV;
 		goto out;
 	}
-	newsize = !keep && end > ip->size ? end : ip->size;
+	newsize = !keep && end > ip->st.size ? end : ip->st.size;
 	fs_now(&now);
 	fs_op_init(&op, fs, kinds == FALLOC_FL_PUNCH_HOLE ? ALLOC_F_RESERVE : 0);
-	if (newsize > ip->size)
+	if (newsize > ip->st.size)
 		zero_eof_tail(fs, ip);
 	/* whole blocks inside [off, end) */
 	b0 = (off + BS - 1) >> PMFS_BLOCK_SHIFT;
@@ -581,11 +569,13 @@ int fs_fallocate(struct fs *fs, uint64_t ino, int mode, uint64_t off,
 			pg = stop;
 		}
 		for (int r = 0; r < rs.n; r++) {
-			struct pmfs_le_write w;
+			union lent_buf w;
 
-			write_entry(&w, rs.r[r].pg, rs.r[r].n, rs.r[r].blk,
-				    PMFS_WR_UNWRITTEN, newsize, &now);
-			err = fs_op_add(&op, ip, &w.h);
+			err = fs_op_add(&op, ip,
+					lent_write(&w, rs.r[r].pg,
+						   (uint32_t)rs.r[r].n,
+						   PMFS_WR_UNWRITTEN, rs.r[r].blk,
+						   newsize, &now, &now));
 			if (err)
 				goto out_abort;
 		}
@@ -610,11 +600,12 @@ int fs_fallocate(struct fs *fs, uint64_t ino, int mode, uint64_t off,
 				goto out_abort;
 		}
 		if (b1 > b0 && kinds == FALLOC_FL_PUNCH_HOLE) {
-			struct pmfs_le_write w;
+			union lent_buf w;
 
-			write_entry(&w, b0, b1 - b0, 0, PMFS_WR_HOLE, newsize,
-				    &now);
-			err = fs_op_add(&op, ip, &w.h);
+			err = fs_op_add(&op, ip,
+					lent_write(&w, b0, (uint32_t)(b1 - b0),
+						   PMFS_WR_HOLE, 0, newsize,
+						   &now, &now));
 			if (err)
 				goto out_abort;
 		} else if (b1 > b0) {
@@ -622,31 +613,33 @@ int fs_fallocate(struct fs *fs, uint64_t ino, int mode, uint64_t off,
 			if (err)
 				goto out_abort;
 			for (int r = 0; r < rs.n; r++) {
-				struct pmfs_le_write w;
+				union lent_buf w;
 
-				write_entry(&w, rs.r[r].pg, rs.r[r].n,
-					    rs.r[r].blk, PMFS_WR_UNWRITTEN,
-					    newsize, &now);
-				err = fs_op_add(&op, ip, &w.h);
+				err = fs_op_add(
+					&op, ip,
+					lent_write(&w, rs.r[r].pg,
+						   (uint32_t)rs.r[r].n,
+						   PMFS_WR_UNWRITTEN, rs.r[r].blk,
+						   newsize, &now, &now));
 				if (err)
 					goto out_abort;
 			}
 		}
 	}
-	if (op.ne == 0 && newsize == ip->size)
+	if (op.ne == 0 && newsize == ip->st.size)
 		goto out; /* nothing to change */
-	if (op.ne == 0 || newsize != ip->size) {
-		struct fs_inode tmp = *ip;
+	if (op.ne == 0 || newsize != ip->st.size) {
+		struct ilog_state st = ip->st;
+		union lent_buf b;
 
-		tmp.size = newsize;
-		tmp.ctime = now;
+		st.size = newsize;
+		st.ctime = now;
 		/* size only grows here: an ATTR with SIZE drops blocks past
 		 * it, so it goes first */
 		if (op.ne == 0) {
 			err = fs_op_add(&op, ip,
-					&fs_attr_entry(&tmp, PMFS_AT_SIZE |
-								     PMFS_AT_CTIME)
-						 ->h);
+					lent_attr(&b, PMFS_AT_SIZE | PMFS_AT_CTIME,
+						  &st));
 			if (err)
 				goto out_abort;
 		}
@@ -675,7 +668,7 @@ int fs_lseek(struct fs *fs, uint64_t ino, uint64_t off, int whence,
 	err = fs_iget_locked(fs, ino, false, &ip);
 	if (err)
 		return err;
-	if (off >= ip->size) {
+	if (off >= ip->st.size) {
 		err = -ENXIO;
 		goto out;
 	}
@@ -689,11 +682,11 @@ int fs_lseek(struct fs *fs, uint64_t ino, uint64_t off, int whence,
 
 		if (at < off)
 			at = off;
-		if (at >= ip->size) {
+		if (at >= ip->st.size) {
 			if (whence == SEEK_DATA)
 				err = -ENXIO;
 			else
-				*result = ip->size;
+				*result = ip->st.size;
 			break;
 		}
 		if (data == (whence == SEEK_DATA)) {
@@ -734,9 +727,8 @@ static int xattr_change(struct fs *fs, uint64_t ino, const char *name,
 	struct fs_inode *ip;
 	struct fs_op op;
 	struct timespec now;
-	size_t nl = strlen(name), elen;
-	struct pmfs_le_xattr *x;
-	uint64_t buf[PMFS_LENTRY_MAX / 8];
+	size_t nl = strlen(name);
+	union lent_buf b;
 	int err;
 
 	if (nl == 0)
@@ -760,20 +752,12 @@ static int xattr_change(struct fs *fs, uint64_t ino, const char *name,
 		err = -ENODATA;
 		goto out;
 	}
-	elen = (sizeof(*x) + nl + size + 7) & ~(size_t)7;
-	x = (void *)buf;
-	memset(x, 0, elen);
-	x->h.type = del ? PMFS_LE_XATTR_DEL : PMFS_LE_XATTR_SET;
-	x->h.len = (uint16_t)elen;
-	x->name_len = (uint8_t)nl;
-	x->value_len = (uint16_t)(del ? 0 : size);
 	fs_now(&now);
-	fs_time_to(&x->ctime, &now);
-	memcpy(x->data, name, nl);
-	if (!del && size)
-		memcpy(x->data + nl, value, size);
 	fs_op_init(&op, fs, del ? ALLOC_F_RESERVE : 0);
-	err = fs_op_add(&op, ip, &x->h);
+	err = fs_op_add(&op, ip,
+			lent_xattr(&b,
+				   del ? PMFS_LE_XATTR_DEL : PMFS_LE_XATTR_SET,
+				   name, nl, value, size, &now));
 	if (err) {
 		fs_op_abort(&op);
 		goto out;

@@ -9,9 +9,10 @@
  * place and the new pages unreachable (free after the rebuild).
  *
  * The compacted chain: ATTR (all), SYMLINK, WRITE per extent, XATTR_SET
- * per xattr, DENTRY_ADD per entry in cookie order, a DENTRY_DEL named "."
- * carrying the directory's largest cookie when that entry is gone (so a
- * cookie is never reused), and a last ATTR restoring nlink and times
+ * per xattr, DENTRY_ADD per entry in cookie order, the DENTRY_DEL of the
+ * entry that held the directory's largest cookie when that entry is gone
+ * (so a cookie is never reused: cookie_keeper), and a last ATTR restoring
+ * nlink and times
  * (not the size: an ATTR with SIZE drops blocks past EOF, which would
  * lose FALLOC_FL_KEEP_SIZE preallocation).
  */
@@ -47,7 +48,7 @@ bool gc_wanted(struct fs *fs, struct fs_inode *ip)
 {
 	uint64_t base = ip->gc_base ? ip->gc_base : 1;
 
-	if (ip->err || ip->nlink == 0 || ip->pos.npages < GC_MIN_PAGES ||
+	if (ip->err || ip->st.nlink == 0 || ip->pos.npages < GC_MIN_PAGES ||
 	    ip->pos.npages < 2 * base)
 		return false;
 	/* pages hold at most BLOCK_SIZE - 32 bytes of entries */
@@ -65,10 +66,29 @@ bool gc_lagging(struct fs *fs, struct fs_inode *ip)
 	return !fs->gc_running || ip->pos.npages > 4 * base;
 }
 
-static int add(struct ilog_tx *tx, uint64_t ino, struct ilog_pos *pos,
-	       struct pmfs_lentry *e)
+/* Blocks of one WRITE entry of a compacted log (nblocks is 32 bits). */
+#define GC_EXTENT_MAX (1u << 31)
+
+/*
+ * The entry that keeps a directory's highest cookie when no live entry
+ * holds it (a cookie is never reused): the DENTRY_DEL of the entry that
+ * held it, as the directory index remembered it (fs_dir.topdel).  Only a
+ * log loaded from an image whose compaction wrote the older "." marker
+ * (lentry.c, cookie_marker) has no such name: the marker is kept then.
+ */
+static struct pmfs_lentry *cookie_keeper(const struct fs_inode *ip,
+					 union lent_buf *b,
+					 const struct timespec *mt)
 {
-	return ilog_append(tx, ino, pos, e);
+	const struct fs_dent *t = ip->dir ? ip->dir->topdel : NULL;
+
+	if (t && t->cookie == ip->st.maxcookie && t->ino &&
+	    !fs_dir_find(ip->dir, t->name, t->nlen))
+		return lent_dentry(b, PMFS_LE_DENTRY_DEL, t->ino, t->gen,
+				   t->cookie, t->ftype, t->name, t->nlen,
+				   ip->st.nlink, mt);
+	return lent_dentry(b, PMFS_LE_DENTRY_DEL, 0, 0, ip->st.maxcookie, 0,
+			   ".", 1, ip->st.nlink, mt);
 }
 
 int gc_compact(struct fs *fs, struct fs_inode *ip)
@@ -78,8 +98,9 @@ int gc_compact(struct fs *fs, struct fs_inode *ip)
 	struct ilog_pos np, old = ip->pos;
 	struct pmfs_inode *slot = ilog_slot(&fs->d, ip->ino);
 	struct jnl_tx *j = NULL;
-	uint64_t buf[PMFS_LENTRY_MAX / 8], lastc = 0;
-	struct timespec mt = ip->mtime;
+	union lent_buf b;
+	uint64_t lastc = 0;
+	struct timespec mt = ip->st.mtime;
 	unsigned lane = fs_lane(fs);
 	int err;
 
@@ -92,100 +113,67 @@ int gc_compact(struct fs *fs, struct fs_inode *ip)
 	err = ilog_new(&tx, ip->ino, &np);
 	if (err)
 		return err;
-	err = add(&tx, ip->ino, &np, &fs_attr_entry(ip, PMFS_AT_ALL)->h);
+	err = ilog_append(&tx, ip->ino, &np,
+			  lent_attr(&b, PMFS_AT_ALL, &ip->st));
 	if (err)
 		goto out_free;
 	if (ip->link) {
-		struct pmfs_le_symlink *s = (void *)buf;
-
-		memset(buf, 0, sizeof(buf));
-		s->h.type = PMFS_LE_SYMLINK;
-		s->len = ip->linklen;
-		if (ip->linkblk) {
-			s->blk = ip->linkblk;
-			s->h.len = sizeof(*s);
-		} else {
-			s->flags = PMFS_SL_INLINE;
-			s->h.len = (uint16_t)((sizeof(*s) + ip->linklen + 7) &
-					      ~7u);
-			memcpy(s->target, ip->link, ip->linklen);
-		}
-		err = add(&tx, ip->ino, &np, &s->h);
+		err = ilog_append(&tx, ip->ino, &np,
+				  lent_symlink(&b, ip->link, ip->linklen,
+					       ip->linkblk));
 		if (err)
 			goto out_free;
 	}
 	for (uint64_t pg = 0; fs_emap_next(&ip->map, pg, &ext);
 	     pg = ext.pgoff + ext.n) {
-		const struct fs_ext *e = &ext;
-		uint64_t done = 0;
+		for (uint64_t done = 0; done < ext.n;) {
+			uint64_t n = ext.n - done;
 
-		while (done < e->n) {
-			struct pmfs_le_write w;
-			uint64_t n = e->n - done;
-
-			if (n > 0x80000000u)
-				n = 0x80000000u;
-			memset(&w, 0, sizeof(w));
-			w.h.type = PMFS_LE_WRITE;
-			w.h.len = sizeof(w);
-			w.pgoff = e->pgoff + done;
-			w.nblocks = (uint32_t)n;
-			w.flags = e->flags;
-			w.blk = e->blk + done;
-			w.size = ip->size;
-			fs_time_to(&w.mtime, &ip->mtime);
-			fs_time_to(&w.ctime, &ip->ctime);
-			err = add(&tx, ip->ino, &np, &w.h);
+			if (n > GC_EXTENT_MAX)
+				n = GC_EXTENT_MAX;
+			err = ilog_append(&tx, ip->ino, &np,
+					  lent_write(&b, ext.pgoff + done,
+						     (uint32_t)n, ext.flags,
+						     ext.blk + done, ip->st.size,
+						     &ip->st.mtime,
+						     &ip->st.ctime));
 			if (err)
 				goto out_free;
 			done += n;
 		}
 	}
 	for (const struct fs_xattr *x = ip->xattrs; x; x = x->next) {
-		struct pmfs_le_xattr *xe = (void *)buf;
-		size_t len = (sizeof(*xe) + x->nlen + x->vlen + 7) & ~(size_t)7;
-
-		memset(buf, 0, len);
-		xe->h.type = PMFS_LE_XATTR_SET;
-		xe->h.len = (uint16_t)len;
-		xe->name_len = x->nlen;
-		xe->value_len = x->vlen;
-		fs_time_to(&xe->ctime, &ip->ctime);
-		memcpy(xe->data, x->name, x->nlen);
-		memcpy(xe->data + x->nlen, x->val, x->vlen);
-		err = add(&tx, ip->ino, &np, &xe->h);
+		err = ilog_append(&tx, ip->ino, &np,
+				  lent_xattr(&b, PMFS_LE_XATTR_SET, x->name,
+					     x->nlen, x->val, x->vlen,
+					     &ip->st.ctime));
 		if (err)
 			goto out_free;
 	}
 	for (size_t i = 0; ip->dir && i < ip->dir->nord; i++) {
 		const struct fs_dent *d = ip->dir->ord[i];
-		struct pmfs_le_dentry *de;
 
 		if (!d)
 			continue;
-		de = fs_dentry_entry(PMFS_LE_DENTRY_ADD, d->ino, d->gen,
-				     d->cookie, d->ftype, d->name, d->nlen,
-				     ip->nlink);
-		fs_time_to(&de->mtime, &mt);
-		err = add(&tx, ip->ino, &np, &de->h);
+		err = ilog_append(&tx, ip->ino, &np,
+				  lent_dentry(&b, PMFS_LE_DENTRY_ADD, d->ino,
+					      d->gen, d->cookie, d->ftype,
+					      d->name, d->nlen, ip->st.nlink,
+					      &mt));
 		if (err)
 			goto out_free;
 		lastc = d->cookie;
 	}
-	if (S_ISDIR(ip->mode) && ip->maxcookie > lastc) {
-		struct pmfs_le_dentry *de = fs_dentry_entry(
-			PMFS_LE_DENTRY_DEL, 0, 0, ip->maxcookie, 0, ".", 1,
-			ip->nlink);
-
-		fs_time_to(&de->mtime, &mt);
-		err = add(&tx, ip->ino, &np, &de->h);
+	if (S_ISDIR(ip->st.mode) && ip->st.maxcookie > lastc) {
+		err = ilog_append(&tx, ip->ino, &np, cookie_keeper(ip, &b, &mt));
 		if (err)
 			goto out_free;
 	}
-	err = add(&tx, ip->ino, &np,
-		  &fs_attr_entry(ip, PMFS_AT_NLINK | PMFS_AT_MTIME |
-					     PMFS_AT_CTIME | PMFS_AT_ATIME)
-			   ->h);
+	err = ilog_append(&tx, ip->ino, &np,
+			  lent_attr(&b,
+				    PMFS_AT_NLINK | PMFS_AT_MTIME |
+					    PMFS_AT_CTIME | PMFS_AT_ATIME,
+				    &ip->st));
 	if (err)
 		goto out_free;
 	j = malloc(sizeof(*j));

@@ -77,6 +77,9 @@ struct fs_dir {
 	struct fs_dent **ord; /* in cookie order; NULL = removed */
 	uint64_t *ordc;       /* cookie of ord[i] (kept when removed) */
 	size_t nord, ordcap, ndead;
+	/* the removed entry that held the directory's highest cookie, while
+	 * no live entry holds it (log GC keeps its DEL: fs_gc.c); NULL */
+	struct fs_dent *topdel;
 };
 
 struct fs_ext {
@@ -110,19 +113,17 @@ struct fs_inode {
 	uint32_t gen;
 	int err; /* -EIO: corrupt log */
 	struct ilog_pos pos;
-	uint32_t mode, uid, gid, nlink;
-	uint64_t size, rdev, parent;
-	struct timespec atime, mtime, ctime, btime;
+	/* attributes, highest dentry cookie (directories), entries: what
+	 * ilog_apply makes of the log (fs_apply) */
+	struct ilog_state st;
 	struct fs_dir *dir; /* directory index, made by the first entry added;
 			     * NULL: no entries ever (fs_dir_find takes it) */
-	uint64_t maxcookie; /* directories: highest dentry cookie in the log */
 	struct fs_fmap map;
 	char *link;
 	uint32_t linklen;
 	uint64_t linkblk;
 	struct fs_xattr *xattrs;
 	uint64_t nlookup;
-	uint64_t nentries;
 	uint64_t gc_base; /* chain pages after the last compaction/load */
 	bool gc_queued;
 };
@@ -138,6 +139,7 @@ struct fs {
 	bool own_pmio;
 	bool rdonly;
 	int ro_err; /* FS(4): sticky (atomic access) */
+	_Atomic uint64_t media_errors; /* fs_media_errors() */
 	struct fs_inode **ht;
 	size_t hcap, n;
 	uint64_t reserve;
@@ -174,6 +176,11 @@ struct fs_op {
 	int entcap;
 };
 
+/* Damage found in the media: print it (once per call) with the advice to
+ * run fsck.pmfs and count it; returns -EIO. */
+int fs_media_error(struct fs *fs, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* May the mount change media?  0 or -EROFS. */
 static inline int fs_writable(struct fs *fs)
 {
@@ -205,7 +212,6 @@ unsigned fs_lane(struct fs *fs);
 unsigned fs_lane_hold(struct fs *fs);
 void fs_lane_release(struct fs *fs, unsigned lane);
 void fs_now(struct timespec *ts);
-void fs_time_to(struct pmfs_time *t, const struct timespec *ts);
 
 /* Inode ino with a reference taken (loaded from its log on first use);
  * every successful fs_iget is paired with one fs_iput. */
@@ -260,12 +266,6 @@ int fs_op_new_inode(struct fs_op *op, struct fs_inode **out);
 /* commit: LOG(4) if one inode and no records, else LOG(5); then apply */
 int fs_op_commit(struct fs_op *op);
 void fs_op_abort(struct fs_op *op);
-
-struct pmfs_le_attr *fs_attr_entry(struct fs_inode *ip, uint32_t mask);
-struct pmfs_le_dentry *fs_dentry_entry(uint16_t type, uint64_t ino,
-				       uint32_t gen, uint64_t cookie,
-				       unsigned ftype, const char *name,
-				       size_t nlen, uint32_t dir_nlink);
 
 /* free everything the inode owns (after its tail went to 0); the inode
  * is unhashed and dead, its memory goes with the last fs_iput */

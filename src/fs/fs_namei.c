@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,22 +41,39 @@ static int get_dir(struct fs *fs, uint64_t ino, struct fs_inode **out)
 
 	if (err)
 		return err;
-	if (!S_ISDIR((*out)->mode)) { /* the type never changes */
+	if (!S_ISDIR((*out)->st.mode)) { /* the type never changes */
 		fs_iput(fs, *out);
 		return -ENOTDIR;
 	}
 	return 0;
 }
 
-/* Resolve name in dp under a short read lock: *ino (0 if absent). */
+/* What a directory entry names: its target as the entry recorded it. */
+struct target {
+	uint64_t ino; /* 0: no such name */
+	uint32_t gen;
+	uint8_t ftype;
+};
+
+/* Resolve name in dp under a short read lock ("." and ".." too). */
 static void peek_name(struct fs_inode *dp, const char *name, size_t n,
-		      uint64_t *ino)
+		      struct target *t)
 {
 	struct fs_dent *de;
 
+	memset(t, 0, sizeof(*t));
 	fs_ilock_r(dp);
-	de = fs_dir_find(dp->dir, name, n);
-	*ino = de ? de->ino : 0;
+	if (n == 1 && name[0] == '.') {
+		t->ino = dp->ino;
+		t->gen = dp->gen;
+		t->ftype = DT_DIR;
+	} else if (n == 2 && name[0] == '.' && name[1] == '.') {
+		t->ino = dp->st.parent ? dp->st.parent : dp->ino;
+	} else if ((de = fs_dir_find(dp->dir, name, n)) != NULL) {
+		t->ino = de->ino;
+		t->gen = de->gen;
+		t->ftype = de->ftype;
+	}
 	fs_iunlock(dp);
 }
 
@@ -68,13 +86,43 @@ static bool name_is(struct fs_inode *dp, const char *name, size_t n,
 	return de ? de->ino == ino : ino == 0;
 }
 
-/* Reference the inode a directory entry names; -EAGAIN if it was freed
- * meanwhile (the caller resolves the name again). */
-static int get_named(struct fs *fs, uint64_t ino, struct fs_inode **out)
+/*
+ * Reference the inode that name in dp named when peek_name read *t.  If
+ * it is not that inode (freed, or its slot reused since: generation or
+ * type differ) and the name has changed meanwhile: -EAGAIN (the caller
+ * resolves the name again); if the name still says so, the entry is
+ * damaged: -EIO, reported (fsck.pmfs removes such an entry).  ".." has no
+ * recorded generation: only its inode must be a directory.
+ */
+static int get_named(struct fs *fs, struct fs_inode *dp, const char *name,
+		     size_t n, const struct target *t, struct fs_inode **out)
 {
-	int err = fs_iget(fs, ino, out);
+	bool dotdot = n == 2 && name[0] == '.' && name[1] == '.';
+	struct fs_inode *ip = NULL;
+	struct target now;
+	int err = fs_iget(fs, t->ino, &ip);
 
-	return err == -ENOENT ? -EAGAIN : err;
+	if (err && err != -ENOENT)
+		return err;
+	if (!err && (dotdot ? S_ISDIR(ip->st.mode)
+			    : ip->gen == t->gen &&
+				      dtype_of(ip->st.mode) == t->ftype)) {
+		*out = ip;
+		return 0;
+	}
+	if (ip)
+		fs_iput(fs, ip);
+	peek_name(dp, name, n, &now);
+	if (now.ino != t->ino || now.gen != t->gen)
+		return -EAGAIN;
+	return fs_media_error(fs,
+			      "directory %" PRIu64 ": entry '%.*s' names inode "
+			      "%" PRIu64 ", which %s",
+			      dp->ino, (int)n, name, t->ino,
+			      !ip ? "is not in use"
+				  : dotdot ? "is not a directory"
+					   : "is another file (generation or "
+					     "type differ)");
 }
 
 int fs_lookup(struct fs *fs, uint64_t parent, const char *name,
@@ -82,7 +130,7 @@ int fs_lookup(struct fs *fs, uint64_t parent, const char *name,
 {
 	struct fs_inode *dp, *ip;
 	size_t n = strlen(name);
-	uint64_t ino;
+	struct target t;
 	int err;
 
 	if (n > PMFS_NAME_MAX)
@@ -90,25 +138,25 @@ int fs_lookup(struct fs *fs, uint64_t parent, const char *name,
 	err = get_dir(fs, parent, &dp);
 	if (err)
 		return err;
+again:
 	/* the directory's read lock only to resolve the name: never hold
 	 * two inode locks as a reader (lock order 2) */
-	fs_ilock_r(dp);
-	if (strcmp(name, ".") == 0)
-		ino = dp->ino;
-	else if (strcmp(name, "..") == 0)
-		ino = dp->parent ? dp->parent : dp->ino;
-	else {
-		struct fs_dent *de = fs_dir_find(dp->dir, name, n);
-
-		ino = de ? de->ino : 0;
-	}
-	fs_iunlock(dp);
-	fs_iput(fs, dp);
-	if (!ino)
+	peek_name(dp, name, n, &t);
+	if (!t.ino) {
+		fs_iput(fs, dp);
 		return -ENOENT;
-	err = fs_iget_locked(fs, ino, false, &ip);
-	if (err) /* -ENOENT: freed since the name was read */
+	}
+	err = get_named(fs, dp, name, n, &t, &ip);
+	if (err == -EAGAIN)
+		goto again;
+	fs_iput(fs, dp);
+	if (err)
 		return err;
+	fs_ilock_r(ip);
+	if (atomic_load(&ip->dead)) { /* freed since the name was read */
+		fs_iput_unlock(fs, ip);
+		return -ENOENT;
+	}
 	if (fs->o.flags & FS_O_REFCOUNT) /* read lock: atomic */
 		__atomic_fetch_add(&ip->nlookup, 1, __ATOMIC_RELAXED);
 	fs_fill_attr(ip, out);
@@ -125,7 +173,7 @@ void fs_forget(struct fs *fs, uint64_t ino, uint64_t nlookup)
 	fs_ilock_w(ip);
 	if (!atomic_load(&ip->dead)) {
 		ip->nlookup = ip->nlookup > nlookup ? ip->nlookup - nlookup : 0;
-		if (ip->nlookup == 0 && ip->nlink == 0 && !fs_writable(fs)) {
+		if (ip->nlookup == 0 && ip->st.nlink == 0 && !fs_writable(fs)) {
 			struct fs_op op;
 
 			fs_op_init(&op, fs, ALLOC_F_RESERVE);
@@ -156,7 +204,7 @@ static int do_create(struct fs *fs, const struct fs_ctx *ctx,
 {
 	struct fs_inode *dp, *ip;
 	struct fs_op op;
-	struct pmfs_le_attr *a;
+	union lent_buf b;
 	struct timespec now;
 	size_t n = strlen(name);
 	uint64_t linkblk = 0;
@@ -175,7 +223,7 @@ static int do_create(struct fs *fs, const struct fs_ctx *ctx,
 	fs_ilock_w(dp); /* the new inode is unreachable: only dp to order */
 	if ((err = fs_writable(fs)))
 		goto out;
-	if (dp->nlink == 0 || atomic_load(&dp->dead)) {
+	if (dp->st.nlink == 0 || atomic_load(&dp->dead)) {
 		err = -ENOENT;
 		goto out;
 	}
@@ -188,37 +236,26 @@ static int do_create(struct fs *fs, const struct fs_ctx *ctx,
 	if (err)
 		goto out;
 	fs_now(&now);
-	ip->mode = mode;
-	ip->uid = ctx ? ctx->uid : 0;
-	ip->gid = ctx ? ctx->gid : 0;
-	if ((dp->mode & S_ISGID)) {
-		ip->gid = dp->gid;
+	ip->st.mode = mode;
+	ip->st.uid = ctx ? ctx->uid : 0;
+	ip->st.gid = ctx ? ctx->gid : 0;
+	if ((dp->st.mode & S_ISGID)) {
+		ip->st.gid = dp->st.gid;
 		if (S_ISDIR(mode))
-			ip->mode |= S_ISGID;
+			ip->st.mode |= S_ISGID;
 	}
-	ip->nlink = S_ISDIR(mode) ? 2 : 1;
-	ip->rdev = rdev;
-	ip->parent = S_ISDIR(mode) ? parent : 0;
-	ip->size = target ? strlen(target) : 0;
-	ip->atime = ip->mtime = ip->ctime = ip->btime = now;
-	a = fs_attr_entry(ip, PMFS_AT_ALL);
-	err = fs_op_add(&op, ip, &a->h);
+	ip->st.nlink = S_ISDIR(mode) ? 2 : 1;
+	ip->st.rdev = rdev;
+	ip->st.parent = S_ISDIR(mode) ? parent : 0;
+	ip->st.size = target ? strlen(target) : 0;
+	ip->st.atime = ip->st.mtime = ip->st.ctime = ip->st.btime = now;
+	err = fs_op_add(&op, ip, lent_attr(&b, PMFS_AT_ALL, &ip->st));
 	if (err)
 		goto out_abort;
 	if (target) {
 		size_t tl = strlen(target);
-		uint64_t buf[PMFS_LENTRY_MAX / 8];
-		struct pmfs_le_symlink *s = (void *)buf;
 
-		memset(buf, 0, sizeof(*s) + 8);
-		s->h.type = PMFS_LE_SYMLINK;
-		s->len = (uint32_t)tl;
-		if (tl <= PMFS_SYMLINK_INLINE_MAX) {
-			s->flags = PMFS_SL_INLINE;
-			s->h.len = (uint16_t)((sizeof(*s) + tl + 7) & ~7ul);
-			memset(s->target, 0, s->h.len - sizeof(*s));
-			memcpy(s->target, target, tl);
-		} else {
+		if (tl > PMFS_SYMLINK_INLINE_MAX) {
 			err = alloc_block(fs->a, op.lane, 0, &linkblk);
 			if (err)
 				goto out_abort;
@@ -226,19 +263,17 @@ static int do_create(struct fs *fs, const struct fs_ctx *ctx,
 					    ilog_ptr(&fs->d,
 						     fmt_blk_off(linkblk)),
 					    target, tl);
-			s->blk = linkblk;
-			s->h.len = sizeof(*s);
 		}
-		err = fs_op_add(&op, ip, &s->h);
+		err = fs_op_add(&op, ip,
+				lent_symlink(&b, target, (uint32_t)tl, linkblk));
 		if (err)
 			goto out_abort;
 	}
 	err = fs_op_add(&op, dp,
-			&fs_dentry_entry(PMFS_LE_DENTRY_ADD, ip->ino, ip->gen,
-					 dp->maxcookie + 1, dtype_of(mode),
-					 name, n,
-					 dp->nlink + (S_ISDIR(mode) ? 1 : 0))
-				 ->h);
+			lent_dentry(&b, PMFS_LE_DENTRY_ADD, ip->ino, ip->gen,
+				    dp->st.maxcookie + 1, dtype_of(mode), name,
+				    n, dp->st.nlink + (S_ISDIR(mode) ? 1 : 0),
+				    &now));
 	if (err)
 		goto out_abort;
 	err = fs_op_commit(&op);
@@ -302,7 +337,7 @@ int fs_readlink(struct fs *fs, uint64_t ino, char *buf, size_t bufsz,
 	err = fs_iget_locked(fs, ino, false, &ip);
 	if (err)
 		return err;
-	if (!S_ISLNK(ip->mode) || !ip->link) {
+	if (!S_ISLNK(ip->st.mode) || !ip->link) {
 		err = -EINVAL;
 		goto out;
 	}
@@ -314,24 +349,22 @@ out:
 }
 
 /* Stage "ip loses one link": ATTR nlink-1, or free it (tail -> 0). */
-static int drop_link(struct fs_op *op, struct fs_inode *ip, uint32_t by)
+static int drop_link(struct fs_op *op, struct fs_inode *ip, uint32_t by,
+		     const struct timespec *now)
 {
 	struct fs *fs = op->fs;
-	uint32_t nl = ip->nlink > by ? ip->nlink - by : 0;
-	struct pmfs_le_attr *a;
-	struct timespec now;
-	struct fs_inode tmp;
+	uint32_t nl = ip->st.nlink > by ? ip->st.nlink - by : 0;
+	struct ilog_state st = ip->st;
+	union lent_buf b;
 
 	if (nl == 0 && !((fs->o.flags & FS_O_REFCOUNT) && ip->nlookup)) {
 		fs_op_free_inode(op, ip);
 		return 0;
 	}
-	fs_now(&now);
-	tmp = *ip;
-	tmp.nlink = nl;
-	tmp.ctime = now;
-	a = fs_attr_entry(&tmp, PMFS_AT_NLINK | PMFS_AT_CTIME);
-	return fs_op_add(op, ip, &a->h);
+	st.nlink = nl;
+	st.ctime = *now;
+	return fs_op_add(op, ip,
+			 lent_attr(&b, PMFS_AT_NLINK | PMFS_AT_CTIME, &st));
 }
 
 static int do_remove(struct fs *fs, uint64_t parent, const char *name,
@@ -341,7 +374,10 @@ static int do_remove(struct fs *fs, uint64_t parent, const char *name,
 	struct fs_lockset ls = { .n = 0 };
 	struct fs_dent *de;
 	struct fs_op op;
+	union lent_buf b;
+	struct timespec now;
 	size_t n = strlen(name);
+	struct target t;
 	uint64_t cino;
 	int err;
 
@@ -357,12 +393,13 @@ again:
 		err = get_dir(fs, parent, &dp);
 	if (err)
 		return err;
-	peek_name(dp, name, n, &cino);
+	peek_name(dp, name, n, &t);
+	cino = t.ino;
 	if (!cino) {
 		fs_iput(fs, dp);
 		return -ENOENT;
 	}
-	err = get_named(fs, cino, &ip);
+	err = get_named(fs, dp, name, n, &t, &ip);
 	if (err) {
 		fs_iput(fs, dp);
 		if (err == -EAGAIN)
@@ -381,11 +418,11 @@ again:
 	if ((err = fs_writable(fs)))
 		goto out;
 	de = fs_dir_find(dp->dir, name, n);
-	if (dir && !S_ISDIR(ip->mode)) {
+	if (dir && !S_ISDIR(ip->st.mode)) {
 		err = -ENOTDIR;
 		goto out;
 	}
-	if (!dir && S_ISDIR(ip->mode)) {
+	if (!dir && S_ISDIR(ip->st.mode)) {
 		err = -EISDIR;
 		goto out;
 	}
@@ -394,13 +431,13 @@ again:
 		goto out;
 	}
 	fs_op_init(&op, fs, ALLOC_F_RESERVE);
+	fs_now(&now);
 	err = fs_op_add(&op, dp,
-			&fs_dentry_entry(PMFS_LE_DENTRY_DEL, ip->ino, ip->gen,
-					 de->cookie, de->ftype, name, n,
-					 dp->nlink - (dir ? 1 : 0))
-				 ->h);
+			lent_dentry(&b, PMFS_LE_DENTRY_DEL, ip->ino, ip->gen,
+				    de->cookie, de->ftype, name, n,
+				    dp->st.nlink - (dir ? 1 : 0), &now));
 	if (!err)
-		err = drop_link(&op, ip, dir ? 2 : 1);
+		err = drop_link(&op, ip, dir ? 2 : 1, &now);
 	if (err) {
 		fs_op_abort(&op);
 		goto out;
@@ -426,7 +463,8 @@ int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
 {
 	struct fs_inode *dp, *ip;
 	struct fs_op op;
-	struct fs_inode tmp;
+	struct ilog_state st;
+	union lent_buf b;
 	struct timespec now;
 	size_t n = strlen(newname);
 	int err;
@@ -439,7 +477,7 @@ int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
 	if (err)
 		return err;
 	fs_ls_add(fs, &ls, ip);
-	if (S_ISDIR(ip->mode)) {
+	if (S_ISDIR(ip->st.mode)) {
 		err = -EPERM;
 		goto out_put;
 	}
@@ -465,29 +503,27 @@ int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
 		err = -EEXIST;
 		goto out;
 	}
-	if (ip->nlink == 0 || dp->nlink == 0) {
+	if (ip->st.nlink == 0 || dp->st.nlink == 0) {
 		err = -ENOENT;
 		goto out;
 	}
-	if (ip->nlink >= 65000) {
+	if (ip->st.nlink >= 65000) {
 		err = -EMLINK;
 		goto out;
 	}
 	fs_op_init(&op, fs, 0);
 	fs_now(&now);
-	tmp = *ip;
-	tmp.nlink++;
-	tmp.ctime = now;
+	st = ip->st;
+	st.nlink++;
+	st.ctime = now;
 	err = fs_op_add(&op, ip,
-			&fs_attr_entry(&tmp, PMFS_AT_NLINK | PMFS_AT_CTIME)->h);
+			lent_attr(&b, PMFS_AT_NLINK | PMFS_AT_CTIME, &st));
 	if (!err)
-		err = fs_op_add(
-			&op, dp,
-			&fs_dentry_entry(PMFS_LE_DENTRY_ADD, ip->ino, ip->gen,
-					 dp->maxcookie + 1,
-					 dtype_of(ip->mode), newname, n,
-					 dp->nlink)
-				 ->h);
+		err = fs_op_add(&op, dp,
+				lent_dentry(&b, PMFS_LE_DENTRY_ADD, ip->ino,
+					    ip->gen, dp->st.maxcookie + 1,
+					    dtype_of(ip->st.mode), newname, n,
+					    dp->st.nlink, &now));
 	if (err) {
 		fs_op_abort(&op);
 		goto out;
@@ -526,7 +562,7 @@ static int is_ancestor(struct fs *fs, uint64_t anc, uint64_t ino)
 		err = fs_iget(fs, ino, &ip);
 		if (err)
 			return err;
-		next = ip->parent;
+		next = ip->st.parent;
 		fs_iput(fs, ip);
 		if (!next || next == ino)
 			return 0;
@@ -547,7 +583,7 @@ static uint32_t *nlk_of(struct nlk *v, int *nv, struct fs_inode *ip)
 		if (v[i].ip == ip)
 			return &v[i].nlink;
 	v[*nv].ip = ip;
-	v[*nv].nlink = ip->nlink;
+	v[*nv].nlink = ip->st.nlink;
 	return &v[(*nv)++].nlink;
 }
 
@@ -574,16 +610,15 @@ static int seed_find_add(void *arg, const struct pmfs_lentry *e, uint64_t off)
  * PMIO_SEED_DENTRY_IN_PLACE, a deliberate bug: remove the entry `name`
  * (cookie) from dp by rewriting its DENTRY_ADD in the log into a
  * DENTRY_DEL in place, word by word, outside the journal, so a crash
- * leaves a torn entry or the rename half done.  buf receives the new
- * entry (the caller applies it to DRAM).
+ * leaves a torn entry or the rename half done.  b holds the DEL; it gets
+ * the old entry's seq and crc (the caller applies it to DRAM).
  */
 static int seed_dentry_in_place(struct fs *fs, struct fs_inode *dp,
-				const struct pmfs_le_dentry *del,
-				uint64_t *buf)
+				union lent_buf *b)
 {
+	const struct pmfs_le_dentry *del = (const void *)&b->h;
 	struct seed_find f = { del->cookie, 0, (const char *)del->name,
 			       del->name_len };
-	struct pmfs_le_dentry *ne = (void *)buf;
 	uint64_t *old;
 
 	if (ilog_walk(&fs->d, dp->ino, dp->pos.head, dp->pos.tail,
@@ -591,14 +626,12 @@ static int seed_dentry_in_place(struct fs *fs, struct fs_inode *dp,
 	    !f.off)
 		return -ENOENT;
 	old = ilog_ptr(&fs->d, f.off);
-	memcpy(ne, del, del->h.len);
-	ne->h.seq = ((const struct pmfs_lentry *)old)->seq;
-	ne->h.crc = 0;
-	ne->h.crc = fmt_entry_crc(dp->ino, &ne->h);
-	for (size_t i = 0; i < ne->h.len / 8; i++)
-		if (old[i] != buf[i])
-			pmio_store64(fs->d.p, &old[i], buf[i]);
-	pmio_flush(fs->d.p, old, ne->h.len);
+	b->h.seq = ((const struct pmfs_lentry *)old)->seq;
+	fmt_entry_seal(dp->ino, &b->h);
+	for (size_t i = 0; i < b->h.len / 8; i++)
+		if (old[i] != b->w[i])
+			pmio_store64(fs->d.p, &old[i], b->w[i]);
+	pmio_flush(fs->d.p, old, b->h.len);
 	return 0;
 }
 
@@ -614,13 +647,12 @@ int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 	bool sdir, tdir = false, xchg = flags & RENAME_EXCHANGE;
 	bool cross = parent != newparent;
 	struct fs_lockset ls = { .n = 0 };
+	struct target sw, tw; /* what the two names named */
 	uint64_t sino, tino;
 	uint64_t s_ino, s_cookie, t_ino = 0, t_cookie = 0;
 	uint32_t s_gen, t_gen = 0;
 	unsigned s_ft, t_ft = 0;
 	struct timespec now;
-	uint64_t seedbuf[(sizeof(struct pmfs_le_dentry) + PMFS_NAME_MAX + 8) /
-			 8];
 	int err;
 
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
@@ -648,24 +680,26 @@ again:
 	if (err)
 		goto out_put;
 	fs_ls_add(fs, &ls, dp);
-	peek_name(sp, name, sn, &sino);
-	peek_name(dp, newname, tn, &tino);
+	peek_name(sp, name, sn, &sw);
+	peek_name(dp, newname, tn, &tw);
+	sino = sw.ino;
+	tino = tw.ino;
 	if (!sino) {
 		err = -ENOENT;
 		goto out_put;
 	}
-	err = get_named(fs, sino, &si);
+	err = get_named(fs, sp, name, sn, &sw, &si);
 	if (err)
 		goto out_put;
 	fs_ls_add(fs, &ls, si);
 	if (tino) {
-		err = get_named(fs, tino, &ti);
+		err = get_named(fs, dp, newname, tn, &tw, &ti);
 		if (err)
 			goto out_put;
 		fs_ls_add(fs, &ls, ti);
 	}
-	sdir = S_ISDIR(si->mode);
-	tdir = ti && S_ISDIR(ti->mode);
+	sdir = S_ISDIR(si->st.mode);
+	tdir = ti && S_ISDIR(ti->st.mode);
 	fs_ls_lock(&ls);
 	/* re-validate what was resolved without locks */
 	if (atomic_load(&sp->dead) || atomic_load(&dp->dead) ||
@@ -690,7 +724,7 @@ again:
 		err = 0;
 		goto out;
 	}
-	if (dp->nlink == 0) {
+	if (dp->st.nlink == 0) {
 		err = -ENOENT;
 		goto out;
 	}
@@ -742,25 +776,23 @@ again:
 	fs_now(&now);
 	{
 		uint32_t *snl = nlk_of(nv, &nnv, sp), *dnl = nlk_of(nv, &nnv, dp);
-		uint64_t cookie = dp->maxcookie;
-		struct fs_inode tmp;
+		uint64_t cookie = dp->st.maxcookie;
+		struct ilog_state st;
+		union lent_buf b;
 
 		/* source entry leaves the old directory */
-		struct pmfs_le_dentry *sdel;
-
 		if (sdir && sp != dp && !(xchg && tdir))
 			(*snl)--;
-		sdel = fs_dentry_entry(PMFS_LE_DENTRY_DEL, s_ino, s_gen,
-				       s_cookie, s_ft, name, sn, *snl);
+		lent_dentry(&b, PMFS_LE_DENTRY_DEL, s_ino, s_gen, s_cookie,
+			    s_ft, name, sn, *snl, &now);
 		if (__builtin_expect(pmio_seed_on, 0) && !xchg &&
 		    pmio_seed_core(PMIO_SEED_DENTRY_IN_PLACE) &&
-		    seed_dentry_in_place(fs, sp, sdel, seedbuf) == 0)
+		    seed_dentry_in_place(fs, sp, &b) == 0)
 			/* the log has changed already: DRAM follows it now,
 			 * so a compaction in the commit keeps the DEL */
-			fs_apply(fs, sp, (const struct pmfs_lentry *)seedbuf,
-				 false);
+			fs_apply(fs, sp, &b.h, false);
 		else
-			err = fs_op_add(&op, sp, &sdel->h);
+			err = fs_op_add(&op, sp, &b.h);
 		if (err)
 			goto out_abort;
 		if (tde) {
@@ -768,65 +800,63 @@ again:
 				(*dnl)--; /* replaced dir's '..' is gone */
 			if (xchg && tdir && sp != dp && !sdir)
 				(*dnl)--;
-			err = fs_op_add(
-				&op, dp,
-				&fs_dentry_entry(PMFS_LE_DENTRY_DEL, t_ino,
-						 t_gen, t_cookie, t_ft,
-						 newname, tn, *dnl)
-					 ->h);
+			err = fs_op_add(&op, dp,
+					lent_dentry(&b, PMFS_LE_DENTRY_DEL,
+						    t_ino, t_gen, t_cookie,
+						    t_ft, newname, tn, *dnl,
+						    &now));
 			if (err)
 				goto out_abort;
 		}
 		if (sdir && sp != dp && !(xchg && tdir))
 			(*dnl)++;
 		err = fs_op_add(&op, dp,
-				&fs_dentry_entry(PMFS_LE_DENTRY_ADD, s_ino,
-						 s_gen, cookie + 1, s_ft,
-						 newname, tn, *dnl)
-					 ->h);
+				lent_dentry(&b, PMFS_LE_DENTRY_ADD, s_ino, s_gen,
+					    cookie + 1, s_ft, newname, tn, *dnl,
+					    &now));
 		if (err)
 			goto out_abort;
 		if (xchg) {
 			uint64_t c2 = sp == dp ? cookie + 2
-					       : sp->maxcookie + 1;
+					       : sp->st.maxcookie + 1;
 
 			if (tdir && sp != dp && !sdir)
 				(*snl)++;
-			err = fs_op_add(
-				&op, sp,
-				&fs_dentry_entry(PMFS_LE_DENTRY_ADD, t_ino,
-						 t_gen, c2, t_ft, name, sn,
-						 *snl)
-					 ->h);
+			err = fs_op_add(&op, sp,
+					lent_dentry(&b, PMFS_LE_DENTRY_ADD,
+						    t_ino, t_gen, c2, t_ft, name,
+						    sn, *snl, &now));
 			if (err)
 				goto out_abort;
 		}
-		/* the moved inode(s): ctime, and '..' for directories */
-		tmp = *si;
-		tmp.ctime = now;
-		tmp.parent = sdir ? newparent : si->parent;
-		/* '..' changes only across directories, under rename_mu */
+		/* the moved inode(s): ctime, and '..' for directories;
+		 * '..' changes only across directories, under rename_mu */
+		st = si->st;
+		st.ctime = now;
+		if (sdir)
+			st.parent = newparent;
 		err = fs_op_add(&op, si,
-				&fs_attr_entry(&tmp, PMFS_AT_CTIME |
-							     (sdir && cross
-								      ? PMFS_AT_PARENT
-								      : 0))
-					 ->h);
+				lent_attr(&b,
+					  PMFS_AT_CTIME |
+						  (sdir && cross ? PMFS_AT_PARENT
+								 : 0),
+					  &st));
 		if (err)
 			goto out_abort;
 		if (xchg) {
-			tmp = *ti;
-			tmp.ctime = now;
-			tmp.parent = tdir ? parent : ti->parent;
-			err = fs_op_add(
-				&op, ti,
-				&fs_attr_entry(&tmp,
-					       PMFS_AT_CTIME |
-						       (tdir && cross ? PMFS_AT_PARENT
-								      : 0))
-					 ->h);
+			st = ti->st;
+			st.ctime = now;
+			if (tdir)
+				st.parent = parent;
+			err = fs_op_add(&op, ti,
+					lent_attr(&b,
+						  PMFS_AT_CTIME |
+							  (tdir && cross
+								   ? PMFS_AT_PARENT
+								   : 0),
+						  &st));
 		} else if (ti) {
-			err = drop_link(&op, ti, tdir ? 2 : 1);
+			err = drop_link(&op, ti, tdir ? 2 : 1, &now);
 		}
 		if (err)
 			goto out_abort;
@@ -860,7 +890,7 @@ int fs_readdir(struct fs *fs, uint64_t ino, uint64_t cookie, fs_fill_fn fill,
 	err = fs_iget_locked(fs, ino, false, &dp);
 	if (err)
 		return err;
-	if (!S_ISDIR(dp->mode)) {
+	if (!S_ISDIR(dp->st.mode)) {
 		err = -ENOTDIR;
 		goto out;
 	}

@@ -49,6 +49,50 @@ int ilog_dev_init(struct ilog_dev *d, struct pmio *p, char *why,
 	return 0;
 }
 
+void ilog_geometry(const struct ilog_dev *d, struct fmt_geometry *g)
+{
+	memset(g, 0, sizeof(*g));
+	g->total_blocks = d->total_blocks;
+	g->journal_start = fmt_off_blk(ilog_off(d, d->jnl));
+	g->itdir_start = fmt_off_blk(ilog_off(d, d->itdir));
+	g->data_start = d->data_start;
+	g->nlanes = d->nlanes;
+}
+
+int ilog_chunk_check(const struct ilog_dev *d, const le64 *itdir, uint64_t c,
+		     bool (*valid)(void *arg, uint64_t k), void *arg,
+		     char *why, size_t whylen)
+{
+	struct fmt_geometry g;
+	uint64_t b = itdir[c];
+
+	if (!b)
+		return 0;
+	ilog_geometry(d, &g);
+	if (!fmt_chunk_ok(&g, b)) {
+		snprintf(why, whylen,
+			 "inode-table chunk %" PRIu64 " at block %" PRIu64
+			 " lies outside the data area",
+			 c, b);
+		return -EUCLEAN;
+	}
+	/* both chunks lie inside the data area: the sums cannot wrap */
+	for (uint64_t k = 0; k < c; k++) {
+		uint64_t o = itdir[k];
+
+		if (!o || (valid && !valid(arg, k)) || !fmt_chunk_ok(&g, o))
+			continue;
+		if (b < o + PMFS_CHUNK_BLOCKS && o < b + PMFS_CHUNK_BLOCKS) {
+			snprintf(why, whylen,
+				 "inode-table chunk %" PRIu64 " at block %" PRIu64
+				 " overlaps chunk %" PRIu64 " at block %" PRIu64,
+				 c, b, k, o);
+			return -EUCLEAN;
+		}
+	}
+	return 0;
+}
+
 struct pmfs_inode *ilog_slot(const struct ilog_dev *d, uint64_t ino)
 {
 	uint64_t off = fmt_inode_off(d->itdir, d->total_blocks, ino);

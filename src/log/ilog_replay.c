@@ -73,12 +73,10 @@ static int apply_write(const struct ilog_dev *d, struct ilog_state *st,
 		       const struct pmfs_le_write *w,
 		       const struct ilog_replay_ops *ops, void *arg)
 {
-	uint32_t fl = w->flags & (PMFS_WR_HOLE | PMFS_WR_UNWRITTEN);
+	uint32_t fl = w->flags;
 	int err;
 
-	if (!(fl & PMFS_WR_HOLE) && !ilog_blocks_ok(d, w->blk, w->nblocks))
-		return -EIO;
-	if (ops->extent && w->nblocks) {
+	if (ops->extent) {
 		err = ops->extent(arg, w->pgoff, w->nblocks,
 				  fl & PMFS_WR_HOLE ? 0 : w->blk, fl);
 		if (err)
@@ -119,18 +117,10 @@ static int apply_symlink(const struct ilog_dev *d,
 			 const struct pmfs_le_symlink *s,
 			 const struct ilog_replay_ops *ops, void *arg)
 {
-	const char *src;
+	const char *src = (const char *)s->target;
 	uint64_t blk = 0;
 
-	if (s->len == 0 || s->len > PMFS_SYMLINK_MAX)
-		return -EIO;
-	if (s->flags & PMFS_SL_INLINE) {
-		if (sizeof(*s) + s->len > s->h.len)
-			return -EIO;
-		src = (const char *)s->target;
-	} else {
-		if (!ilog_blocks_ok(d, s->blk, 1) || s->len > PMFS_BLOCK_SIZE)
-			return -EIO;
+	if (!(s->flags & PMFS_SL_INLINE)) {
 		blk = s->blk;
 		src = ilog_ptr(d, fmt_blk_off(blk));
 	}
@@ -142,9 +132,6 @@ static int apply_xattr(struct ilog_state *st, const struct pmfs_le_xattr *x,
 {
 	const char *name = (const char *)x->data;
 
-	if (sizeof(*x) + x->name_len + x->value_len > x->h.len ||
-	    x->name_len == 0)
-		return -EIO;
 	ts_from(&st->ctime, &x->ctime);
 	if (x->h.type == PMFS_LE_XATTR_DEL)
 		return ops->xattr_del ? ops->xattr_del(arg, name, x->name_len)
@@ -159,6 +146,10 @@ int ilog_apply(const struct ilog_dev *d, struct ilog_state *st,
 	       const struct pmfs_lentry *e, const struct ilog_replay_ops *ops,
 	       void *arg)
 {
+	int err = lent_check(d, st, e, &st->bad);
+
+	if (err)
+		return err;
 	st->nentries++;
 	switch (e->type) {
 	case PMFS_LE_ATTR:

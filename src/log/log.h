@@ -99,6 +99,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "fmt.h"
 #include "format.h"
 
 struct pmio;
@@ -125,6 +126,20 @@ struct ilog_dev {
  * -EOPNOTSUPP or -EUCLEAN with a reason in why. */
 int ilog_dev_init(struct ilog_dev *d, struct pmio *p, char *why,
 		  size_t whylen);
+
+/* The geometry of d, as fmt_super_geometry gave it. */
+void ilog_geometry(const struct ilog_dev *d, struct fmt_geometry *g);
+
+/*
+ * Inode-table directory word c of itdir (the words on media, or fsck's
+ * copy): 0 (no chunk) or a chunk inside the data area that overlaps no
+ * earlier chunk k for which valid(arg, k) says it is kept (valid NULL:
+ * every earlier nonzero word).  The one rule the mount and fsck apply;
+ * 0 or -EUCLEAN with a reason in why.
+ */
+int ilog_chunk_check(const struct ilog_dev *d, const le64 *itdir, uint64_t c,
+		     bool (*valid)(void *arg, uint64_t k), void *arg,
+		     char *why, size_t whylen);
 
 /* Inode slot of ino, or NULL if ino is out of range or its chunk is not
  * allocated (range-checked). */
@@ -258,9 +273,8 @@ int ilog_walk2(const struct ilog_dev *d, uint64_t ino, uint64_t head,
  *  - a DENTRY_DEL of a name that is absent is allowed (no error); ADD and
  *    DEL both raise maxcookie to their cookie, so the "." DEL a log
  *    compaction writes carries the directory's highest cookie;
- *  - entry contents are checked here (ilog_walk checks type/len/crc/seq):
- *    a WRITE's blocks inside the data area unless a hole, a symlink's
- *    length and place, an xattr's lengths; -EIO when they are wrong.
+ *  - every entry passes lent_check before it applies (ilog_walk checked
+ *    type/len/crc/seq): -EIO with st->bad saying why when it does not.
  */
 struct ilog_state {
 	uint32_t mode, uid, gid, nlink;
@@ -268,6 +282,7 @@ struct ilog_state {
 	struct timespec atime, mtime, ctime, btime;
 	uint64_t maxcookie; /* highest dentry cookie seen (ADD or DEL) */
 	uint64_t nentries;  /* entries applied */
+	const char *bad;    /* why ilog_apply refused an entry (-EIO) */
 };
 
 /* Callbacks for what lives in the caller's structures; any may be NULL.
@@ -295,8 +310,9 @@ struct ilog_replay_ops {
 	int (*xattr_del)(void *arg, const char *name, size_t nlen);
 };
 
-/* Apply one (walk-checked) entry e to st and through ops.  0, -EIO (bad
- * contents) or a callback's value.  Never stores to the mapping. */
+/* Apply one (walk-checked) entry e to st and through ops, after
+ * lent_check.  0, -EIO (bad contents: st->bad says why) or a callback's
+ * value.  Never stores to the mapping. */
 int ilog_apply(const struct ilog_dev *d, struct ilog_state *st,
 	       const struct pmfs_lentry *e, const struct ilog_replay_ops *ops,
 	       void *arg);
@@ -332,6 +348,57 @@ int ilog_make_inode(struct ilog_dev *d, struct alloc *a, uint64_t ino,
  * is freed as far as it is valid. */
 void ilog_free_chain(struct ilog_dev *d, struct alloc *a, uint64_t ino,
 		     uint64_t head, uint64_t tail);
+
+/* ---- entries: one builder and one validator per type (lentry.c) -------
+ *
+ * Every entry written anywhere (fs, GC, mkfs, fsck repairs) is built by a
+ * lent_* builder; every entry read anywhere passes lent_check (through
+ * ilog_apply).  Builders fill a caller's buffer and return its header
+ * with type and len set (seq and crc are ilog_append's).
+ */
+union lent_buf {
+	struct pmfs_lentry h;
+	uint64_t w[PMFS_LENTRY_MAX / 8];
+};
+
+/* An ATTR entry setting the fields of mask to st's values. */
+struct pmfs_lentry *lent_attr(union lent_buf *b, uint32_t mask,
+			      const struct ilog_state *st);
+/* A WRITE entry: file pages [pgoff, pgoff+nblocks) to blocks blk.. (flags
+ * 0 or PMFS_WR_UNWRITTEN) or a hole (PMFS_WR_HOLE, blk ignored); size,
+ * mtime and ctime after it. */
+struct pmfs_lentry *lent_write(union lent_buf *b, uint64_t pgoff,
+			       uint32_t nblocks, uint32_t flags, uint64_t blk,
+			       uint64_t size, const struct timespec *mtime,
+			       const struct timespec *ctime);
+/* A DENTRY_ADD or DENTRY_DEL (type) of name -> ino/gen/ftype with its
+ * cookie, the directory's nlink after it and its new mtime = ctime. */
+struct pmfs_lentry *lent_dentry(union lent_buf *b, uint16_t type,
+				uint64_t ino, uint32_t gen, uint64_t cookie,
+				unsigned ftype, const char *name, size_t nlen,
+				uint32_t dir_nlink,
+				const struct timespec *mtime);
+/* A SYMLINK entry: the target inline (blk 0; len at most
+ * PMFS_SYMLINK_INLINE_MAX) or in data block blk (written by the caller). */
+struct pmfs_lentry *lent_symlink(union lent_buf *b, const char *target,
+				 uint32_t len, uint64_t blk);
+/* An XATTR_SET (name and value) or XATTR_DEL (name; val ignored). */
+struct pmfs_lentry *lent_xattr(union lent_buf *b, uint16_t type,
+			       const char *name, size_t nlen, const void *val,
+			       size_t vlen, const struct timespec *ctime);
+/* A timestamp on media. */
+void lent_time(struct pmfs_time *t, const struct timespec *ts);
+
+/*
+ * The validator of every entry type: is e (whose header ilog_walk checked)
+ * valid for an inode whose log so far gave st?  0, or -EIO with *why (may
+ * be NULL) saying what is wrong.  See lentry.c for the rules.
+ */
+int lent_check(const struct ilog_dev *d, const struct ilog_state *st,
+	       const struct pmfs_lentry *e, const char **why);
+/* Is name (n bytes) a valid directory entry name?  (1..255 bytes, no '/'
+ * or NUL, not "." or "..") */
+bool lent_name_ok(const uint8_t *name, size_t n);
 
 /* ---- journal ---------------------------------------------------------- */
 

@@ -14,10 +14,10 @@ CRASH_ARGS ?=
 
 $(CRASHTEST): tests/crash/crashtest.c tests/crash/harness.c \
 		tests/crash/harness.h tests/crash/workloads.c \
-		$(TEST_HELPER_OBJS) $(LIB)
+		$(TEST_HELPER_OBJS) $(FSCK_LIB) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/lib -Itests/crash $(ALL_CFLAGS) \
-		$(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJS) $(LIB) $(LDLIBS)
+		$(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJS) $(FSCK_LIB) $(LIB) $(LDLIBS)
 
 .PHONY: crashtest crashtest-tool
 crashtest-tool: $(CRASHTEST)

@@ -4,6 +4,8 @@
  * ilog_apply/ilog_replay follow the override rules of log.h, and
  * ilog_make_inode makes an inode that replays to its first attributes.
  */
+#include <dirent.h>
+
 #include "logfix.h"
 
 TestSuite(ilog_replay, .init = lx_setup, .fini = lx_teardown);
@@ -78,7 +80,8 @@ static void dent(struct rb *b, uint16_t type, const char *name,
 	memset(buf, 0, sizeof(buf));
 	d->h.type = type;
 	d->h.len = fmt_dentry_len((unsigned)n);
-	d->ino = 9;
+	d->ino = strcmp(name, ".") ? 9 : 0; /* "." : the compaction marker */
+	d->ftype = DT_REG;
 	d->cookie = cookie;
 	d->dir_nlink = nlink;
 	d->name_len = (uint8_t)n;
