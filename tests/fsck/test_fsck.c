@@ -30,6 +30,7 @@
 #include "fs.h"
 #include "log.h"
 #include "pmemio.h"
+#include "differ.h"
 #include "testutil.h"
 
 #define IMG_SIZE (8u << 20)
@@ -568,6 +569,54 @@ static void c_truncated(const char *img)
 	dmg_open_skip = true;
 }
 
+/* A superblock field whose old range check wrapped (journal_start + nlanes
+ * near 2^64), resealed: only the primary copy is damaged. */
+static void c_sb_journal_wrap(const char *img)
+{
+	struct pmfs_super *sb = (void *)D.base;
+
+	(void)img;
+	sb->journal_start = UINT64_MAX - 2;
+	sb->crc = fmt_super_crc(sb);
+}
+
+static void c_sb_itdir_wrap(const char *img)
+{
+	struct pmfs_super *sb = (void *)D.base;
+
+	(void)img;
+	sb->itdir_start = UINT64_MAX - 3;
+	sb->crc = fmt_super_crc(sb);
+}
+
+/* A bad-block table entry in inode-table chunk 0 (its second block, with
+ * no inode in use): the mount refuses the image, fsck moves the chunk
+ * and nothing is lost. */
+static void c_itable_badblock(const char *img)
+{
+	(void)img;
+	add_bad(D.itdir[0] + 1);
+}
+
+/* The same in the chunk's first block (the root and every inode of the
+ * test live there): fsck moves the chunk, those inodes are lost and the
+ * root is made again. */
+static void c_itable_badblock_root(const char *img)
+{
+	(void)img;
+	add_bad(D.itdir[0]);
+}
+
+/* A directory entry named "." read from the image (checksum valid). */
+static void c_dentry_dot(const char *img)
+{
+	struct pmfs_le_dentry *de = dentry_of(P.b, "c");
+
+	(void)img;
+	de->name[0] = '.';
+	reseal(P.b, &de->h);
+}
+
 /* ---- running fsck ---------------------------------------------------- */
 
 static int run_fsck(const char *img, const char *flags, char *out)
@@ -697,6 +746,7 @@ static void run_case(const char *name, void (*damage)(const char *img))
 	char *img = good_image();
 	char *out = calloc(1, OUTSZ);
 	char *before, *after;
+	struct differ_result dr;
 	size_t nb, na;
 	int rc, rc1;
 
@@ -706,6 +756,11 @@ static void run_case(const char *name, void (*damage)(const char *img))
 	damage(img);
 	if (!dmg_open_skip)
 		dmg_close();
+
+	/* one reading of the media: the mount complains wherever fsck -n
+	 * finds damage (but for what recovery does anyway, differ.h) */
+	rc = differ_check(img, &dr);
+	cr_assert_eq(rc, 0, "%s: mount and fsck disagree: %s", name, dr.why);
 
 	/* -n: reports, changes nothing */
 	before = read_all(img, &nb);
@@ -776,6 +831,11 @@ CASE(journal_active, c_journal)
 CASE(journal_corrupt, c_journal_corrupt)
 CASE(clean_word, c_clean_word)
 CASE(truncated, c_truncated)
+CASE(sb_journal_wrap, c_sb_journal_wrap)
+CASE(sb_itdir_wrap, c_sb_itdir_wrap)
+CASE(itable_badblock, c_itable_badblock)
+CASE(itable_badblock_root, c_itable_badblock_root)
+CASE(dentry_dot, c_dentry_dot)
 
 /* ---- the command line -------------------------------------------------- */
 
@@ -935,6 +995,169 @@ Test(fsck_cli, preen_fixes_only_safe_problems)
 	cr_assert_eq(run_fsck(img, "-fy", out), 1, "%s", out);
 	out[0] = 0;
 	cr_assert_eq(run_fsck(img, "-fp", out), 0, "%s", out);
+	free(out);
+	tu_rmimg(img);
+}
+
+/* ---- the mount and fsck agree: states the core makes in normal use ---- */
+
+static struct fs *mount_img(const char *img, struct pmio **p, unsigned flags)
+{
+	struct pmio_opts po = { .flags = PMIO_O_QUIET | PMIO_O_EXCL };
+	struct fs_opts o = { .flags = flags };
+	char err[256] = "";
+	struct fs *fs;
+
+	cr_assert_eq(pmio_open(img, &po, p, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(fs_mount_pmio(*p, &o, &fs, NULL, err, sizeof(err)), 0,
+		     "%s", err);
+	return fs;
+}
+
+static int next_cookie(void *arg, const char *name, uint64_t ino,
+		       unsigned dt, uint64_t next)
+{
+	uint64_t *c = arg;
+
+	(void)name, (void)ino, (void)dt;
+	if (next > *c)
+		*c = next;
+	return 0;
+}
+
+/* The DENTRY_DEL entries of dir's log, in order: how many, the last one. */
+static int last_del(uint64_t dir, struct pmfs_le_dentry **last)
+{
+	int n = 0;
+
+	*last = NULL;
+	for (;; n++) {
+		struct pmfs_inode *sl = ilog_slot(&D, dir);
+		struct find fd = { PMFS_LE_DENTRY_DEL, n, 0, NULL, 0, 0, 0 };
+
+		ilog_walk(&D, dir, sl->head, sl->tail, find_cb, NULL, &fd, true,
+			  NULL);
+		if (!fd.e)
+			return n;
+		*last = (void *)fd.e;
+	}
+}
+
+/* Compact a directory whose newest entry was removed; a new entry must
+ * still get a cookie above every one used before. */
+static uint64_t gc_dir_after_removal(const char *img, uint64_t *removed)
+{
+	struct pmio *p;
+	struct fs *fs = mount_img(img, &p, 0);
+	uint64_t c = 0;
+
+	mk(fs, P.many, "newest", S_IFREG | 0644);
+	cr_assert_eq(fs_readdir(fs, P.many, 0, next_cookie, &c), 0);
+	*removed = c - 1; /* "newest" holds the highest cookie */
+	cr_assert_eq(fs_unlink(fs, P.many, "newest"), 0);
+	cr_assert_eq(fs_gc(fs, P.many), 0);
+	cr_assert_eq(fs_unmount(fs), 0);
+	pmio_close(p);
+	return c;
+}
+
+/* After the compaction: fsck clean, the readers agree, cookies grow. */
+static void check_after_gc(const char *img, uint64_t removed)
+{
+	char *out = calloc(1, OUTSZ);
+	struct differ_result dr;
+	struct pmio *p;
+	struct fs *fs;
+	uint64_t c = 0;
+
+	cr_assert_eq(run_fsck(img, "-fn", out), 0, "%s", out);
+	cr_assert_eq(differ_check(img, &dr), 0, "%s", dr.why);
+	cr_assert(dr.compared);
+	fs = mount_img(img, &p, 0);
+	mk(fs, P.many, "after", S_IFREG | 0644);
+	cr_assert_eq(fs_readdir(fs, P.many, 0, next_cookie, &c), 0);
+	cr_assert_gt(c - 1, removed, "cookie %lu reused", (unsigned long)removed);
+	cr_assert_eq(fs_gc(fs, P.many), 0);
+	cr_assert_eq(fs_unmount(fs), 0);
+	pmio_close(p);
+	out[0] = 0;
+	cr_assert_eq(run_fsck(img, "-fn", out), 0, "%s", out);
+	free(out);
+}
+
+Test(fsck_agrees, gc_of_a_directory_whose_newest_entry_is_gone)
+{
+	char *img = good_image();
+	struct pmfs_le_dentry *del;
+	uint64_t removed;
+
+	gc_dir_after_removal(img, &removed);
+	/* the compacted log keeps the highest cookie with the removed
+	 * entry's own DEL, a valid name */
+	dmg_open(img);
+	cr_assert_eq(last_del(P.many, &del), 1);
+	cr_assert_eq(del->cookie, removed);
+	cr_assert_eq(del->name_len, 6);
+	cr_assert(memcmp(del->name, "newest", 6) == 0);
+	dmg_close();
+	check_after_gc(img, removed);
+	tu_rmimg(img);
+}
+
+Test(fsck_agrees, legacy_cookie_marker_stays_valid)
+{
+	char *img = good_image();
+	struct pmfs_le_dentry *del;
+	uint64_t removed;
+
+	gc_dir_after_removal(img, &removed);
+	/* what compaction wrote before: a DEL named "." with inode 0 (both
+	 * entries are 72 bytes long) */
+	dmg_open(img);
+	cr_assert_eq(last_del(P.many, &del), 1);
+	cr_assert_eq(fmt_dentry_len(1), del->h.len);
+	memset(del->name, 0, del->name_len);
+	del->name[0] = '.';
+	del->name_len = 1;
+	del->ino = 0;
+	del->gen = 0;
+	del->ftype = 0;
+	reseal(P.many, &del->h);
+	dmg_close();
+	check_after_gc(img, removed);
+	tu_rmimg(img);
+}
+
+Test(fsck_agrees, rmdir_of_a_held_directory_then_a_crash)
+{
+	char *img = good_image();
+	char *out = calloc(1, OUTSZ);
+	struct differ_result dr;
+	struct fs_attr a;
+	struct pmio *p;
+	struct fs *fs = mount_img(img, &p, FS_O_REFCOUNT);
+
+	/* a process has it as its working directory: the kernel holds a
+	 * lookup reference, the inode outlives the rmdir until FORGET */
+	mk(fs, PMFS_ROOT_INO, "held", S_IFDIR | 0755);
+	cr_assert_eq(fs_lookup(fs, PMFS_ROOT_INO, "held", &a), 0);
+	cr_assert_eq(fs_rmdir(fs, PMFS_ROOT_INO, "held"), 0);
+	fs_abandon(fs); /* the crash */
+	pmio_close(p);
+	cr_assert_eq(differ_check(img, &dr), 0, "%s", dr.why);
+	cr_assert(dr.compared && dr.findings == 1, "%u findings",
+		  dr.findings);
+	/* preen frees it, as the mount does; nothing comes back */
+	cr_assert_eq(run_fsck(img, "-p", out), 1, "%s", out);
+	cr_assert(strstr(out, "(directory) has no links and no name"), "%s",
+		  out);
+	out[0] = 0;
+	cr_assert_eq(run_fsck(img, "-fn", out), 0, "%s", out);
+	fs = mount_img(img, &p, 0);
+	cr_assert_eq(fs_lookup(fs, PMFS_ROOT_INO, "held", &a), -ENOENT);
+	cr_assert_eq(fs_lookup(fs, PMFS_LOSTFOUND_INO, "held", &a), -ENOENT);
+	cr_assert_eq(fs_unmount(fs), 0);
+	pmio_close(p);
 	free(out);
 	tu_rmimg(img);
 }
