@@ -22,13 +22,34 @@
  * range and mutex per lane and steals from the others when its own runs
  * dry.  fs_unmount and fs_abandon must not race with other calls.
  *
- * Lock order (outermost first; details in fs_int.h):
- *   the rename mutex (renames between two directories only)
- *   -> inode rwlocks, several only as writers and in increasing inode
- *      number, taken after resolving names and re-validated after
- *   -> inode-table growth mutex -> inode-cache rwlock
- *   -> journal lane mutexes -> the GC queue mutex
- *   -> allocator lane mutexes, inode-number mutex (alloc.h, leaves).
+ * Lock order (outermost first; every path takes a prefix of it; code
+ * cites it as order (n)):
+ *   (1) fs->rename_mu: held by a rename between two different directories
+ *       for the whole call, so that the ancestor check (a directory is not
+ *       moved below itself) sees a tree no other rename changes (the
+ *       parent of a directory changes only under it; like Linux's
+ *       s_vfs_rename_mutex).
+ *   (2) inode rwlocks, write-locked in increasing inode number
+ *       (fs_ls_lock) after the names were resolved under short read locks
+ *       and re-validated after locking; readers (lookup, getattr, read,
+ *       readdir, readlink, xattr reads, lseek, log_pages) hold one
+ *       inode's read lock at a time, never two.  A new inode is locked
+ *       before it enters the cache, when nobody can hold it, so out of
+ *       order is safe.  The GC thread takes the write lock of the log it
+ *       compacts; an inline compaction (fs_op_commit) runs under the
+ *       operation's locks.
+ *   (3) fs->itable_mu (growing the inode table, fs_op_new_inode)
+ *   (4) fs->icache_lk, a rwlock: the inode cache hash and loading an inode
+ *       from its log (fs_iget: shared to find, exclusive to insert/load).
+ *       Inode references (atomic) keep a DRAM inode alive while a thread
+ *       waits for its lock; a freed inode is unhashed and marked dead, and
+ *       its memory goes with the last reference.
+ *   (5) a journal lane's mutex (log.h), held only around jnl_commit;
+ *       LOG(7) bookkeeping may trylock another lane, never waits for one.
+ *   (6) fs->gc_mu (the GC queue)
+ *   (7) alloc lane mutexes, inode-number mutex (leaves, alloc.h)
+ *   fs->big is taken only by fs_unmount (exclusive; callers must have
+ *   stopped calling by then).
  *
  * atime: relatime by default (a read or readdir updates atime when it is
  * not newer than mtime or ctime, or a day old: one ATTR entry, 2 fences,
@@ -36,18 +57,21 @@
  * FS_O_NOATIME never.  Directories report st_size = the bytes of their
  * entries in the log (plus "." and ".."), st_blocks = their log pages.
  *
- * Crash invariants (on top of LOG(1)..(7) in log.h):
+ * Crash invariants (on top of LOG(1)..(8) in log.h):
  *  FS(1) every change is one commit: LOG(4) for one inode (write,
  *        truncate, setattr, xattr set/remove, fallocate: 2 fences) or the
  *        journal LOG(5) for several (mknod, mkdir, symlink, link, unlink,
  *        rmdir, rename of every kind: 3 fences); DRAM changes only after
- *        the commit, by applying the entries that were written, so DRAM
- *        always equals a replay of the logs;
+ *        the commit, by applying the very entries that were written
+ *        (fs_apply), so DRAM always equals a replay of the logs;
  *  FS(2) blocks and log pages made unreachable by a change are freed (in
- *        DRAM) only after its commit is durable;
- *  FS(3) a new inode's slot gets head/gen while its tail is 0 (free); its
- *        tail comes from the journal;
- *  FS(4) a failure after a partial persist makes the mount read-only.
+ *        DRAM) only after its commit is durable; a failed operation frees
+ *        only what it allocated itself;
+ *  FS(3) a new inode is made by LOG(8): slot head/gen while its tail is
+ *        0, the tail from the journal;
+ *  FS(4) a failure after a partial persist (between the first flush and
+ *        the commit's last drain) makes the mount read-only, sticky: it
+ *        never guesses.
  * Mount: journals re-applied (recov_journals), then either the saved
  * allocator state (clean) or a rebuild from every log, reclaiming inodes
  * with nlink 0 (orphans) through the journal; clean is cleared (commit +

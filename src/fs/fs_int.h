@@ -1,48 +1,15 @@
 /*
- * fs_int.h - private to src/fs: the DRAM inode, directory index, extent
- * map, the mounted filesystem, and the helpers by which fs.c (mount,
- * inode cache, replay, operation staging), fs_namei.c and fs_file.c meet.
+ * fs_int.h - private to src/fs (and its white-box tests): the DRAM inode,
+ * directory index, extent map and mounted filesystem, and the functions
+ * by which the files of src/fs meet.  Calls run one way:
  *
- * Lock order (outermost first; every path takes a prefix of it):
- *   1. fs->rename_mu: held by a rename between two different directories
- *      for the whole call, so that the ancestor check (a directory is not
- *      moved below itself) sees a tree no other rename changes (the
- *      parent of a directory changes only under it; like Linux's
- *      s_vfs_rename_mutex).
- *   2. inode rwlocks (fs_inode.lock), write-locked in increasing inode
- *      number (fs_ls_lock) after the names were resolved under short read
- *      locks and re-validated after locking; readers (lookup, getattr,
- *      read, readdir, readlink, xattr reads, lseek, log_pages) hold one
- *      inode's read lock at a time, never two.  A new inode is locked
- *      before it enters the cache, when nobody can hold it, so out of
- *      order is safe.  The GC thread takes the write lock of the log it
- *      compacts; an inline compaction (fs_op_commit) runs under the
- *      operation's locks.
- *   3. fs->itable_mu (growing the inode table, fs_op_new_inode)
- *   4. fs->icache_lk, a rwlock: the inode cache hash and loading an inode
- *      from its log (fs_iget: shared to find, exclusive to insert/load).
- *      Inode references (fs_inode.ref, atomic) keep a DRAM inode alive
- *      while a thread waits for its lock; a freed inode is unhashed and
- *      marked dead, and its memory goes with the last fs_iput.
- *   5. a journal lane's mutex (fs->d.lane_mu, log.h), held only around
- *      jnl_commit (fs_lane_hold / fs_lane_release); LOG(7) bookkeeping
- *      may trylock another lane, never waits for one.
- *   6. fs->gc_mu (the GC queue)
- *   7. alloc lane mutexes, inode-number mutex (leaves, alloc.h)
- *   fs->big is taken only by fs_unmount (exclusive; callers must have
- *   stopped calling by then).
+ *   fs_namei.c, fs_file.c, fs_mount.c   the fs.h API
+ *     -> fs_op.c      staging and committing an operation
+ *     -> fs_gc.c      log compaction
+ *     -> fs_inode.c   the inode cache, replay (fs_apply), locks
+ *     -> fs_dir.c, fs_emap.c   the DRAM indexes
  *
- * Crash invariants of the fs layer, on top of LOG(1)..(7):
- *  FS(1) every change goes through LOG(4) (one inode) or LOG(5) (several);
- *        DRAM is changed only after the commit, by applying the very
- *        entries that were written (fs_apply), so DRAM equals a replay.
- *  FS(2) blocks and pages a change makes unreachable are freed in DRAM only
- *        after its commit is durable; a failed op frees only what it
- *        allocated itself.
- *  FS(3) a new inode's slot head/gen are written (flushed) while its tail
- *        is 0, i.e. while the slot is free; the tail comes from the journal.
- *  FS(4) after any failure between the first flush and the commit's last
- *        drain the mount turns read-only (fs->ro_err), never guesses.
+ * The lock order and the crash invariants FS(1)..(4) are in fs.h.
  */
 #ifndef PMFS_FS_INT_H
 #define PMFS_FS_INT_H
@@ -54,10 +21,10 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "alloc.h"
-#include "format.h"
-#include "fs.h"
-#include "log.h"
+#include "alloc/alloc.h"
+#include "format/format.h"
+#include "fs/fs.h"
+#include "log/log.h"
 
 struct fs_dent {
 	struct fs_dent *hnext;
@@ -87,7 +54,7 @@ struct fs_ext {
 	uint32_t flags;         /* PMFS_WR_UNWRITTEN or 0 */
 };
 
-/* file page -> block: a radix tree (fs.c, "extent map") */
+/* file page -> block: a radix tree (fs_emap.c) */
 struct emap_node;
 struct fs_fmap {
 	struct emap_node *root;
@@ -106,7 +73,7 @@ struct fs_xattr {
 
 struct fs_inode {
 	struct fs_inode *hnext;
-	pthread_rwlock_t lock; /* lock order 2 */
+	pthread_rwlock_t lock; /* lock order (2), fs.h */
 	_Atomic int ref;       /* threads using it (fs_iget .. fs_iput) */
 	_Atomic bool dead;     /* freed: unhashed, gone at the last iput */
 	uint64_t ino;
@@ -130,9 +97,9 @@ struct fs_inode {
 
 struct fs {
 	pthread_rwlock_t big;      /* fs_unmount only */
-	pthread_mutex_t rename_mu; /* cross-directory renames (order 1) */
-	pthread_mutex_t itable_mu; /* inode-table growth (order 3) */
-	pthread_rwlock_t icache_lk; /* the inode cache, loading (order 4) */
+	pthread_mutex_t rename_mu; /* cross-directory renames, order (1) */
+	pthread_mutex_t itable_mu; /* inode-table growth, order (3) */
+	pthread_rwlock_t icache_lk; /* the inode cache, loading, order (4) */
 	struct ilog_dev d;
 	struct alloc *a;
 	struct fs_opts o;
@@ -145,7 +112,7 @@ struct fs {
 	uint64_t reserve;
 	/* log GC (fs_gc.c) */
 	pthread_t gc_thread;
-	pthread_mutex_t gc_mu; /* the queue below (leaf) */
+	pthread_mutex_t gc_mu; /* the queue below, order (6) */
 	pthread_cond_t gc_cv;
 	bool gc_running, gc_stop;
 	uint64_t *gc_q;
@@ -176,10 +143,7 @@ struct fs_op {
 	int entcap;
 };
 
-/* Damage found in the media: print it (once per call) with the advice to
- * run fsck.pmfs and count it; returns -EIO. */
-int fs_media_error(struct fs *fs, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* ---- small helpers ---------------------------------------------------- */
 
 /* May the mount change media?  0 or -EROFS. */
 static inline int fs_writable(struct fs *fs)
@@ -188,10 +152,24 @@ static inline int fs_writable(struct fs *fs)
 		return -EROFS;
 	return 0;
 }
+/* FS(4): a failure after a partial persist; sticky. */
 static inline void fs_set_ro(struct fs *fs, int err)
 {
 	__atomic_store_n(&fs->ro_err, err, __ATOMIC_RELEASE);
 }
+
+static inline void fs_now(struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+}
+
+/* The calling thread's preferred lane (allocator and journal preference,
+ * not exclusive): threads take lanes in turn as they first call
+ * (fs_inode.c), so a single-threaded run is deterministic. */
+unsigned fs_lane(struct fs *fs);
+/* Take a journal lane for exclusive use (a free one if possible). */
+unsigned fs_lane_hold(struct fs *fs);
+void fs_lane_release(struct fs *fs, unsigned lane);
 
 static inline void fs_ilock_r(struct fs_inode *ip)
 {
@@ -206,12 +184,74 @@ static inline void fs_iunlock(struct fs_inode *ip)
 	pthread_rwlock_unlock(&ip->lock);
 }
 
-/* The thread's preferred lane (allocator preference, not exclusive). */
-unsigned fs_lane(struct fs *fs);
-/* Take a journal lane for exclusive use (a free one if possible). */
-unsigned fs_lane_hold(struct fs *fs);
-void fs_lane_release(struct fs *fs, unsigned lane);
-void fs_now(struct timespec *ts);
+/* ---- the directory index (fs_dir.c) ------------------------------------ */
+
+/* The entry called name (nlen bytes) in d (may be NULL: no entries). */
+struct fs_dent *fs_dir_find(struct fs_dir *d, const char *name, size_t nlen);
+/* Replay of a DENTRY_ADD / DENTRY_DEL into *dp (made on first use), with
+ * the directory's highest cookie before it (fs_dir.topdel); 0 or
+ * -ENOMEM.  A DEL of an absent name is allowed (log.h, "replay"). */
+int fs_dir_add(struct fs_dir **dp, const struct pmfs_le_dentry *de,
+	       uint64_t maxcookie);
+int fs_dir_del(struct fs_dir **dp, const struct pmfs_le_dentry *de,
+	       uint64_t maxcookie);
+void fs_dir_free(struct fs_dir *d); /* d and its entries; NULL ok */
+static inline size_t fs_dir_count(const struct fs_inode *ip)
+{
+	return ip->dir ? ip->dir->n : 0;
+}
+
+/* ---- the extent map (fs_emap.c) ---------------------------------------- */
+
+/*
+ * Map file pages [pgoff, pgoff+n) to blocks blk.. (flags 0 or
+ * PMFS_WR_UNWRITTEN) or unmap them (PMFS_WR_HOLE, blk 0); truncate unmaps
+ * every page >= from.  live (with fs): blocks displaced are freed in the
+ * allocator, except those the new mapping keeps.  O(n + height); set:
+ * -ENOMEM (nothing changed), -EFBIG, -EIO (block 0 / out of range).
+ */
+int fs_emap_set(struct fs *fs, struct fs_fmap *m, uint64_t pgoff,
+		uint64_t n, uint64_t blk, uint32_t flags, bool live);
+void fs_emap_truncate(struct fs *fs, struct fs_fmap *m, uint64_t from,
+		      bool live);
+/* Page pgoff mapped?  *out = that one page (n = 1). */
+bool fs_emap_find(const struct fs_fmap *m, uint64_t pgoff,
+		  struct fs_ext *out);
+/* First extent (maximal run) holding a mapped page >= pgoff, starting at
+ * that page; false if none. */
+bool fs_emap_next(const struct fs_fmap *m, uint64_t pgoff,
+		  struct fs_ext *out);
+void fs_emap_free(struct fs_fmap *m); /* DRAM only, blocks not freed */
+
+/* ---- inodes (fs_inode.c) ----------------------------------------------- */
+
+/* Damage found in the media: print it (once per call) with the advice to
+ * run fsck.pmfs and count it (fs_media_errors); returns -EIO. */
+int fs_media_error(struct fs *fs, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Apply entry e (durable already) to ip; live: free displaced blocks. */
+int fs_apply(struct fs *fs, struct fs_inode *ip, const struct pmfs_lentry *e,
+	     bool live);
+
+/* A zeroed DRAM inode with its lock made; NULL: ENOMEM. */
+struct fs_inode *fs_inode_alloc(void);
+/* Free a DRAM inode that no thread can reach (not in the cache). */
+void fs_inode_free(struct fs_inode *ip);
+/*
+ * Build the DRAM inode of ino from its log (not cached; page() sees every
+ * log page, may be NULL; scan: the crash rebuild, no directory index).
+ * 0, -ENOENT (free slot), -ENOMEM, or -EIO with *out a poisoned inode
+ * (damage reported with fs_media_error).
+ */
+int fs_inode_load(struct fs *fs, uint64_t ino, ilog_page_fn page, void *parg,
+		  bool scan, struct fs_inode **out);
+/* Put ip in the cache; 0 or -ENOMEM. */
+int fs_icache_insert(struct fs *fs, struct fs_inode *ip);
+/* Unhash ip and mark it dead (its memory goes with the last fs_iput). */
+void fs_icache_drop(struct fs *fs, struct fs_inode *ip);
+/* Free every cached inode (unmount: no thread uses the mount). */
+void fs_icache_free_all(struct fs *fs);
 
 /* Inode ino with a reference taken (loaded from its log on first use);
  * every successful fs_iget is paired with one fs_iput. */
@@ -239,59 +279,12 @@ void fs_ls_release(struct fs *fs, struct fs_lockset *ls, bool locked);
 /* relatime/strictatime/noatime: should a read of ip update its atime?
  * (read or write lock held) */
 bool fs_atime_due(struct fs *fs, const struct fs_inode *ip);
-/* Update ip's atime (write lock held): LOG(4), 2 fences; best effort. */
-void fs_touch_atime(struct fs *fs, struct fs_inode *ip);
 void fs_fill_attr(const struct fs_inode *ip, struct fs_attr *out);
-int fs_check_name(const char *name);
-/* d may be NULL (no entries) */
-struct fs_dent *fs_dir_find(struct fs_dir *d, const char *name, size_t nlen);
-static inline size_t fs_dir_count(const struct fs_inode *ip)
-{
-	return ip->dir ? ip->dir->n : 0;
-}
-
-/* apply entry e (already durable) to ip; live: free displaced blocks */
-int fs_apply(struct fs *fs, struct fs_inode *ip, const struct pmfs_lentry *e,
-	     bool live);
-
-void fs_op_init(struct fs_op *op, struct fs *fs, unsigned aflags);
-int fs_op_inode(struct fs_op *op, struct fs_inode *ip);
-/* append a copy of e (type/len/payload set) for ip */
-int fs_op_add(struct fs_op *op, struct fs_inode *ip,
-	      const struct pmfs_lentry *e);
-void fs_op_free_inode(struct fs_op *op, struct fs_inode *ip);
-/* new inode: number, slot head/gen, first page; attr entry added by
- * the caller */
-int fs_op_new_inode(struct fs_op *op, struct fs_inode **out);
-/* commit: LOG(4) if one inode and no records, else LOG(5); then apply */
-int fs_op_commit(struct fs_op *op);
-void fs_op_abort(struct fs_op *op);
-
-/* free everything the inode owns (after its tail went to 0); the inode
- * is unhashed and dead, its memory goes with the last fs_iput */
+/* Free everything the inode owns (after its tail went to 0); the inode
+ * is unhashed and dead, its memory goes with the last fs_iput. */
 void fs_inode_release(struct fs *fs, struct fs_inode *ip);
-void fs_icache_drop(struct fs *fs, struct fs_inode *ip);
-/*
- * Extent map (fs.c): map file pages [pgoff, pgoff+n) to blocks blk.. (flags
- * 0 or PMFS_WR_UNWRITTEN) or unmap them (PMFS_WR_HOLE, blk 0); truncate
- * unmaps every page >= from.  live (with fs): blocks displaced are freed
- * in the allocator, except those the new mapping keeps.  O(n + height);
- * set: -ENOMEM (nothing changed), -EFBIG, -EIO (block 0 / out of range).
- */
-int fs_emap_set(struct fs *fs, struct fs_fmap *m, uint64_t pgoff,
-		uint64_t n, uint64_t blk, uint32_t flags, bool live);
-void fs_emap_truncate(struct fs *fs, struct fs_fmap *m, uint64_t from,
-		      bool live);
-/* Page pgoff mapped?  *out = that one page (n = 1). */
-bool fs_emap_find(const struct fs_fmap *m, uint64_t pgoff,
-		  struct fs_ext *out);
-/* First extent (maximal run) holding a mapped page >= pgoff, starting at
- * that page; false if none. */
-bool fs_emap_next(const struct fs_fmap *m, uint64_t pgoff,
-		  struct fs_ext *out);
-void fs_emap_free(struct fs_fmap *m); /* DRAM only, blocks not freed */
 
-/* ---- log garbage collection (fs_gc.c) ---- */
+/* ---- log garbage collection (fs_gc.c) ---------------------------------- */
 
 /* Does ip's log deserve compaction (live share below half)? */
 bool gc_wanted(struct fs *fs, struct fs_inode *ip);
@@ -304,5 +297,25 @@ void gc_queue(struct fs *fs, struct fs_inode *ip);
 int gc_compact(struct fs *fs, struct fs_inode *ip);
 int gc_start(struct fs *fs);
 void gc_stop(struct fs *fs); /* called with no inode lock held */
+
+/* ---- operations (fs_op.c) ---------------------------------------------- */
+
+void fs_op_init(struct fs_op *op, struct fs *fs, unsigned aflags);
+/* The index of ip in op (added on first use); -E2BIG past FS_OP_INODES. */
+int fs_op_inode(struct fs_op *op, struct fs_inode *ip);
+/* Append a copy of e (type/len/payload set) to ip's log, flushed. */
+int fs_op_add(struct fs_op *op, struct fs_inode *ip,
+	      const struct pmfs_lentry *e);
+/* ip's tail goes to 0 at the commit (its blocks are freed after). */
+void fs_op_free_inode(struct fs_op *op, struct fs_inode *ip);
+/* A new inode: number, slot head/gen (LOG(8)), first page; it is locked,
+ * referenced and cached; its first entry (ATTR, all) is the caller's. */
+int fs_op_new_inode(struct fs_op *op, struct fs_inode **out);
+/* Commit: LOG(4) if one inode and no records, else LOG(5); then apply,
+ * free, queue for GC.  Durable when it returns 0. */
+int fs_op_commit(struct fs_op *op);
+void fs_op_abort(struct fs_op *op);
+/* Update ip's atime (write lock held): LOG(4), 2 fences; best effort. */
+void fs_touch_atime(struct fs *fs, struct fs_inode *ip);
 
 #endif /* PMFS_FS_INT_H */

@@ -29,6 +29,21 @@
 #define RENAME_EXCHANGE (1 << 1)
 #endif
 
+/* A name a new entry may have: 0, -ENOENT (empty), -ENAMETOOLONG or
+ * -EINVAL ('/'). */
+static int check_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0)
+		return -ENOENT;
+	if (n > PMFS_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (strchr(name, '/'))
+		return -EINVAL;
+	return 0;
+}
+
 static unsigned dtype_of(uint32_t mode)
 {
 	return (mode & S_IFMT) >> 12;
@@ -212,7 +227,7 @@ static int do_create(struct fs *fs, const struct fs_ctx *ctx,
 
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return -EEXIST;
-	err = fs_check_name(name);
+	err = check_name(name);
 	if (err)
 		return err;
 	err = fs_writable(fs);
@@ -489,7 +504,7 @@ int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
 		err = -EEXIST;
 		goto out_put;
 	}
-	err = fs_check_name(newname);
+	err = check_name(newname);
 	if (err)
 		goto out_put;
 	fs_ls_lock(&ls);
@@ -663,7 +678,7 @@ int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 	if (!strcmp(name, ".") || !strcmp(name, "..") || !strcmp(newname, ".") ||
 	    !strcmp(newname, ".."))
 		return -EINVAL;
-	err = fs_check_name(newname);
+	err = check_name(newname);
 	if (err)
 		return err;
 	if (cross) /* lock order 1: the tree's shape is ours */

@@ -1,5 +1,5 @@
 /*
- * test_emap.c - the file offset -> block map of src/fs/fs.c (the radix
+ * test_emap.c - the file offset -> block map of src/fs/fs_emap.c (the radix
  * tree behind fs_emap_*), driven directly against a flat reference array:
  * random data, unwritten and hole sets and truncates; every page's
  * mapping, the block and extent counts, and the extent iteration must
