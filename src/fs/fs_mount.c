@@ -254,34 +254,19 @@ static int mount_check(struct fs *fs, struct fs_mount_info *mi,
 	return 0;
 }
 
-int fs_mount_pmio(struct pmio *p, const struct fs_opts *o, struct fs **out,
-		  struct fs_mount_info *info, char *errbuf, size_t errlen)
+/* A new mounted filesystem with its locks, nothing read yet. */
+static struct fs *fs_new(const struct fs_opts *o)
 {
-	struct fs_mount_info mi;
-	const struct pmfs_badblocks *badtab;
-	struct fs *fs;
-	bool clean;
-	uint64_t head;
-	int err;
-	char dummy[8];
+	pthread_rwlockattr_t ra;
+	struct fs *fs = calloc(1, sizeof(*fs));
 
-	if (!errbuf) {
-		errbuf = dummy;
-		errlen = sizeof(dummy);
-	}
-	memset(&mi, 0, sizeof(mi));
-	fs = calloc(1, sizeof(*fs));
 	if (!fs)
-		return -ENOMEM;
-	{
-		pthread_rwlockattr_t ra;
-
-		pthread_rwlockattr_init(&ra);
-		pthread_rwlockattr_setkind_np(
-			&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-		pthread_rwlock_init(&fs->big, &ra);
-		pthread_rwlockattr_destroy(&ra);
-	}
+		return NULL;
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra,
+				      PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&fs->big, &ra);
+	pthread_rwlockattr_destroy(&ra);
 	pthread_rwlock_init(&fs->icache_lk, NULL);
 	pthread_mutex_init(&fs->rename_mu, NULL);
 	pthread_mutex_init(&fs->itable_mu, NULL);
@@ -289,144 +274,188 @@ int fs_mount_pmio(struct pmio *p, const struct fs_opts *o, struct fs **out,
 	if (o)
 		fs->o = *o;
 	fs->rdonly = fs->o.flags & FS_O_RDONLY;
-	err = ilog_dev_init(&fs->d, p, errbuf, errlen);
-	if (err)
-		goto out_free;
+	return fs;
+}
 
-	if (fs->rdonly) {
-		for (unsigned l = 0; l < fs->d.nlanes; l++) {
-			err = jnl_check(&fs->d, l, errbuf, errlen);
-			if (err) {
-				if (err > 0)
-					snprintf(errbuf, errlen,
-						 "journal %u needs replay; "
-						 "mount read-write or run "
-						 "fsck.pmfs",
-						 l);
-				err = -EUCLEAN;
-				goto out_free;
-			}
-		}
-	} else {
-		err = recov_journals(&fs->d, &mi.journals_replayed);
-		if (err) {
-			snprintf(errbuf, errlen,
-				 "a journal is corrupt; run fsck.pmfs");
-			goto out_free;
-		}
+/* LOG(6): re-apply the active journals; a read-only mount cannot, so
+ * every journal must be idle for it.  0 or -EUCLEAN. */
+static int recover_journals(struct fs *fs, struct fs_mount_info *mi,
+			    char *errbuf, size_t errlen)
+{
+	int err;
+
+	if (!fs->rdonly) {
+		if (recov_journals(&fs->d, &mi->journals_replayed) == 0)
+			return 0;
+		snprintf(errbuf, errlen, "a journal is corrupt; run fsck.pmfs");
+		return -EUCLEAN;
 	}
-	err = mount_check(fs, &mi, &badtab, errbuf, errlen);
-	if (err)
-		goto out_free;
-	head = fs->d.state->alloc_head;
-	clean = fs->d.state->clean == PMFS_STATE_CLEAN && head;
-again:
-	err = alloc_create(p, badtab, fs->d.data_start, fs->d.total_blocks,
-			   fs->d.nlanes, clean, &fs->a);
-	if (err)
-		goto out_free;
-	if (clean && alloc_load(fs->a, fs->d.base, head) != 0) {
-		fprintf(stderr, "pmfs: saved allocator state is damaged; "
-				"rebuilding from the logs\n");
+	for (unsigned l = 0; l < fs->d.nlanes; l++) {
+		err = jnl_check(&fs->d, l, errbuf, errlen);
+		if (err > 0)
+			snprintf(errbuf, errlen,
+				 "journal %u needs replay; mount read-write or "
+				 "run fsck.pmfs",
+				 l);
+		if (err)
+			return -EUCLEAN;
+	}
+	return 0;
+}
+
+/* The allocator: from the saved state when the filesystem is clean (a
+ * damaged one is a warning and a rebuild), else all free, for the
+ * rebuild to mark.  *clean says which. */
+static int load_allocator(struct fs *fs, struct fs_mount_info *mi,
+			  const struct pmfs_badblocks *badtab, bool *clean)
+{
+	uint64_t head = fs->d.state->alloc_head;
+	int err;
+
+	*clean = fs->d.state->clean == PMFS_STATE_CLEAN && head;
+	for (;;) {
+		err = alloc_create(fs->d.p, badtab, fs->d.data_start,
+				   fs->d.total_blocks, fs->d.nlanes, *clean,
+				   &fs->a);
+		if (err || !*clean || alloc_load(fs->a, fs->d.base, head) == 0)
+			return err;
+		mount_warn(mi, "the saved allocator state is damaged; "
+			       "rebuilding it from the logs");
 		alloc_destroy(fs->a);
 		fs->a = NULL;
-		clean = false;
-		goto again;
+		*clean = false;
 	}
-	mi.was_clean = clean;
-	{
-		uint64_t *chunks = malloc(PMFS_ITDIR_ENTRIES * sizeof(*chunks));
-		uint64_t nch = 0;
+}
 
-		if (!chunks) {
-			err = -ENOMEM;
-			goto out_free;
-		}
-		for (uint64_t c = 0; c < PMFS_ITDIR_ENTRIES; c++) {
-			uint64_t b = fs->d.itdir[c];
+/*
+ * The inode table: every chunk's numbers known to the allocator (a chunk
+ * holding a bad block is refused: fsck.pmfs moves it); then, clean, which
+ * slots are in use, or after a crash the rebuild of the allocator from
+ * every log, orphans reclaimed.  0, -ENOMEM or -EUCLEAN.
+ */
+static int load_inodes(struct fs *fs, struct fs_mount_info *mi, bool clean,
+		       char *errbuf, size_t errlen)
+{
+	uint64_t *chunks = malloc(PMFS_ITDIR_ENTRIES * sizeof(*chunks));
+	uint64_t nch = 0;
+	int err = 0;
 
-			if (!b)
+	if (!chunks)
+		return -ENOMEM;
+	for (uint64_t c = 0; c < PMFS_ITDIR_ENTRIES && !err; c++) {
+		uint64_t b = fs->d.itdir[c];
+
+		if (!b) /* mount_check: inside the data area, no overlap */
+			continue;
+		for (uint64_t k = 0; k < PMFS_CHUNK_BLOCKS && !err; k++) {
+			if (!alloc_is_bad(fs->a, b + k))
 				continue;
-			/* mount_check: inside the data area, no overlap */
-			for (uint64_t k = 0; k < PMFS_CHUNK_BLOCKS; k++) {
-				if (!alloc_is_bad(fs->a, b + k))
-					continue;
-				snprintf(errbuf, errlen,
-					 "inode-table chunk %" PRIu64
-					 " at block %" PRIu64
-					 " holds bad block %" PRIu64
-					 "; run fsck.pmfs",
-					 c, b, b + k);
-				free(chunks);
-				err = -EUCLEAN;
-				goto out_free;
-			}
+			snprintf(errbuf, errlen,
+				 "inode-table chunk %" PRIu64 " at block %" PRIu64
+				 " holds bad block %" PRIu64 "; run fsck.pmfs",
+				 c, b, b + k);
+			err = -EUCLEAN;
+		}
+		if (!err)
 			err = alloc_ino_add_chunk(fs->a, c);
-			if (err) {
-				free(chunks);
-				goto out_free;
-			}
-			if (!clean)
-				alloc_mark_used(fs->a, b, PMFS_CHUNK_BLOCKS);
-			chunks[nch++] = c;
-		}
-		if (clean) {
-			/* fast path: only which slots are in use */
-			for (uint64_t k = 0; k < nch; k++)
-				for (uint64_t i = 0; i < PMFS_INODES_PER_CHUNK;
-				     i++) {
-					uint64_t ino = chunks[k] *
-							       PMFS_INODES_PER_CHUNK +
-						       i;
-					struct pmfs_inode *slot;
-
-					if (ino == 0)
-						continue;
-					slot = ilog_slot(&fs->d, ino);
-					if (slot && slot->tail)
-						alloc_ino_mark_used(fs->a, ino);
-				}
-		} else {
-			unsigned nt = fs->o.recovery_threads;
-
-			if (nt == 0) {
-				long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-				nt = n > 0 ? (unsigned)n : 1;
-			}
-			rebuild_all(fs, chunks, nch, nt, &mi.orphans_freed);
-		}
-		free(chunks);
+		if (!err && !clean)
+			alloc_mark_used(fs->a, b, PMFS_CHUNK_BLOCKS);
+		chunks[nch++] = c;
 	}
-	if (!fs->rdonly) {
-		struct timespec now;
+	if (!err && clean) {
+		/* fast path: only which slots are in use */
+		for (uint64_t k = 0; k < nch; k++)
+			for (uint64_t i = 0; i < PMFS_INODES_PER_CHUNK; i++) {
+				uint64_t ino = chunks[k] * PMFS_INODES_PER_CHUNK + i;
+				struct pmfs_inode *slot = ilog_slot(&fs->d, ino);
 
-		/* clear clean before the first change (sb_state) */
-		fs_now(&now);
-		pmio_store64(p, &fs->d.state->mount_count,
-			     fs->d.state->mount_count + 1);
-		pmio_store64(p, &fs->d.state->mount_time,
-			     (uint64_t)now.tv_sec);
-		pmio_store64(p, &fs->d.state->alloc_head, 0);
-		pmio_commit64(p, &fs->d.state->clean, 0);
-		pmio_drain(p); /* ORDER: not-clean durable before any change */
+				if (ino && slot && slot->tail)
+					alloc_ino_mark_used(fs->a, ino);
+			}
+	} else if (!err) {
+		unsigned nt = fs->o.recovery_threads;
+
+		if (nt == 0) {
+			long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+			nt = n > 0 ? (unsigned)n : 1;
+		}
+		rebuild_all(fs, chunks, nch, nt, &mi->orphans_freed);
 	}
+	free(chunks);
+	return err;
+}
+
+/* The mount's own commit: sb_state says mounted, not clean, durably,
+ * before the first change (the saved allocator state is void from now). */
+static void mark_mounted(struct fs *fs)
+{
+	struct pmfs_sb_state *st = fs->d.state;
+	struct timespec now;
+
+	fs_now(&now);
+	pmio_store64(fs->d.p, &st->mount_count, st->mount_count + 1);
+	pmio_store64(fs->d.p, &st->mount_time, (uint64_t)now.tv_sec);
+	pmio_store64(fs->d.p, &st->alloc_head, 0);
+	pmio_commit64(fs->d.p, &st->clean, 0); /* the real commit */
+	pmio_drain(fs->d.p); /* ORDER: not-clean durable before any change */
+}
+
+int fs_mount_pmio(struct pmio *p, const struct fs_opts *o, struct fs **out,
+		  struct fs_mount_info *info, char *errbuf, size_t errlen)
+{
+	struct fs_mount_info mi = { 0 };
+	const struct pmfs_badblocks *badtab;
+	struct fs_inode *root;
+	struct fs *fs;
+	bool clean;
+	char dummy[8];
+	int err;
+
+	if (!errbuf) {
+		errbuf = dummy;
+		errlen = sizeof(dummy);
+	}
+	/* step 1: the superblock, by fmt_super_check */
+	fs = fs_new(o);
+	if (!fs)
+		return -ENOMEM;
+	err = ilog_dev_init(&fs->d, p, errbuf, errlen);
+	/* step 2: the journals (LOG(6)) */
+	if (!err)
+		err = recover_journals(fs, &mi, errbuf, errlen);
+	/* step 3: everything else the mount reads besides the logs */
+	if (!err)
+		err = mount_check(fs, &mi, &badtab, errbuf, errlen);
+	/* step 4: free space, saved or to rebuild */
+	if (!err)
+		err = load_allocator(fs, &mi, badtab, &clean);
+	/* step 5: inode numbers; after a crash the rebuild from the logs */
+	if (!err)
+		err = load_inodes(fs, &mi, clean, errbuf, errlen);
+	if (err)
+		goto out_free;
+	mi.was_clean = clean;
+	/* step 6: mounted, not clean, before the first change */
+	if (!fs->rdonly)
+		mark_mounted(fs);
+	/* step 7: the reserve for operations that free space, the root, the
+	 * log GC */
 	fs->reserve = 16 + 4ull * fs->d.nlanes;
 	if (fs->reserve > alloc_total_blocks(fs->a) / 8)
 		fs->reserve = alloc_total_blocks(fs->a) / 8;
 	alloc_set_reserve(fs->a, fs->reserve);
-	{
-		struct fs_inode *root;
-
-		err = fs_iget(fs, PMFS_ROOT_INO, &root);
-		if (!err)
-			fs_iput(fs, root);
-		if (err || !S_ISDIR(root->st.mode)) {
-			snprintf(errbuf, errlen,
-				 "root directory is missing or corrupt");
-			err = -EUCLEAN;
-			goto out_free;
-		}
+	err = fs_iget(fs, PMFS_ROOT_INO, &root);
+	if (!err) {
+		if (!S_ISDIR(root->st.mode))
+			err = -ENOTDIR;
+		fs_iput(fs, root);
+	}
+	if (err) {
+		snprintf(errbuf, errlen, "root directory is missing or corrupt; "
+					 "run fsck.pmfs");
+		err = -EUCLEAN;
+		goto out_free;
 	}
 	if (!fs->rdonly && gc_start(fs) != 0)
 		fprintf(stderr, "pmfs: log GC thread did not start\n");
