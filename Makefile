@@ -11,9 +11,9 @@
 #   make WERROR=1         warnings are errors (CI)
 #   make CROSS=aarch64-linux-gnu-     cross-build pmemio and its tests
 #
-# Sources are found by wildcard: every src/*/*.c goes into libpmfs.a except
-# the FUSE glue (src/fs/fuse_*.c), which only mount.pmfs links.  Every
-# tests/*/test_*.c is one Criterion suite, built as one binary.
+# Sources are found by wildcard: every src/*/*.c goes into libpmfs.a; each
+# tool is its folder (mkfs/, fsck/, mount/: mount.pmfs and its FUSE glue).
+# Every tests/*/test_*.c is one Criterion suite, built as one binary.
 
 CROSS ?=
 ifneq ($(CROSS),)
@@ -55,14 +55,17 @@ CRIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags criterion 2>/dev/null)
 CRIT_LIBS := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null)
 
 CFLAGS ?=
-CPPFLAGS += -D_GNU_SOURCE -Isrc -Isrc/format -Isrc/pmemio -Isrc/alloc \
-	-Isrc/log -Isrc/fs
+# One include root: a header is named by its module ("log/log.h").  A
+# module's private header (fs/fs_int.h, pmemio/pmio_int.h, ...) is included
+# only from its own folder, and from tests/ and fuzz/ (white-box), which
+# also reach the tools' folders ("fsck/fsck.h") through TEST_CPPFLAGS.
+CPPFLAGS += -D_GNU_SOURCE -Isrc
+TEST_CPPFLAGS := -I. -Itests/lib
 ALL_CFLAGS := -std=gnu11 -pthread -fPIC $(OPT) $(WARN) $(PKG_CFLAGS) $(CFLAGS)
 LDLIBS := $(PKG_LIBS) -lpthread
 ALL_LDFLAGS := -pthread $(SANLD) $(LDFLAGS)
 
-LIB_SRCS := $(filter-out src/fs/fuse_%.c,$(wildcard src/*/*.c))
-FUSE_SRCS := $(wildcard src/fs/fuse_*.c)
+LIB_SRCS := $(wildcard src/*/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB := $(BUILD)/libpmfs.a
 
@@ -72,7 +75,7 @@ TOOL_fsck := $(wildcard fsck/*.c)
 # fsck.pmfs but its main: also linked by the tests (the differential check)
 FSCK_LIB := $(BUILD)/libfsck.a
 FSCK_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(filter-out fsck/main.c,$(TOOL_fsck)))
-TOOL_mount := $(if $(wildcard mount/*.c),$(wildcard mount/*.c) $(FUSE_SRCS))
+TOOL_mount := $(wildcard mount/*.c)
 
 TEST_SRCS := $(wildcard tests/*/test_*.c)
 TEST_BINS := $(TEST_SRCS:%.c=$(BUILD)/%)
@@ -115,12 +118,11 @@ $(BUILD)/fsck.pmfs: $(BUILD)/fsck/main.o $(FSCK_LIB) $(LIB)
 $(BUILD)/mount.pmfs: $(TOOL_mount:%.c=$(BUILD)/%.o) $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FUSE_LIBS) $(LDLIBS)
 
-# the differential check (tests/lib/differ.c) runs fsck in-process
-$(TEST_HELPER_OBJS): CPPFLAGS += -Ifsck -Itests/lib
+$(TEST_HELPER_OBJS): CPPFLAGS += $(TEST_CPPFLAGS)
 
 $(BUILD)/tests/%: tests/%.c $(TEST_HELPER_OBJS) $(FSCK_LIB) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests/lib $(ALL_CFLAGS) $(CRIT_CFLAGS) -MMD -MP \
+	$(CC) $(CPPFLAGS) $(TEST_CPPFLAGS) $(ALL_CFLAGS) $(CRIT_CFLAGS) -MMD -MP \
 		$(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJS) $(FSCK_LIB) $(LIB) \
 		$(CRIT_LIBS) $(LDLIBS)
 

@@ -19,8 +19,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "fs.h"
-#include "pmemio.h"
+#include "fs/fs.h"
+#include "pmemio/pmemio.h"
 
 #ifndef PMFS_ROOT_INO
 #define PMFS_ROOT_INO 1u

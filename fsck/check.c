@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "fmt.h"
+#include "alloc/alloc.h"
+#include "format/fmt.h"
 #include "fsck.h"
-#include "pmemio.h"
+#include "pmemio/pmemio.h"
 
 #ifndef PMFS_VERSION
 #define PMFS_VERSION "0.1"

@@ -34,8 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "format.h"
-#include "log.h"
+#include "format/format.h"
+#include "log/log.h"
 
 /* fsck(8) exit codes */
 #define FSCK_EXIT_OK 0

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "format.h"
+#include "format/format.h"
 #include "fsck.h"
 
 #ifndef PMFS_VERSION

@@ -16,9 +16,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fmt.h"
+#include "format/fmt.h"
 #include "fsck.h"
-#include "pmemio.h"
+#include "pmemio/pmemio.h"
 
 /* Fill the device view from superblock sb (valid), as ilog_dev_init does
  * for block 0: used when only the copy is good and -n keeps block 0. */

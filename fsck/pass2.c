@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "fsck.h"
-#include "pmemio.h"
+#include "pmemio/pmemio.h"
 
 uint64_t fsck_word(const struct fsck *f, const le64 *w)
 {

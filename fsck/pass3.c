@@ -26,10 +26,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "alloc.h"
-#include "fmt.h"
+#include "alloc/alloc.h"
+#include "format/fmt.h"
 #include "fsck.h"
-#include "pmemio.h"
+#include "pmemio/pmemio.h"
 
 #define NSEC_MAX 999999999u
 

@@ -24,10 +24,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "alloc.h"
-#include "fmt.h"
+#include "alloc/alloc.h"
+#include "format/fmt.h"
 #include "fsck.h"
-#include "pmemio.h"
+#include "pmemio/pmemio.h"
 
 /* owner[] values besides inode numbers */
 #define OWN_FIXED UINT64_MAX

@@ -25,7 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fmt.h"
+#include "format/fmt.h"
 #include "fsck.h"
 
 /* Iterate over the inodes in use (model), in inode-number order. */

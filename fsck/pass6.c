@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fmt.h"
+#include "format/fmt.h"
 #include "fsck.h"
 
 #define FOR_EACH_INO(f, ip, ino)                                              \

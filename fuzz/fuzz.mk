@@ -28,7 +28,7 @@ FUZZ_ENV := PMFS_MKFS=$(BUILD)/mkfs.pmfs PMFS_FUZZ_STRICT=1 \
 
 $(FUZZ_BIN): $(FUZZ_SRCS) $(wildcard fsck/*.h src/*/*.h)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(CPPFLAGS) -Ifsck $(FUZZ_CFLAGS) $(PKG_CFLAGS) -o $@ \
+	$(FUZZ_CC) $(CPPFLAGS) $(TEST_CPPFLAGS) $(FUZZ_CFLAGS) $(PKG_CFLAGS) -o $@ \
 		$(FUZZ_SRCS) $(PKG_LIBS) -lpthread
 
 ifeq ($(shell command -v $(FUZZ_CC) 2>/dev/null),)

@@ -31,12 +31,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fmt.h"
-#include "format.h"
-#include "log.h"
-#include "fs.h"
-#include "fsck.h"
-#include "pmemio.h"
+#include "format/fmt.h"
+#include "format/format.h"
+#include "log/log.h"
+#include "fs/fs.h"
+#include "fsck/fsck.h"
+#include "pmemio/pmemio.h"
 
 #define IMG_SIZE (8u << 20)
 

@@ -32,8 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fmt.h"
-#include "pmemio.h"
+#include "format/fmt.h"
+#include "pmemio/pmemio.h"
 
 #ifndef PMFS_VERSION
 #define PMFS_VERSION "0.1"

@@ -1,7 +1,7 @@
 /*
  * mount.c - main of mount.pmfs: parse the command line (libfuse style and
  * the mount(8) helper style), mount the namespace with fs_mount(), hand it
- * to the FUSE glue (src/fs/fuse_ll.h), and unmount it cleanly with
+ * to the FUSE glue (fuse_ll.h), and unmount it cleanly with
  * fs_unmount() when the kernel unmounts or a signal arrives.
  *
  *   mount.pmfs [-fdsv] [-o opts] DEVICE MOUNTPOINT     (libfuse style)
@@ -36,9 +36,9 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "fs.h"
+#include "fs/fs.h"
 #include "fuse_ll.h"
-#include "pmemio.h"
+#include "pmemio/pmemio.h"
 
 #define EX_OK 0
 #define EX_USAGE 1

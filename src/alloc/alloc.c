@@ -3,7 +3,7 @@
  * per lane over a contiguous block range (bit set = used), a free counter
  * per lane, and one bitmap of inode numbers over the known chunks.
  */
-#include "alloc.h"
+#include "alloc/alloc.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fmt.h"
-#include "pmemio.h"
+#include "format/fmt.h"
+#include "pmemio/pmemio.h"
 
 struct alloc_lane {
 	pthread_mutex_t mu;

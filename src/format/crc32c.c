@@ -11,7 +11,7 @@
  * previous result to continue, so crc(crc(0, a), b) == crc(0, a || b) and
  * pmfs_crc32c(0, "123456789", 9) == 0xE3069283.
  */
-#include "fmt.h"
+#include "format/fmt.h"
 
 #include <pthread.h>
 #include <stdlib.h>

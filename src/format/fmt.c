@@ -6,7 +6,7 @@
  * over caller-provided memory: nothing here flushes or fences (pmemio
  * does), so the same code checks a mapping, a DRAM copy or a test buffer.
  */
-#include "fmt.h"
+#include "format/fmt.h"
 
 #include <errno.h>
 #include <stdarg.h>

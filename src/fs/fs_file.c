@@ -4,7 +4,7 @@
  * incl. truncate, fallocate, SEEK_DATA/SEEK_HOLE and xattrs.  Every change
  * is one inode's: LOG(4), 2 fences.
  */
-#include "fs_int.h"
+#include "fs/fs_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,8 +15,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "fmt.h"
-#include "pmemio.h"
+#include "format/fmt.h"
+#include "pmemio/pmemio.h"
 
 #define BS PMFS_BLOCK_SIZE
 

@@ -16,7 +16,7 @@
  * (not the size: an ATTR with SIZE drops blocks past EOF, which would
  * lose FALLOC_FL_KEEP_SIZE preallocation).
  */
-#include "fs_int.h"
+#include "fs/fs_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -24,8 +24,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fmt.h"
-#include "pmemio.h"
+#include "format/fmt.h"
+#include "pmemio/pmemio.h"
 
 #define GC_MIN_PAGES 4
 

@@ -8,7 +8,7 @@
  * meanwhile the call starts over.  Renames across directories hold the
  * rename mutex first, so the ancestor check sees a stable tree.
  */
-#include "fs_int.h"
+#include "fs/fs_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,9 +18,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fmt.h"
-#include "pmemio.h"
-#include "seed.h"
+#include "format/fmt.h"
+#include "pmemio/pmemio.h"
+#include "pmemio/seed.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)

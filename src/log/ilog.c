@@ -3,7 +3,7 @@
  * chain, the single-inode tail commit (LOG(4)) and the validated walk
  * (LOG(2), LOG(3)).  See log.h.
  */
-#include "log.h"
+#include "log/log.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "fmt.h"
-#include "pmemio.h"
+#include "alloc/alloc.h"
+#include "format/fmt.h"
+#include "pmemio/pmemio.h"
 
 int ilog_dev_init(struct ilog_dev *d, struct pmio *p, char *why,
 		  size_t whylen)

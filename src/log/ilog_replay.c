@@ -13,15 +13,15 @@
  * DENTRY_DEL of an absent name is allowed and, like an ADD, raises the
  * highest cookie seen (the "." DEL a compaction writes carries it).
  */
-#include "log.h"
+#include "log/log.h"
 
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "fmt.h"
-#include "pmemio.h"
+#include "alloc/alloc.h"
+#include "format/fmt.h"
+#include "pmemio/pmemio.h"
 
 static void ts_from(struct timespec *ts, const struct pmfs_time *t)
 {

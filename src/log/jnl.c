@@ -2,15 +2,15 @@
  * jnl.c - the per-lane redo journal (LOG(5), LOG(7)) and its recovery at
  * mount (LOG(6)).  See log.h.
  */
-#include "log.h"
+#include "log/log.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "fmt.h"
-#include "pmemio.h"
+#include "format/fmt.h"
+#include "pmemio/pmemio.h"
 
 int jnl_add(struct jnl_tx *t, const struct ilog_dev *d, const void *word,
 	    uint64_t v)

@@ -12,7 +12,7 @@
  * changes, extents only in regular files, directory entries only in
  * directories, a symlink target only in a symlink.
  */
-#include "log.h"
+#include "log/log.h"
 
 #include <dirent.h>
 #include <errno.h>

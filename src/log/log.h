@@ -99,8 +99,8 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "fmt.h"
-#include "format.h"
+#include "format/fmt.h"
+#include "format/format.h"
 
 struct pmio;
 struct alloc;

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch.h"
+#include "pmemio/arch.h"
 
 /* Pick the best table the CPU has, or the one `want` names if it has it. */
 const struct pmio_arch *pmio_arch_select(const char *want)

@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <sys/auxv.h>
 
-#include "arch.h"
+#include "pmemio/arch.h"
 
 #ifndef HWCAP_DCPOP
 #define HWCAP_DCPOP (1UL << 16)

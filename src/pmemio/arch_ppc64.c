@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <sys/auxv.h>
 
-#include "arch.h"
+#include "pmemio/arch.h"
 
 #ifndef PPC_FEATURE2_ARCH_3_1
 #define PPC_FEATURE2_ARCH_3_1 0x00040000

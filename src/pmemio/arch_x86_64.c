@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "arch.h"
+#include "pmemio/arch.h"
 
 #define X86_LINE 64u
 

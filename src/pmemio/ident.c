@@ -7,7 +7,7 @@
  * PLATFORM.md describes.  With no NVDIMMs, libndctl still opens and every
  * loop is empty.  Read-only: nothing here changes a namespace.
  */
-#include "ident.h"
+#include "pmemio/ident.h"
 
 #include <daxctl/libdaxctl.h>
 #include <errno.h>

@@ -35,9 +35,9 @@
  * primitive; like libpmem2, pmemio then aborts with a one-line message
  * (the state on media is then what a power cut would leave).
  */
-#include "pmio_int.h"
-#include "ident.h"
-#include "seed.h"
+#include "pmemio/pmio_int.h"
+#include "pmemio/ident.h"
+#include "pmemio/seed.h"
 
 /*
  * Seeded bugs (seed.h) for the crash tests.  The flag lives here; the

@@ -6,8 +6,8 @@
 #ifndef PMFS_PMIO_INT_H
 #define PMFS_PMIO_INT_H
 
-#include "arch.h"
-#include "pmemio.h"
+#include "pmemio/arch.h"
+#include "pmemio/pmemio.h"
 
 struct pmem2_source;
 struct pmem2_map;

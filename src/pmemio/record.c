@@ -61,7 +61,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "pmio_int.h"
+#include "pmemio/pmio_int.h"
 
 #define REC_SLOTS 16 /* recordings tracked at once per process */
 

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pmio_int.h"
-#include "seed.h"
+#include "pmemio/pmio_int.h"
+#include "pmemio/seed.h"
 
 static enum pmio_seed_kind seed_kind;
 static unsigned long seed_n;      /* the N of the spec, >= 1 */

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "fmt.h"
-#include "pmemio.h"
+#include "alloc/alloc.h"
+#include "format/fmt.h"
+#include "pmemio/pmemio.h"
 #include "testutil.h"
 
 #define DS 100u

@@ -16,7 +16,7 @@ $(CRASHTEST): tests/crash/crashtest.c tests/crash/harness.c \
 		tests/crash/harness.h tests/crash/workloads.c \
 		$(TEST_HELPER_OBJS) $(FSCK_LIB) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests/lib -Itests/crash $(ALL_CFLAGS) \
+	$(CC) $(CPPFLAGS) $(TEST_CPPFLAGS) -Itests/crash $(ALL_CFLAGS) \
 		$(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJS) $(FSCK_LIB) $(LIB) $(LDLIBS)
 
 .PHONY: crashtest crashtest-tool

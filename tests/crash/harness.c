@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "pmemio.h"
-#include "seed.h"
+#include "pmemio/pmemio.h"
+#include "pmemio/seed.h"
 #include "testutil.h"
 
 #define CH_PROBE "__crash_probe"

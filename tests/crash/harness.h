@@ -42,7 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fs.h"
+#include "fs/fs.h"
 
 struct ch_run;
 

@@ -7,7 +7,7 @@
  */
 #include "crash_suite.h"
 
-#include "seed.h"
+#include "pmemio/seed.h"
 
 #define SEED_MAX_N 4
 

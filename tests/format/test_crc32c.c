@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fmt.h"
+#include "format/fmt.h"
 
 typedef uint32_t (*crc_fn)(uint32_t, const void *, size_t);
 

@@ -10,7 +10,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "fmt.h"
+#include "format/fmt.h"
 
 #define OFF(type, field, want)                                                \
 	cr_expect_eq(offsetof(struct type, field), (size_t)(want),            \

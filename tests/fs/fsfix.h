@@ -12,8 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fs.h"
-#include "pmemio.h"
+#include "fs/fs.h"
+#include "pmemio/pmemio.h"
 #include "testutil.h"
 
 static char *fx_path __attribute__((unused));

@@ -12,8 +12,8 @@
 
 #include <stdio.h>
 
-#include "format.h"
-#include "log.h"
+#include "format/format.h"
+#include "log/log.h"
 
 #define FW_MAX 65536
 

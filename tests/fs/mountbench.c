@@ -18,9 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fs.h"
-#include "fs_int.h"
-#include "pmemio.h"
+#include "fs/fs.h"
+#include "fs/fs_int.h"
+#include "pmemio/pmemio.h"
 
 static double now_s(void)
 {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs_int.h"
+#include "fs/fs_int.h"
 
 #define NPG 5000u
 #define UNW (1ull << 63)

@@ -7,7 +7,7 @@
 
 #include <fcntl.h>
 #include <linux/falloc.h>
-#include "format.h"
+#include "format/format.h"
 #include <stdio.h>
 #include <sys/xattr.h>
 #include <unistd.h>

@@ -26,9 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "format.h"
-#include "fs.h"
-#include "pmemio.h"
+#include "format/format.h"
+#include "fs/fs.h"
+#include "pmemio/pmemio.h"
 
 extern char **environ;
 

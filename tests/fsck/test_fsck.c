@@ -26,10 +26,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fmt.h"
-#include "fs.h"
-#include "log.h"
-#include "pmemio.h"
+#include "format/fmt.h"
+#include "fs/fs.h"
+#include "log/log.h"
+#include "pmemio/pmemio.h"
 #include "differ.h"
 #include "testutil.h"
 

@@ -13,9 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fs.h"
-#include "fsck.h"
-#include "pmemio.h"
+#include "fs/fs.h"
+#include "fsck/fsck.h"
+#include "pmemio/pmemio.h"
 #include "treewalk.h"
 
 static const char *const documented[] = {

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "format.h"
-#include "log.h"
+#include "format/format.h"
+#include "log/log.h"
 
 #define TW_READ (1u << 20)
 

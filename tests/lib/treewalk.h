@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fs.h"
+#include "fs/fs.h"
 
 /* A name in a directory. */
 struct tw_ent {

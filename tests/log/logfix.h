@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "fmt.h"
-#include "log.h"
-#include "pmemio.h"
+#include "alloc/alloc.h"
+#include "format/fmt.h"
+#include "log/log.h"
+#include "pmemio/pmemio.h"
 #include "testutil.h"
 
 static char *lx_path __attribute__((unused));

@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fmt.h"
+#include "format/fmt.h"
 #include "testutil.h"
 
 #define MiB (1ull << 20)

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch.h"
+#include "pmemio/arch.h"
 
 int main(void)
 {

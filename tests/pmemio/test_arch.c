@@ -25,7 +25,7 @@
 #include <sys/auxv.h>
 #endif
 
-#include "arch.h"
+#include "pmemio/arch.h"
 
 /* What the rules of DESIGN.md say this CPU must get, asked independently. */
 static const char *expected_best(void)

@@ -22,7 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "pmemio.h"
+#include "pmemio/pmemio.h"
 #include "testutil.h"
 
 #define MIB (1024u * 1024u)

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pmemio.h"
-#include "pmio_int.h" /* pmio_rec_detach, as pmio_close calls it */
+#include "pmemio/pmemio.h"
+#include "pmemio/pmio_int.h" /* pmio_rec_detach, as pmio_close calls it */
 #include "testutil.h"
 
 #define IMG_SIZE (256 * 1024)

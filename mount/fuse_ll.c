@@ -53,8 +53,8 @@
 
 #include <fuse_lowlevel.h>
 
-#include "format.h"
-#include "fs.h"
+#include "format/format.h"
+#include "fs/fs.h"
 #include "fuse_ll.h"
 
 #define PM_TIMEOUT 3600.0          /* entry, negative entry, attr cache */
