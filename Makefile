@@ -1,9 +1,10 @@
 # pmfs - one non-recursive GNU Makefile.
 #
 #   make                  build libpmfs.a and the three tools into build/
-#   make check            every test: unit suites, tool tests, the unit
-#                         suites again under ASan+UBSan, the cross-build
-#                         instruction check, a bounded fsck fuzzing run
+#   make check            every test: unit suites, tool tests, the tools
+#                         free of test code (nm), the unit suites again
+#                         under ASan+UBSan, the cross-build instruction
+#                         check, bounded fuzzing runs
 #   make install          PREFIX=/usr/local DESTDIR=; tools into sbin, man
 #                         pages into man5/man8
 #   make SANITIZE=address,undefined   sanitizer build
@@ -85,7 +86,7 @@ TEST_HELPER_OBJS := $(TEST_HELPERS:%.c=$(BUILD)/%.o)
 MAN8 := $(wildcard man/*.8)
 MAN5 := $(wildcard man/*.5)
 
-.PHONY: all lib tools tests check check-unit check-asan check-cross \
+.PHONY: all lib tools tests check check-unit check-asan check-cross check-nm \
 	install uninstall clean demo
 .DEFAULT_GOAL := all
 .SECONDARY:
@@ -144,9 +145,22 @@ check-cross:
 	@BUILD=$(BUILD) scripts/cross-check.sh
 	@echo "cross-check 3 0 3" >$(BUILD)/cross-summary
 
-check: check-unit check-asan check-cross fuzz-check
+# Test code stays out of the tools: no seeded bug, no seed hook.
+check-nm: tools
+	@rm -f $(BUILD)/nm-summary
+	@for t in $(BUILT_TOOLS); do \
+		if nm $$t | grep -i seed; then \
+			echo "check-nm: FAIL: $$t carries test code (above)"; \
+			exit 1; \
+		fi; \
+	done
+	@echo "check-nm: no seed symbols in $(notdir $(BUILT_TOOLS))"
+	@echo "check-nm $(words $(BUILT_TOOLS)) 0 $(words $(BUILT_TOOLS))" \
+		>$(BUILD)/nm-summary
+
+check: check-unit check-nm check-asan check-cross fuzz-check
 	@scripts/summary.sh $(BUILD)/test-summary $(BUILD)/asan/test-summary \
-		$(BUILD)/cross-summary
+		$(BUILD)/cross-summary $(BUILD)/nm-summary
 
 # ---- the main job on the embedded default ----------------------------------
 

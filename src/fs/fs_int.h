@@ -298,6 +298,21 @@ int gc_compact(struct fs *fs, struct fs_inode *ip);
 int gc_start(struct fs *fs);
 void gc_stop(struct fs *fs); /* called with no inode lock held */
 
+/* ---- fault injection for the tests ------------------------------------ */
+
+/*
+ * The crash harness's seeded bugs inside the core (tests/lib/seed.c) set
+ * this while one is armed; no product program does.  dentry_del removes
+ * a directory entry of dp by rewriting its DENTRY_ADD in place into the
+ * DENTRY_DEL in b, outside the journal: 0 when it did (b then holds the
+ * entry as written; the caller applies it to DRAM), else the rename logs
+ * the DEL as it should.
+ */
+struct fs_inject {
+	int (*dentry_del)(struct fs *fs, struct fs_inode *dp, union lent_buf *b);
+};
+extern const struct fs_inject *fs_inject; /* fs_namei.c; NULL */
+
 /* ---- operations (fs_op.c) ---------------------------------------------- */
 
 void fs_op_init(struct fs_op *op, struct fs *fs, unsigned aflags);

@@ -20,7 +20,6 @@
 
 #include "format/fmt.h"
 #include "pmemio/pmemio.h"
-#include "pmemio/seed.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -602,53 +601,8 @@ static uint32_t *nlk_of(struct nlk *v, int *nv, struct fs_inode *ip)
 	return &v[(*nv)++].nlink;
 }
 
-/* ---- seeded bug (crash harness mutation test, seed.h) ---------------- */
-
-struct seed_find {
-	uint64_t cookie, off;
-	const char *name;
-	size_t nlen;
-};
-
-static int seed_find_add(void *arg, const struct pmfs_lentry *e, uint64_t off)
-{
-	struct seed_find *f = arg;
-	const struct pmfs_le_dentry *de = (const void *)e;
-
-	if (e->type == PMFS_LE_DENTRY_ADD && de->cookie == f->cookie &&
-	    de->name_len == f->nlen && !memcmp(de->name, f->name, f->nlen))
-		f->off = off;
-	return 0;
-}
-
-/*
- * PMIO_SEED_DENTRY_IN_PLACE, a deliberate bug: remove the entry `name`
- * (cookie) from dp by rewriting its DENTRY_ADD in the log into a
- * DENTRY_DEL in place, word by word, outside the journal, so a crash
- * leaves a torn entry or the rename half done.  b holds the DEL; it gets
- * the old entry's seq and crc (the caller applies it to DRAM).
- */
-static int seed_dentry_in_place(struct fs *fs, struct fs_inode *dp,
-				union lent_buf *b)
-{
-	const struct pmfs_le_dentry *del = (const void *)&b->h;
-	struct seed_find f = { del->cookie, 0, (const char *)del->name,
-			       del->name_len };
-	uint64_t *old;
-
-	if (ilog_walk(&fs->d, dp->ino, dp->pos.head, dp->pos.tail,
-		      seed_find_add, NULL, &f, true, NULL) ||
-	    !f.off)
-		return -ENOENT;
-	old = ilog_ptr(&fs->d, f.off);
-	b->h.seq = ((const struct pmfs_lentry *)old)->seq;
-	fmt_entry_seal(dp->ino, &b->h);
-	for (size_t i = 0; i < b->h.len / 8; i++)
-		if (old[i] != b->w[i])
-			pmio_store64(fs->d.p, &old[i], b->w[i]);
-	pmio_flush(fs->d.p, old, b->h.len);
-	return 0;
-}
+/* Fault injection for the tests (fs_int.h): NULL in product programs. */
+const struct fs_inject *fs_inject;
 
 int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 	      uint64_t newparent, const char *newname, unsigned flags)
@@ -800,9 +754,8 @@ again:
 			(*snl)--;
 		lent_dentry(&b, PMFS_LE_DENTRY_DEL, s_ino, s_gen, s_cookie,
 			    s_ft, name, sn, *snl, &now);
-		if (__builtin_expect(pmio_seed_on, 0) && !xchg &&
-		    pmio_seed_core(PMIO_SEED_DENTRY_IN_PLACE) &&
-		    seed_dentry_in_place(fs, sp, &b) == 0)
+		if (__builtin_expect(fs_inject != NULL, 0) && !xchg &&
+		    fs_inject->dentry_del(fs, sp, &b) == 0)
 			/* the log has changed already: DRAM follows it now,
 			 * so a compaction in the commit keeps the DEL */
 			fs_apply(fs, sp, &b.h, false);

@@ -37,19 +37,11 @@
  */
 #include "pmemio/pmio_int.h"
 #include "pmemio/ident.h"
-#include "pmemio/seed.h"
+#include "pmemio/inject.h"
 
-/*
- * Seeded bugs (seed.h) for the crash tests.  The flag lives here; the
- * hooks live in seed.c, which only programs that arm a seed link (the
- * crash tests), so they are weak references: called only while a seed is
- * armed, which needs seed.c.  Production binaries carry none of it.
- */
-int pmio_seed_on;
-#pragma weak pmio_seed_drain
-#pragma weak pmio_seed_flush
-#pragma weak pmio_seed_commit
-#pragma weak pmio_seed_store
+/* Fault injection for the tests (inject.h): NULL in every program but
+ * the crash tests. */
+const struct pmio_inject *pmio_inject;
 
 #include <assert.h>
 #include <errno.h>
@@ -768,8 +760,8 @@ void pmio_flush(struct pmio *p, const void *addr, size_t len)
 {
 	uintptr_t line, first, last;
 
-	if (__builtin_expect(pmio_seed_on, 0) && pmio_seed_flush(p))
-		return; /* seeded bug (seed.h), crash tests only */
+	if (__builtin_expect(pmio_inject != NULL, 0) && pmio_inject->flush(p))
+		return; /* an injected fault (inject.h), tests only */
 	if (p->flags & PMIO_O_RECORD)
 		pmio_rec_flush(p, addr, len);
 	if (len == 0)
@@ -794,8 +786,8 @@ void pmio_flush(struct pmio *p, const void *addr, size_t len)
 /* Every earlier flush of this thread is durable on return. */
 void pmio_drain(struct pmio *p)
 {
-	if (__builtin_expect(pmio_seed_on, 0) && pmio_seed_drain(p))
-		return; /* seeded bug (seed.h), crash tests only */
+	if (__builtin_expect(pmio_inject != NULL, 0) && pmio_inject->drain(p))
+		return; /* an injected fault (inject.h), tests only */
 	if (p->flags & PMIO_O_RECORD)
 		pmio_rec_drain(p);
 	/* ORDER: earlier flushes complete before later stores. */
@@ -815,8 +807,8 @@ void pmio_persist(struct pmio *p, const void *addr, size_t len)
 void pmio_memcpy_nodrain(struct pmio *p, void *dst, const void *src,
 			 size_t len)
 {
-	if (__builtin_expect(pmio_seed_on, 0))
-		pmio_seed_store(p);
+	if (__builtin_expect(pmio_inject != NULL, 0))
+		pmio_inject->store(p);
 	if (len >= PMIO_NT_MIN && p->gran != PMIO_GRAN_PAGE &&
 	    p->arch->memcpy_nt) {
 		/*
@@ -825,7 +817,8 @@ void pmio_memcpy_nodrain(struct pmio *p, void *dst, const void *src,
 		 */
 		p->arch->memcpy_nt(dst, src, len);
 		if ((p->flags & PMIO_O_RECORD) &&
-		    !(__builtin_expect(pmio_seed_on, 0) && pmio_seed_flush(p)))
+		    !(__builtin_expect(pmio_inject != NULL, 0) &&
+		      pmio_inject->flush(p)))
 			pmio_rec_flush(p, dst, len);
 	} else {
 		memcpy(dst, src, len);
@@ -837,8 +830,8 @@ void pmio_memcpy_nodrain(struct pmio *p, void *dst, const void *src,
 /* Set and flush; durable after the next drain. */
 void pmio_memset_nodrain(struct pmio *p, void *dst, int c, size_t len)
 {
-	if (__builtin_expect(pmio_seed_on, 0))
-		pmio_seed_store(p);
+	if (__builtin_expect(pmio_inject != NULL, 0))
+		pmio_inject->store(p);
 	memset(dst, c, len);
 	pmio_flush(p, dst, len);
 	stats_add(&stats_get()->bytes, len);
@@ -848,8 +841,8 @@ void pmio_memset_nodrain(struct pmio *p, void *dst, int c, size_t len)
 void pmio_memcpy_noflush(struct pmio *p, void *dst, const void *src,
 			 size_t len)
 {
-	if (__builtin_expect(pmio_seed_on, 0))
-		pmio_seed_store(p);
+	if (__builtin_expect(pmio_inject != NULL, 0))
+		pmio_inject->store(p);
 	memcpy(dst, src, len);
 	stats_add(&stats_get()->bytes, len);
 }
@@ -857,8 +850,8 @@ void pmio_memcpy_noflush(struct pmio *p, void *dst, const void *src,
 /* Set only; nothing is durable until the caller flushes and drains. */
 void pmio_memset_noflush(struct pmio *p, void *dst, int c, size_t len)
 {
-	if (__builtin_expect(pmio_seed_on, 0))
-		pmio_seed_store(p);
+	if (__builtin_expect(pmio_inject != NULL, 0))
+		pmio_inject->store(p);
 	memset(dst, c, len);
 	stats_add(&stats_get()->bytes, len);
 }
@@ -866,8 +859,8 @@ void pmio_memset_noflush(struct pmio *p, void *dst, int c, size_t len)
 /* One aligned 8-byte store (invariant 2); not flushed, not durable yet. */
 void pmio_store64(struct pmio *p, uint64_t *dst, uint64_t v)
 {
-	if (__builtin_expect(pmio_seed_on, 0))
-		pmio_seed_store(p);
+	if (__builtin_expect(pmio_inject != NULL, 0))
+		pmio_inject->store(p);
 	assert(((uintptr_t)dst & 7) == 0);
 	__atomic_store_n(dst, v, __ATOMIC_RELAXED);
 	stats_add(&stats_get()->bytes, 8);
@@ -876,8 +869,8 @@ void pmio_store64(struct pmio *p, uint64_t *dst, uint64_t v)
 /* Store and flush one commit word; durable after the next drain. */
 void pmio_commit64(struct pmio *p, uint64_t *dst, uint64_t v)
 {
-	if (__builtin_expect(pmio_seed_on, 0))
-		pmio_seed_commit(p);
+	if (__builtin_expect(pmio_inject != NULL, 0))
+		pmio_inject->commit(p);
 	pmio_store64(p, dst, v);
 	pmio_flush(p, dst, sizeof(*dst));
 }

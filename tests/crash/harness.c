@@ -21,7 +21,7 @@
 
 #include "harness.h"
 #include "pmemio/pmemio.h"
-#include "pmemio/seed.h"
+#include "seed.h"
 #include "testutil.h"
 
 #define CH_PROBE "__crash_probe"

@@ -7,7 +7,7 @@
  */
 #include "crash_suite.h"
 
-#include "pmemio/seed.h"
+#include "seed.h"
 
 #define SEED_MAX_N 4
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "pmemio/seed.h"
+#include "seed.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)

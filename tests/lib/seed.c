@@ -1,21 +1,29 @@
 /*
  * seed.c - seeded bugs for the crash harness's mutation test (seed.h): a
  * test arms one, the recorded workload runs with the bug in place, and the
- * harness must then report failing crash images.  Only mappings opened
- * with PMIO_O_RECORD are affected, so the harness's own checks (recovery
- * and fsck on scratch images) run with correct persistence.
- *
- * pmio_seed_on is defined in pmemio.c (which holds weak references to the
- * hooks here, so that programs without seeds do not link this file).
- * State is process-global and not locked: the crash tests run a workload
- * on one thread.
+ * harness must then report failing crash images.  Arming installs the
+ * hooks below at pmemio's injection points (pmemio/inject.h) and the
+ * core's (fs_inject); only mappings opened with PMIO_O_RECORD are
+ * affected, so the harness's own checks (recovery and fsck on scratch
+ * images) run with correct persistence.  Test code only: no product
+ * program links it.  State is process-global and not locked: the crash
+ * tests run a workload on one thread.
  */
+#include "seed.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "format/fmt.h"
+#include "fs/fs_int.h"
+#include "pmemio/inject.h"
 #include "pmemio/pmio_int.h"
-#include "pmemio/seed.h"
+
+int pmio_seed_on;
+
+static const struct pmio_inject pmio_hooks;
+static const struct fs_inject core_hooks;
 
 static enum pmio_seed_kind seed_kind;
 static unsigned long seed_n;      /* the N of the spec, >= 1 */
@@ -60,6 +68,10 @@ int pmio_seed_arm(const char *spec)
 			seed_hit = 0;
 			seed_deferred = 0;
 			pmio_seed_on = 1;
+			if (seed_kind == PMIO_SEED_DENTRY_IN_PLACE)
+				fs_inject = &core_hooks;
+			else
+				pmio_inject = &pmio_hooks;
 			return 0;
 		}
 	}
@@ -68,6 +80,8 @@ int pmio_seed_arm(const char *spec)
 
 void pmio_seed_disarm(void)
 {
+	pmio_inject = NULL;
+	fs_inject = NULL;
 	pmio_seed_on = 0;
 	seed_kind = PMIO_SEED_NONE;
 	seed_deferred = 0;
@@ -76,14 +90,6 @@ void pmio_seed_disarm(void)
 unsigned long pmio_seed_hits(void)
 {
 	return seed_hit;
-}
-
-bool pmio_seed_core(enum pmio_seed_kind kind)
-{
-	if (!pmio_seed_on || seed_kind != kind || ++seed_core_calls != seed_n)
-		return false;
-	seed_hit++;
-	return true;
 }
 
 /* Run a held-back drain now (early-commit: the next primitive was not the
@@ -98,7 +104,7 @@ static void seed_release(struct pmio *p)
 	seed_replaying = 0;
 }
 
-bool pmio_seed_drain(struct pmio *p)
+static bool seed_drain(struct pmio *p)
 {
 	if (!(p->flags & PMIO_O_RECORD) || seed_replaying)
 		return false;
@@ -125,7 +131,7 @@ bool pmio_seed_drain(struct pmio *p)
 	}
 }
 
-bool pmio_seed_flush(struct pmio *p)
+static bool seed_flush(struct pmio *p)
 {
 	if (!(p->flags & PMIO_O_RECORD))
 		return false;
@@ -138,7 +144,7 @@ bool pmio_seed_flush(struct pmio *p)
 	return false;
 }
 
-void pmio_seed_commit(struct pmio *p)
+static void seed_commit(struct pmio *p)
 {
 	if (!(p->flags & PMIO_O_RECORD) || seed_kind != PMIO_SEED_EARLY_COMMIT)
 		return;
@@ -148,8 +154,71 @@ void pmio_seed_commit(struct pmio *p)
 	}
 }
 
-void pmio_seed_store(struct pmio *p)
+static void seed_store(struct pmio *p)
 {
 	if ((p->flags & PMIO_O_RECORD) && seed_kind == PMIO_SEED_EARLY_COMMIT)
 		seed_release(p);
 }
+
+/* ---- the core's seed: dentry-in-place --------------------------------- */
+
+struct seed_find {
+	uint64_t cookie, off;
+	const char *name;
+	size_t nlen;
+};
+
+static int seed_find_add(void *arg, const struct pmfs_lentry *e, uint64_t off)
+{
+	struct seed_find *f = arg;
+	const struct pmfs_le_dentry *de = (const void *)e;
+
+	if (e->type == PMFS_LE_DENTRY_ADD && de->cookie == f->cookie &&
+	    de->name_len == f->nlen && !memcmp(de->name, f->name, f->nlen))
+		f->off = off;
+	return 0;
+}
+
+/*
+ * PMIO_SEED_DENTRY_IN_PLACE, a deliberate bug: remove the entry `name`
+ * (cookie) from dp by rewriting its DENTRY_ADD in the log into a
+ * DENTRY_DEL in place, word by word, outside the journal, so a crash
+ * leaves a torn entry or the rename half done.  b holds the DEL; it gets
+ * the old entry's seq and crc (the caller applies it to DRAM).
+ */
+static int seed_dentry_del(struct fs *fs, struct fs_inode *dp,
+			   union lent_buf *b)
+{
+	if (!pmio_seed_on || seed_kind != PMIO_SEED_DENTRY_IN_PLACE ||
+	    ++seed_core_calls != seed_n)
+		return -EAGAIN;
+	seed_hit++;
+	const struct pmfs_le_dentry *del = (const void *)&b->h;
+	struct seed_find f = { del->cookie, 0, (const char *)del->name,
+			       del->name_len };
+	uint64_t *old;
+
+	if (ilog_walk(&fs->d, dp->ino, dp->pos.head, dp->pos.tail,
+		      seed_find_add, NULL, &f, true, NULL) ||
+	    !f.off)
+		return -ENOENT;
+	old = ilog_ptr(&fs->d, f.off);
+	b->h.seq = ((const struct pmfs_lentry *)old)->seq;
+	fmt_entry_seal(dp->ino, &b->h);
+	for (size_t i = 0; i < b->h.len / 8; i++)
+		if (old[i] != b->w[i])
+			pmio_store64(fs->d.p, &old[i], b->w[i]);
+	pmio_flush(fs->d.p, old, b->h.len);
+	return 0;
+}
+
+static const struct pmio_inject pmio_hooks = {
+	.drain = seed_drain,
+	.flush = seed_flush,
+	.commit = seed_commit,
+	.store = seed_store,
+};
+
+static const struct fs_inject core_hooks = {
+	.dentry_del = seed_dentry_del,
+};
