@@ -20,27 +20,15 @@
 #include "fsck.h"
 #include "pmemio/pmemio.h"
 
-/* Fill the device view from superblock sb (valid), as ilog_dev_init does
- * for block 0: used when only the copy is good and -n keeps block 0. */
+/* The device view from superblock sb (valid): block 0's, or the copy's
+ * when only the copy is good and -n keeps block 0. */
 static void dev_from(struct fsck *f, const struct pmfs_super *sb)
 {
 	struct fmt_geometry g;
-	struct ilog_dev *d = &f->d;
 
 	fmt_super_geometry(sb, &g);
-	memset(d, 0, sizeof(*d));
-	d->p = f->p;
-	d->base = f->base;
-	d->size = f->size;
-	d->total_blocks = g.total_blocks;
-	d->data_start = g.data_start;
-	d->nlanes = g.nlanes;
-	d->itdir = (le64 *)(f->base + fmt_blk_off(g.itdir_start));
-	d->jnl = (struct pmfs_journal *)(f->base + fmt_blk_off(g.journal_start));
-	d->state = (struct pmfs_sb_state *)(f->base + PMFS_SB_STATE_OFF);
-	for (unsigned l = 0; l < PMFS_MAX_LANES; l++) /* jnl_lane_hold */
-		pthread_mutex_init(&d->lane_mu[l], NULL);
-	f->itdir_media = d->itdir;
+	ilog_dev_view(&f->d, f->p, &g);
+	f->itdir_media = f->d.itdir;
 }
 
 /* Copy one superblock over the other; durable on return. */

@@ -147,6 +147,7 @@ static int claim_pages(struct fsck *f, struct fino *ip)
 static int copy_block(struct fsck *f, struct fino *ip, const struct claim *c)
 {
 	struct timespec ts;
+	union lent_buf b;
 	uint64_t nb;
 	int err;
 
@@ -161,47 +162,21 @@ static int copy_block(struct fsck *f, struct fino *ip, const struct claim *c)
 	pmio_memcpy_nodrain(f->p, f->base + fmt_blk_off(nb),
 			    f->base + fmt_blk_off(c->blk), PMFS_BLOCK_SIZE);
 	clock_gettime(CLOCK_REALTIME, &ts);
-	if (c->symlink) {
-		struct pmfs_le_symlink s;
-
-		memset(&s, 0, sizeof(s));
-		s.h.type = PMFS_LE_SYMLINK;
-		s.h.len = sizeof(s);
-		s.len = ip->sllen;
-		s.blk = nb;
-		return fsck_append(f, ip, &s.h);
-	} else {
-		struct pmfs_le_write w;
-
-		memset(&w, 0, sizeof(w));
-		w.h.type = PMFS_LE_WRITE;
-		w.h.len = sizeof(w);
-		w.pgoff = c->pgoff;
-		w.nblocks = 1;
-		w.flags = c->flags;
-		w.blk = nb;
-		w.size = ip->size;
-		w.mtime = ip->mtime;
-		w.ctime.sec = (uint64_t)ts.tv_sec;
-		w.ctime.nsec = (uint32_t)ts.tv_nsec;
-		return fsck_append(f, ip, &w.h);
-	}
+	if (c->symlink)
+		return fsck_append(f, ip, lent_symlink(&b, NULL, ip->sllen, nb));
+	return fsck_append(f, ip,
+			   lent_write(&b, c->pgoff, 1, c->flags, nb, ip->size,
+				      &ip->st.mtime, &ts));
 }
 
+/* Punch the block of claim c out of ip's file (a hole, same size). */
 static int punch(struct fsck *f, struct fino *ip, const struct claim *c)
 {
-	struct pmfs_le_write w;
+	union lent_buf b;
 
-	memset(&w, 0, sizeof(w));
-	w.h.type = PMFS_LE_WRITE;
-	w.h.len = sizeof(w);
-	w.pgoff = c->pgoff;
-	w.nblocks = 1;
-	w.flags = PMFS_WR_HOLE;
-	w.size = ip->size;
-	w.mtime = ip->mtime;
-	w.ctime = ip->mtime;
-	return fsck_append(f, ip, &w.h);
+	return fsck_append(f, ip,
+			   lent_write(&b, c->pgoff, 1, PMFS_WR_HOLE, 0, ip->size,
+				      &ip->st.mtime, &ip->st.mtime));
 }
 
 static void resolve(struct fsck *f, struct claims *cl)

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "format/fmt.h"
 #include "fsck.h"
@@ -72,11 +73,10 @@ static void check_xattrs(struct fsck *f, struct fino *ip)
 
 	while (i < ip->nxa && !f->operr) {
 		struct fxattr *x = &ip->xa[i];
-		_Alignas(8) uint8_t buf[sizeof(struct pmfs_le_xattr) +
-					PMFS_XATTR_NAME_MAX + 8];
-		struct pmfs_le_xattr *del = (void *)buf;
-
 		const char *why = NULL;
+		struct timespec now;
+		union lent_buf b;
+
 
 		if (memchr(x->name, 0, x->nlen))
 			why = "with a NUL byte";
@@ -95,12 +95,10 @@ static void check_xattrs(struct fsck *f, struct fino *ip)
 			i++;
 			continue;
 		}
-		memset(buf, 0, sizeof(buf));
-		del->h.type = PMFS_LE_XATTR_DEL;
-		del->h.len = (uint16_t)((sizeof(*del) + x->nlen + 7) & ~7u);
-		del->name_len = x->nlen;
-		memcpy(del->data, x->name, x->nlen);
-		if (fsck_append(f, ip, &del->h))
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (fsck_append(f, ip,
+				lent_xattr(&b, PMFS_LE_XATTR_DEL, x->name,
+					   x->nlen, NULL, 0, &now)))
 			return; /* the model removed it on success */
 	}
 }

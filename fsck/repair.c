@@ -34,16 +34,6 @@ uint8_t fsck_dtype(uint32_t mode)
 	return (uint8_t)((mode & S_IFMT) >> 12);
 }
 
-static void now_time(struct pmfs_time *t)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	t->sec = (uint64_t)ts.tv_sec;
-	t->nsec = (uint32_t)ts.tv_nsec;
-	t->pad = 0;
-}
-
 void fsck_begin_change(struct fsck *f)
 {
 	struct pmfs_sb_state *st =
@@ -164,17 +154,14 @@ static int dentry(struct fsck *f, struct fino *dir, uint16_t type,
 int fsck_set_attr(struct fsck *f, struct fino *ip, uint32_t mask,
 		  uint32_t nlink, uint64_t size, uint64_t parent)
 {
-	struct pmfs_le_attr a;
+	struct ilog_state st = ip->st;
+	union lent_buf b;
 
-	memset(&a, 0, sizeof(a));
-	a.h.type = PMFS_LE_ATTR;
-	a.h.len = sizeof(a);
-	a.mask = mask | PMFS_AT_CTIME;
-	a.nlink = nlink;
-	a.size = size;
-	a.parent = parent;
-	now_time(&a.ctime);
-	return fsck_append(f, ip, &a.h);
+	st.nlink = nlink;
+	st.size = size;
+	st.parent = parent;
+	clock_gettime(CLOCK_REALTIME, &st.ctime);
+	return fsck_append(f, ip, lent_attr(&b, mask | PMFS_AT_CTIME, &st));
 }
 
 int fsck_dentry(struct fsck *f, struct fino *dir, uint16_t type,
@@ -200,27 +187,18 @@ static int dentry(struct fsck *f, struct fino *dir, uint16_t type,
 		  uint64_t ino, uint32_t gen, uint8_t ftype, const char *name,
 		  size_t nlen, uint64_t cookie, bool count)
 {
-	_Alignas(8) uint8_t buf[sizeof(struct pmfs_le_dentry) +
-				PMFS_NAME_MAX + 8];
-	struct pmfs_le_dentry *de = (void *)buf;
 	uint32_t nl = dir->nlink;
+	struct timespec now;
+	union lent_buf b;
 
 	if (nlen == 0 || nlen > PMFS_NAME_MAX)
 		return -EINVAL;
-	memset(buf, 0, sizeof(buf));
 	if (ftype == DT_DIR && count)
 		nl = type == PMFS_LE_DENTRY_ADD ? nl + 1 : nl ? nl - 1 : 0;
-	de->h.type = type;
-	de->h.len = fmt_dentry_len((unsigned)nlen);
-	de->ino = ino;
-	de->cookie = cookie;
-	de->gen = gen;
-	de->dir_nlink = nl;
-	de->ftype = ftype;
-	de->name_len = (uint8_t)nlen;
-	now_time(&de->mtime);
-	memcpy(de->name, name, nlen);
-	return fsck_append(f, dir, &de->h);
+	clock_gettime(CLOCK_REALTIME, &now);
+	return fsck_append(f, dir,
+			   lent_dentry(&b, type, ino, gen, cookie, ftype, name,
+				       nlen, nl, &now));
 }
 
 int fsck_unlink(struct fsck *f, struct fino *dir, const struct fdent *x)
@@ -267,7 +245,7 @@ static uint64_t free_slot(struct fsck *f)
 static struct fino *new_dir_at(struct fsck *f, uint64_t ino, uint64_t parent)
 {
 	struct fino **where, *ip;
-	struct pmfs_le_attr a;
+	struct ilog_state a;
 	struct ilog_pos pos;
 	uint32_t gen;
 	int err = -ENOSPC;
@@ -283,11 +261,10 @@ static struct fino *new_dir_at(struct fsck *f, uint64_t ino, uint64_t parent)
 	if (ip && !ip->cleared)
 		goto out;
 	memset(&a, 0, sizeof(a));
-	a.mask = PMFS_AT_ALL;
 	a.mode = S_IFDIR | (ino == PMFS_ROOT_INO ? 0755 : 0700);
 	a.nlink = 2;
 	a.parent = parent;
-	now_time(&a.atime);
+	clock_gettime(CLOCK_REALTIME, &a.atime);
 	a.mtime = a.ctime = a.btime = a.atime;
 	fsck_begin_change(f);
 	pmio_drain(f->p); /* ORDER: earlier repairs durable first */

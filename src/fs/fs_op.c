@@ -123,7 +123,7 @@ int fs_op_new_inode(struct fs_op *op, struct fs_inode **out)
 {
 	struct fs *fs = op->fs;
 	struct fs_inode *ip;
-	struct pmfs_inode *slot, img;
+	struct pmfs_inode *slot;
 	uint64_t ino;
 	int ti, err;
 
@@ -156,9 +156,7 @@ int fs_op_new_inode(struct fs_op *op, struct fs_inode **out)
 	ip->ref = 1;
 	fs_ilock_w(ip);
 	ip->ino = ino;
-	ip->gen = slot->gen + 1;
-	if (ip->gen == 0)
-		ip->gen = 1;
+	ip->gen = ilog_next_gen(slot);
 	err = ilog_new(&op->tx, ino, &ip->pos);
 	if (err)
 		goto out_free;
@@ -176,12 +174,9 @@ int fs_op_new_inode(struct fs_op *op, struct fs_inode **out)
 		goto out_free;
 	}
 	op->t[ti].fresh = true;
-	/* FS(3): slot is free (tail 0); head/gen written, not committed */
-	memset(&img, 0, sizeof(img));
-	img.head = ip->pos.head;
-	img.gen = ip->gen;
-	pmio_memcpy_nodrain(fs->d.p, &slot->head, &img.head,
-			    sizeof(img) - offsetof(struct pmfs_inode, head));
+	/* FS(3), LOG(8): head/gen while the tail is 0; the tail comes with
+	 * the commit */
+	ilog_slot_init(&fs->d, slot, ip->pos.head, ip->gen);
 	*out = ip;
 	return 0;
 out_free:

@@ -15,10 +15,30 @@
 #include "format/fmt.h"
 #include "pmemio/pmemio.h"
 
+void ilog_dev_view(struct ilog_dev *d, struct pmio *p,
+		   const struct fmt_geometry *g)
+{
+	memset(d, 0, sizeof(*d));
+	d->p = p;
+	d->base = pmio_base(p);
+	d->size = pmio_size(p);
+	d->total_blocks = g->total_blocks;
+	d->data_start = g->data_start;
+	d->nlanes = g->nlanes;
+	d->itdir = (le64 *)(d->base + fmt_blk_off(g->itdir_start));
+	d->jnl = (struct pmfs_journal *)(d->base + fmt_blk_off(g->journal_start));
+	d->state = (struct pmfs_sb_state *)(d->base + PMFS_SB_STATE_OFF);
+	atomic_store(&d->retired, 0);
+	for (unsigned l = 0; l < PMFS_MAX_LANES; l++) {
+		pthread_mutex_init(&d->lane_mu[l], NULL);
+		atomic_store(&d->rseq[l], 0);
+	}
+}
+
 int ilog_dev_init(struct ilog_dev *d, struct pmio *p, char *why,
 		  size_t whylen)
 {
-	const struct pmfs_super *sb;
+	const struct pmfs_super *sb = pmio_base(p);
 	struct fmt_geometry g;
 	int err;
 
@@ -27,25 +47,11 @@ int ilog_dev_init(struct ilog_dev *d, struct pmio *p, char *why,
 		snprintf(why, whylen, "namespace too small for pmfs");
 		return -EINVAL;
 	}
-	sb = pmio_base(p);
 	err = fmt_super_check(sb, pmio_size(p), why, whylen);
 	if (err)
 		return err;
 	fmt_super_geometry(sb, &g);
-	d->p = p;
-	d->base = pmio_base(p);
-	d->size = pmio_size(p);
-	d->total_blocks = g.total_blocks;
-	d->data_start = g.data_start;
-	d->nlanes = g.nlanes;
-	d->itdir = (le64 *)(d->base + fmt_blk_off(g.itdir_start));
-	d->jnl = (struct pmfs_journal *)(d->base + fmt_blk_off(g.journal_start));
-	d->state = (struct pmfs_sb_state *)(d->base + PMFS_SB_STATE_OFF);
-	atomic_store(&d->retired, 0);
-	for (unsigned l = 0; l < PMFS_MAX_LANES; l++) {
-		pthread_mutex_init(&d->lane_mu[l], NULL);
-		atomic_store(&d->rseq[l], 0);
-	}
+	ilog_dev_view(d, p, &g);
 	return 0;
 }
 
@@ -105,6 +111,19 @@ struct pmfs_inode *ilog_slot(const struct ilog_dev *d, uint64_t ino)
 	    d->itdir[c] + PMFS_CHUNK_BLOCKS > d->total_blocks)
 		return NULL;
 	return (struct pmfs_inode *)(d->base + off);
+}
+
+void ilog_slot_init(struct ilog_dev *d, struct pmfs_inode *slot, uint64_t head,
+		    uint32_t gen)
+{
+	struct pmfs_inode img;
+
+	/* LOG(8): the slot is free (tail 0): nothing reads these words */
+	memset(&img, 0, sizeof(img));
+	img.head = head;
+	img.gen = gen;
+	pmio_memcpy_nodrain(d->p, &slot->head, &img.head,
+			    sizeof(img) - offsetof(struct pmfs_inode, head));
 }
 
 bool ilog_page_ok(const struct ilog_dev *d, uint64_t off)

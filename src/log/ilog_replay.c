@@ -6,7 +6,7 @@
  * the caller's structures (extents, directory entries, xattrs, symlink
  * target) to callbacks; ilog_replay() walks a whole log through it.  Also
  * ilog_make_inode(), which makes a new inode outside the fs (fsck's
- * lost+found), committing its tail through the journal (LOG(5)).
+ * lost+found) by LOG(8), committing its tail through the journal.
  *
  * The override rules (log.h, "Replay"): entries apply in log order, a
  * later one wins; a size that shrinks drops the mapping past it; a
@@ -216,12 +216,11 @@ int ilog_replay(const struct ilog_dev *d, uint64_t ino,
 }
 
 int ilog_make_inode(struct ilog_dev *d, struct alloc *a, uint64_t ino,
-		    const struct pmfs_le_attr *attr, uint32_t *gen,
+		    const struct ilog_state *st, uint32_t *gen,
 		    struct ilog_pos *pos)
 {
 	struct pmfs_inode *slot = ilog_slot(d, ino);
-	struct pmfs_le_attr e = *attr;
-	struct pmfs_inode img;
+	union lent_buf b;
 	struct ilog_tx tx;
 	struct jnl_tx j;
 	unsigned lane;
@@ -231,12 +230,10 @@ int ilog_make_inode(struct ilog_dev *d, struct alloc *a, uint64_t ino,
 		return -EINVAL;
 	if (slot->tail != 0)
 		return -EEXIST;
-	e.h.type = PMFS_LE_ATTR;
-	e.h.len = sizeof(e);
 	ilog_tx_init(&tx, d, a, 0, ALLOC_F_RESERVE);
 	err = ilog_new(&tx, ino, pos);
 	if (!err)
-		err = ilog_append(&tx, ino, pos, &e.h);
+		err = ilog_append(&tx, ino, pos, lent_attr(&b, PMFS_AT_ALL, st));
 	jnl_tx_init(&j);
 	if (!err)
 		err = jnl_add(&j, d, &slot->tail, pos->tail);
@@ -244,17 +241,11 @@ int ilog_make_inode(struct ilog_dev *d, struct alloc *a, uint64_t ino,
 		ilog_tx_abort(&tx);
 		return err;
 	}
-	/* FS(3): head, gen (flags, reserved zeroed) written while the slot
-	 * is free (tail 0), as fs_op_new_inode does */
-	memset(&img, 0, sizeof(img));
-	img.head = pos->head;
-	img.gen = slot->gen + 1 ? slot->gen + 1 : 1;
-	pmio_memcpy_nodrain(d->p, &slot->head, &img.head,
-			    sizeof(img) - offsetof(struct pmfs_inode, head));
+	*gen = ilog_next_gen(slot);
+	ilog_slot_init(d, slot, pos->head, *gen); /* LOG(8) */
 	lane = jnl_lane_hold(d, 0);
 	jnl_commit(d, lane, &j); /* LOG(5): the tail, the inode exists */
 	jnl_lane_release(d, lane);
 	ilog_tx_done(&tx);
-	*gen = img.gen;
 	return 0;
 }

@@ -63,6 +63,12 @@
  *                retired-unfenced mask
  *      = 3 fences.  A journal re-applied twice gives the same words (the
  *      records hold absolute values), so recovery may crash and rerun.
+ *  (8) A new inode: its slot's head, gen, flags and reserved words are
+ *      written while its tail is 0 (the slot is free, nobody reads them:
+ *      ilog_slot_init), with its first log page and entries; then its tail
+ *      is committed - through the journal with the directory entry that
+ *      names it (fs, fsck's lost+found), or, before a filesystem exists,
+ *      before its superblock (mkfs).
  *  (6) Recovery (recov_journals): a journal whose state is ACTIVE with
  *      nrec <= PMFS_JREC_MAX and a matching crc, and whose every record
  *      addresses an inode tail/head in an allocated chunk or an itdir word,
@@ -122,6 +128,10 @@ struct ilog_dev {
 	_Atomic uint64_t rseq[PMFS_MAX_LANES];
 };
 
+/* Fill d for the mapping p laid out as g (which the caller checked: a
+ * superblock that passed fmt_super_check, or mkfs's own geometry). */
+void ilog_dev_view(struct ilog_dev *d, struct pmio *p,
+		   const struct fmt_geometry *g);
 /* Check the superblock of the mapping and fill d; 0, -EINVAL (not pmfs),
  * -EOPNOTSUPP or -EUCLEAN with a reason in why. */
 int ilog_dev_init(struct ilog_dev *d, struct pmio *p, char *why,
@@ -144,6 +154,16 @@ int ilog_chunk_check(const struct ilog_dev *d, const le64 *itdir, uint64_t c,
 /* Inode slot of ino, or NULL if ino is out of range or its chunk is not
  * allocated (range-checked). */
 struct pmfs_inode *ilog_slot(const struct ilog_dev *d, uint64_t ino);
+
+/* LOG(8): write a free slot's head, gen, flags and reserved words (not its
+ * tail), flushed, no drain. */
+void ilog_slot_init(struct ilog_dev *d, struct pmfs_inode *slot, uint64_t head,
+		    uint32_t gen);
+/* The generation a slot's next inode gets (never 0). */
+static inline uint32_t ilog_next_gen(const struct pmfs_inode *slot)
+{
+	return slot->gen + 1 ? slot->gen + 1 : 1;
+}
 
 /* Is off a valid log page offset (aligned, inside the data area)? */
 bool ilog_page_ok(const struct ilog_dev *d, uint64_t off);
@@ -328,17 +348,17 @@ int ilog_replay(const struct ilog_dev *d, uint64_t ino,
 		struct ilog_err *ie);
 
 /*
- * Make inode ino outside the fs (fsck's lost+found): the slot must be
- * free (tail 0) in an allocated chunk.  A new one-page log from a (lane
- * 0, may use the reserve) holding `attr` (its header is set here; fill
- * mask and fields), slot head/gen written while the tail is 0 (FS(3)),
- * then the tail committed through the journal (LOG(5), 3 fences).  On 0
- * the inode exists and is durable; *gen is its generation and *pos its
- * log (pos->head is its only page).  The inode number is not taken in
- * the allocator (the caller's business).  -EINVAL, -EEXIST, -ENOSPC.
+ * Make inode ino outside the fs (fsck's lost+found), by LOG(8): the slot
+ * must be free (tail 0) in an allocated chunk.  A new one-page log from a
+ * (lane 0, may use the reserve) holding one ATTR entry setting every
+ * attribute from st, then the tail committed through the journal (LOG(5),
+ * 3 fences).  On 0 the inode exists and is durable; *gen is its
+ * generation and *pos its log (pos->head is its only page).  The inode
+ * number is not taken in the allocator (the caller's business).
+ * -EINVAL, -EEXIST, -ENOSPC.
  */
 int ilog_make_inode(struct ilog_dev *d, struct alloc *a, uint64_t ino,
-		    const struct pmfs_le_attr *attr, uint32_t *gen,
+		    const struct ilog_state *st, uint32_t *gen,
 		    struct ilog_pos *pos);
 
 /* Free (in the allocator) every page of the chain head..tail; the chain

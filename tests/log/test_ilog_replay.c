@@ -314,7 +314,7 @@ Test(ilog_replay, walk2_says_why_and_where)
 Test(ilog_replay, make_inode_replays_to_its_attributes)
 {
 	struct pmfs_inode *s = ilog_slot(&lx_d, 5);
-	struct pmfs_le_attr a;
+	struct ilog_state a;
 	struct model m = { .names = 0 };
 	struct ilog_state st;
 	struct ilog_pos pos;
@@ -322,7 +322,6 @@ Test(ilog_replay, make_inode_replays_to_its_attributes)
 	char why[128];
 
 	memset(&a, 0, sizeof(a));
-	a.mask = PMFS_AT_ALL;
 	a.mode = 040700;
 	a.nlink = 2;
 	a.parent = 1;
