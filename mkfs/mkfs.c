@@ -2,19 +2,12 @@
  * mkfs.c - mkfs.pmfs: make a pmfs filesystem on a devdax namespace, a file
  * on an fsdax filesystem, or a plain image file.
  *
- * A thin main over the shared library: option parsing, the refusals
- * (existing filesystems, sizes, labels, bad blocks in the fixed area), a
- * plan of where everything goes (fmt_geometry, then chunk 0, the two
- * directory log pages and the allocator save blocks on the first good
- * blocks of the data area), and the write, in three ordered steps:
- *   (1) zero the superblock and its copy, drain: from here on a crash
- *       leaves no valid superblock, so no half-made filesystem is mounted;
- *   (2) write the bad-block table, journals, inode-table directory, chunk
- *       0 with the root and lost+found slots, their log pages, the saved
- *       allocator state and sb_state; flush all, one drain;
- *   (3) write the superblock and its copy, drain - the real commit.
- * Every store goes through pmemio.  Exit status: 0 made (or would make,
- * with -n), 1 anything else; errors are one line on stderr.
+ * The options, the refusals (existing filesystems, sizes, labels), the
+ * plan (the namespace's size, the bad blocks it reports and those of -l)
+ * and the report; the filesystem itself is made by the core's fs_mkfs
+ * (src/fs/fs_mkfs.c), with the core's writers, superblock last.  Exit
+ * status: 0 made (or would make, with -n), 1 anything else; errors are one
+ * line on stderr.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -33,6 +26,7 @@
 #include <unistd.h>
 
 #include "format/fmt.h"
+#include "fs/fs.h"
 #include "pmemio/pmemio.h"
 
 #ifndef PMFS_VERSION
@@ -41,9 +35,6 @@
 
 #define PROG "mkfs.pmfs"
 
-/* Zeroing above this size shows progress on a terminal. */
-#define MKFS_PROGRESS_MIN (64ull << 20)
-#define MKFS_ZERO_STEP (16ull << 20)
 
 struct mkfs_opts {
 	const char *path;
@@ -58,26 +49,11 @@ struct mkfs_opts {
 	bool have_size;
 };
 
-struct mkfs_range {
-	uint64_t start;
-	uint64_t len;
-};
-
-/* Where everything goes; built before anything is written. */
+/* The plan: what mkfs.pmfs gathered before fs_mkfs. */
 struct mkfs_plan {
-	struct fmt_geometry g;
 	uint64_t *bad; /* sorted, unique */
 	size_t nbad;
-	struct mkfs_range used[8]; /* chunk 0, log pages, save blocks */
-	size_t nused;
-	uint64_t chunk;
-	uint64_t root_page;
-	uint64_t lf_page;
-	uint64_t save[4];
-	size_t nsave;
-	struct pmfs_extent *ext;
-	size_t next;
-	uint64_t free_blocks;
+	struct fs_mkfs_info info;
 };
 
 /* What the target was before mkfs touched it, to undo on refusal. */
@@ -464,154 +440,6 @@ static size_t mkfs_sort_unique(uint64_t *v, size_t n)
 	return k + 1;
 }
 
-/* ---- plan --------------------------------------------------------------- */
-
-/* True when blk is in the bad list or already planned for use. */
-static bool mkfs_taken(const struct mkfs_plan *pl, uint64_t blk)
-{
-	if (pl->nbad && bsearch(&blk, pl->bad, pl->nbad, sizeof(*pl->bad),
-				mkfs_cmp_u64))
-		return true;
-	for (size_t i = 0; i < pl->nused; i++)
-		if (blk >= pl->used[i].start &&
-		    blk - pl->used[i].start < pl->used[i].len)
-			return true;
-	return false;
-}
-
-/* Take the lowest free good block of the data area; 0 when none is left. */
-static uint64_t mkfs_take_block(struct mkfs_plan *pl)
-{
-	for (uint64_t b = pl->g.data_start; b < pl->g.total_blocks; b++) {
-		if (!mkfs_taken(pl, b)) {
-			pl->used[pl->nused].start = b;
-			pl->used[pl->nused].len = 1;
-			pl->nused++;
-			return b;
-		}
-	}
-	return 0;
-}
-
-/* Compute the free extents of the data area into pl->ext; 0 or -ENOMEM. */
-static int mkfs_free_extents(struct mkfs_plan *pl)
-{
-	size_t cap = pl->nbad + pl->nused + 2, n = 0;
-	struct pmfs_extent *ext = calloc(cap, sizeof(*ext));
-	uint64_t free_blocks = 0;
-
-	if (!ext)
-		return -ENOMEM;
-	for (uint64_t b = pl->g.data_start;;) {
-		/* next taken block at or after b */
-		uint64_t next = pl->g.total_blocks, skip = 1;
-
-		for (size_t i = 0; i < pl->nused; i++) {
-			const struct mkfs_range *r = &pl->used[i];
-
-			if (r->start + r->len > b && r->start < next) {
-				next = r->start < b ? b : r->start;
-				skip = r->start + r->len - next;
-			}
-		}
-		for (size_t i = 0; i < pl->nbad; i++) {
-			if (pl->bad[i] >= b && pl->bad[i] < next) {
-				next = pl->bad[i];
-				skip = 1;
-				break;
-			}
-		}
-		if (next > b) {
-			ext[n].start = b;
-			ext[n].len = next - b;
-			free_blocks += next - b;
-			n++;
-		}
-		if (next >= pl->g.total_blocks)
-			break;
-		b = next + skip;
-	}
-	free(pl->ext);
-	pl->ext = ext;
-	pl->next = n;
-	pl->free_blocks = free_blocks;
-	return 0;
-}
-
-/* Plan chunk 0, the log pages and the save blocks; 0 or -1 after an
- * error message. */
-static int mkfs_plan(struct mkfs_plan *pl)
-{
-	uint64_t c = pl->g.data_start;
-	size_t need;
-
-	for (size_t i = 0; i < pl->nbad; i++) {
-		if (pl->bad[i] >= pl->g.total_blocks) {
-			mkfs_err("bad block %" PRIu64 " is beyond the end of "
-				 "the namespace (%" PRIu64 " blocks)",
-				 pl->bad[i], pl->g.total_blocks);
-			return -1;
-		}
-		if (pl->bad[i] < pl->g.data_start) {
-			mkfs_err("bad block %" PRIu64 " is in the fixed "
-				 "metadata area (blocks 0..%" PRIu64 "); "
-				 "pmfs cannot use this namespace",
-				 pl->bad[i], pl->g.data_start - 1);
-			return -1;
-		}
-	}
-	if (pl->nbad > PMFS_BADBLK_MAX) {
-		mkfs_err("%zu bad blocks; the bad-block table holds at most "
-			 "%zu",
-			 pl->nbad, (size_t)PMFS_BADBLK_MAX);
-		return -1;
-	}
-	/* chunk 0: the first PMFS_CHUNK_BLOCKS good blocks in a row */
-	for (size_t i = 0; i < pl->nbad; i++) {
-		if (pl->bad[i] < c)
-			continue;
-		if (pl->bad[i] < c + PMFS_CHUNK_BLOCKS)
-			c = pl->bad[i] + 1;
-		else
-			break;
-	}
-	if (c + PMFS_CHUNK_BLOCKS > pl->g.total_blocks)
-		goto out_full;
-	pl->chunk = c;
-	pl->used[0].start = c;
-	pl->used[0].len = PMFS_CHUNK_BLOCKS;
-	pl->nused = 1;
-	pl->root_page = mkfs_take_block(pl);
-	pl->lf_page = mkfs_take_block(pl);
-	if (!pl->root_page || !pl->lf_page)
-		goto out_full;
-	/* Taking the lowest free block never splits an extent, so the count
-	 * before taking the save blocks bounds the count after. */
-	if (mkfs_free_extents(pl))
-		goto out_nomem;
-	need = pl->next ? (pl->next + PMFS_ALLOCSAVE_MAX - 1) /
-				  PMFS_ALLOCSAVE_MAX
-			: 1;
-	if (need > sizeof(pl->save) / sizeof(pl->save[0]))
-		goto out_full;
-	for (pl->nsave = 0; pl->nsave < need; pl->nsave++) {
-		pl->save[pl->nsave] = mkfs_take_block(pl);
-		if (!pl->save[pl->nsave])
-			goto out_full;
-	}
-	if (mkfs_free_extents(pl))
-		goto out_nomem;
-	if (pl->next > pl->nsave * PMFS_ALLOCSAVE_MAX)
-		goto out_full;
-	return 0;
-out_full:
-	mkfs_err("not enough good blocks for the initial filesystem");
-	return -1;
-out_nomem:
-	mkfs_err("out of memory");
-	return -1;
-}
-
 /* ---- detection ---------------------------------------------------------- */
 
 /* Name what the first bytes of the namespace hold, or NULL: an existing
@@ -758,177 +586,6 @@ static void mkfs_undo(const struct mkfs_opts *o, const struct mkfs_target *t)
 			 o->path, (long long)t->old_size);
 }
 
-/* ---- writing ------------------------------------------------------------ */
-
-/* Zero [off, off+len) of the namespace, flushed, no drain; shows progress
- * on a terminal for large areas. */
-static void mkfs_zero(struct pmio *p, uint64_t off, uint64_t len,
-		      bool show)
-{
-	uint8_t *base = pmio_base(p);
-	bool tty = show && len >= MKFS_PROGRESS_MIN && isatty(2);
-
-	for (uint64_t done = 0; done < len;) {
-		uint64_t n = len - done > MKFS_ZERO_STEP ? MKFS_ZERO_STEP
-							 : len - done;
-
-		pmio_memset_nodrain(p, base + off + done, 0, n);
-		done += n;
-		if (tty)
-			fprintf(stderr, "\rZeroing: %3u%%",
-				(unsigned)(done * 100 / len));
-	}
-	if (tty)
-		fputs("\rZeroing: done\n", stderr);
-}
-
-/* Copy a DRAM block image to block blk, flushed, no drain. */
-static void mkfs_put(struct pmio *p, uint64_t blk, const void *src,
-		     size_t len)
-{
-	pmio_memcpy_nodrain(p, (uint8_t *)pmio_base(p) + fmt_blk_off(blk),
-			    src, len);
-}
-
-/* Fill a full-set attribute entry (convention (2) of fmt.h). */
-static void mkfs_attr(struct pmfs_le_attr *a, uint64_t ino, uint32_t mode,
-		      uint32_t nlink, const struct timespec *now)
-{
-	struct pmfs_time t = { (uint64_t)now->tv_sec, (uint32_t)now->tv_nsec,
-			       0 };
-
-	memset(a, 0, sizeof(*a));
-	a->h.type = PMFS_LE_ATTR;
-	a->h.len = sizeof(*a);
-	a->h.seq = 1;
-	a->mask = PMFS_AT_ALL;
-	a->mode = mode;
-	a->uid = 0;
-	a->gid = 0;
-	a->nlink = nlink;
-	a->size = 0;
-	a->rdev = 0;
-	a->parent = PMFS_ROOT_INO;
-	a->atime = t;
-	a->mtime = t;
-	a->ctime = t;
-	a->btime = t;
-	fmt_entry_seal(ino, &a->h);
-}
-
-/* Build the log page of a new directory in buf (one block); returns the
- * byte length used (page header + entries). */
-static size_t mkfs_dir_page(uint8_t *buf, uint64_t ino, uint32_t mode,
-			    uint32_t nlink, bool with_lf,
-			    const struct timespec *now)
-{
-	struct pmfs_le_attr *a;
-	struct pmfs_le_dentry *d;
-	size_t used = sizeof(struct pmfs_logpage);
-
-	memset(buf, 0, PMFS_BLOCK_SIZE);
-	fmt_logpage_init((struct pmfs_logpage *)buf, ino, 0);
-	a = (struct pmfs_le_attr *)(buf + used);
-	mkfs_attr(a, ino, mode, nlink, now);
-	used += a->h.len;
-	if (!with_lf)
-		return used;
-	d = (struct pmfs_le_dentry *)(buf + used);
-	d->h.type = PMFS_LE_DENTRY_ADD;
-	d->h.len = fmt_dentry_len(10);
-	d->h.seq = 2;
-	d->ino = 2;
-	d->cookie = 1;
-	d->gen = 1;
-	d->dir_nlink = nlink;
-	d->ftype = DT_DIR;
-	d->name_len = 10;
-	d->mtime.sec = (uint64_t)now->tv_sec;
-	d->mtime.nsec = (uint32_t)now->tv_nsec;
-	memcpy(d->name, "lost+found", 10);
-	fmt_entry_seal(ino, &d->h);
-	return used + d->h.len;
-}
-
-/* Write the whole filesystem (steps (1)-(3) at the top of this file);
- * durable when it returns.  0 or -ENOMEM. */
-static int mkfs_write(struct pmio *p, const struct mkfs_plan *pl,
-		      const struct pmfs_super *sb, bool show)
-{
-	uint8_t *base = pmio_base(p);
-	uint8_t *blk = calloc(1, PMFS_BLOCK_SIZE);
-	struct pmfs_badblocks *bb = (void *)blk;
-	struct pmfs_allocsave *as = (void *)blk;
-	struct pmfs_inode *slot = (void *)blk;
-	struct pmfs_sb_state st;
-	struct timespec now;
-	size_t rlen, llen, e = 0;
-	le64 word0 = pl->chunk;
-
-	if (!blk)
-		return -ENOMEM;
-	clock_gettime(CLOCK_REALTIME, &now);
-
-	/* (1) no valid superblock from here until step (3) */
-	mkfs_zero(p, 0, 2 * (uint64_t)PMFS_BLOCK_SIZE, false);
-	pmio_drain(p); /* ORDER: old superblocks gone before other writes */
-
-	/* (2) everything the superblock will point at */
-	mkfs_zero(p, fmt_blk_off(PMFS_BADBLK_BLOCK),
-		  fmt_blk_off(pl->g.data_start - PMFS_BADBLK_BLOCK), show);
-	memset(blk, 0, PMFS_BLOCK_SIZE);
-	bb->magic = PMFS_BADBLK_MAGIC;
-	bb->count = (uint32_t)pl->nbad;
-	for (size_t i = 0; i < pl->nbad; i++)
-		bb->blk[i] = pl->bad[i];
-	bb->crc = fmt_badblocks_crc(bb);
-	mkfs_put(p, PMFS_BADBLK_BLOCK, bb, PMFS_BLOCK_SIZE);
-	pmio_memcpy_nodrain(p, base + fmt_blk_off(pl->g.itdir_start), &word0,
-			    sizeof(word0));
-
-	mkfs_zero(p, fmt_blk_off(pl->chunk + 1),
-		  fmt_blk_off(PMFS_CHUNK_BLOCKS - 1), show);
-	rlen = mkfs_dir_page(blk, PMFS_ROOT_INO, S_IFDIR | 0755, 3, true,
-			     &now);
-	mkfs_put(p, pl->root_page, blk, PMFS_BLOCK_SIZE);
-	llen = mkfs_dir_page(blk, 2, S_IFDIR | 0700, 2, false, &now);
-	mkfs_put(p, pl->lf_page, blk, PMFS_BLOCK_SIZE);
-	memset(blk, 0, PMFS_BLOCK_SIZE);
-	slot[PMFS_ROOT_INO].head = fmt_blk_off(pl->root_page);
-	slot[PMFS_ROOT_INO].tail = fmt_blk_off(pl->root_page) + rlen;
-	slot[PMFS_ROOT_INO].gen = 1;
-	slot[2].head = fmt_blk_off(pl->lf_page);
-	slot[2].tail = fmt_blk_off(pl->lf_page) + llen;
-	slot[2].gen = 1;
-	mkfs_put(p, pl->chunk, blk, PMFS_BLOCK_SIZE);
-
-	for (size_t i = 0; i < pl->nsave; i++) {
-		memset(blk, 0, PMFS_BLOCK_SIZE);
-		as->magic = PMFS_ALLOCSAVE_MAGIC;
-		as->next = i + 1 < pl->nsave ? pl->save[i + 1] : 0;
-		as->seq = i;
-		while (e < pl->next && as->count < PMFS_ALLOCSAVE_MAX)
-			as->ext[as->count++] = pl->ext[e++];
-		as->crc = fmt_allocsave_crc(as);
-		mkfs_put(p, pl->save[i], as, PMFS_BLOCK_SIZE);
-	}
-
-	memset(&st, 0, sizeof(st));
-	st.clean = PMFS_STATE_CLEAN;
-	st.alloc_head = pl->save[0];
-	st.free_blocks = pl->free_blocks;
-	st.used_inodes = 2;
-	pmio_memcpy_nodrain(p, base + PMFS_SB_STATE_OFF, &st, sizeof(st));
-	pmio_drain(p); /* ORDER: all metadata durable before the superblock */
-
-	/* (3) the real commit: the superblock and its copy */
-	mkfs_put(p, PMFS_SB_COPY_BLOCK, sb, sizeof(*sb));
-	mkfs_put(p, PMFS_SB_BLOCK, sb, sizeof(*sb));
-	pmio_drain(p); /* ORDER: superblocks durable before mkfs reports */
-	free(blk);
-	return 0;
-}
-
 /* ---- summary ------------------------------------------------------------ */
 
 /* Human-readable size, e.g. "64.0 MiB". */
@@ -952,7 +609,7 @@ static void mkfs_summary(const struct mkfs_opts *o, const struct mkfs_plan *pl,
 {
 	char hs[32], u[37];
 
-	mkfs_human(pl->g.total_blocks * PMFS_BLOCK_SIZE, hs, sizeof(hs));
+	mkfs_human(pl->info.g.total_blocks * PMFS_BLOCK_SIZE, hs, sizeof(hs));
 	mkfs_format_uuid(o->uuid, u);
 	if (o->dry_run)
 		printf("Would make a pmfs filesystem on %s (dry run, nothing "
@@ -961,12 +618,12 @@ static void mkfs_summary(const struct mkfs_opts *o, const struct mkfs_plan *pl,
 	else
 		printf("Made a pmfs filesystem on %s\n", o->path);
 	printf("  size:         %s (%" PRIu64 " bytes)\n", hs,
-	       pl->g.total_blocks * PMFS_BLOCK_SIZE);
+	       pl->info.g.total_blocks * PMFS_BLOCK_SIZE);
 	if (ns % PMFS_BLOCK_SIZE)
 		printf("  unused tail:  %" PRIu64 " bytes\n",
 		       ns % PMFS_BLOCK_SIZE);
 	printf("  blocks:       %" PRIu64 " of %u bytes, %" PRIu64 " free\n",
-	       pl->g.total_blocks, PMFS_BLOCK_SIZE, pl->free_blocks);
+	       pl->info.g.total_blocks, PMFS_BLOCK_SIZE, pl->info.free_blocks);
 	printf("  block size:   %u\n", PMFS_BLOCK_SIZE);
 	printf("  uuid:         %s\n", u);
 	printf("  label:        %s\n", o->label && *o->label ? o->label
@@ -989,14 +646,14 @@ static void mkfs_summary(const struct mkfs_opts *o, const struct mkfs_plan *pl,
 		       "run)\n");
 		printf("  flush path:   unknown\n");
 	}
-	printf("  lanes:        %u\n", pl->g.nlanes);
+	printf("  lanes:        %u\n", pl->info.g.nlanes);
 	printf("  bad blocks:   %zu kept out of use\n", pl->nbad);
 	printf("  layout:       journal %" PRIu64 "..%" PRIu64
 	       ", inode-table dir %" PRIu64 "..%" PRIu64 ", data from %" PRIu64
 	       "\n",
-	       pl->g.journal_start, pl->g.journal_start + pl->g.nlanes - 1,
-	       pl->g.itdir_start, pl->g.itdir_start + PMFS_ITDIR_BLOCKS - 1,
-	       pl->g.data_start);
+	       pl->info.g.journal_start, pl->info.g.journal_start + pl->info.g.nlanes - 1,
+	       pl->info.g.itdir_start, pl->info.g.itdir_start + PMFS_ITDIR_BLOCKS - 1,
+	       pl->info.g.data_start);
 }
 
 /* ---- main --------------------------------------------------------------- */
@@ -1046,7 +703,6 @@ int main(int argc, char **argv)
 	struct mkfs_opts o = { 0 };
 	struct mkfs_target t = { 0 };
 	struct mkfs_plan pl = { 0 };
-	struct pmfs_super sb;
 	struct pmio *p = NULL;
 	struct stat st;
 	char err[512], what[256];
@@ -1089,26 +745,28 @@ int main(int argc, char **argv)
 			goto out_close;
 		}
 	}
-	if (fmt_geometry(ns, &pl.g)) {
-		mkfs_err("%s: too small (%" PRIu64 " bytes, need at least "
-			 "%u MiB)",
-			 o.path, ns, PMFS_MIN_SIZE >> 20);
+	if (mkfs_badblocks(&o, p, &pl))
 		goto out_close;
-	}
-	if (mkfs_badblocks(&o, p, &pl) || mkfs_plan(&pl))
-		goto out_close;
-	if (fmt_super_init(&sb, &pl.g, o.uuid, o.label,
-			   (uint64_t)time(NULL))) {
-		mkfs_err("label too long");
-		goto out_close;
-	}
-	if (!o.dry_run) {
-		if (mkfs_write(p, &pl, &sb, !o.quiet)) {
-			mkfs_err("out of memory");
+	{
+		struct fs_mkfs_opts mo = {
+			.label = o.label,
+			.mkfs_time = (uint64_t)time(NULL),
+			.bad = pl.bad,
+			.nbad = pl.nbad,
+		};
+
+		memcpy(mo.uuid, o.uuid, sizeof(mo.uuid));
+		/* a dry run plans it only (the image may not even exist) */
+		r = fs_mkfs(o.dry_run ? NULL : p, ns, &mo, &pl.info, err,
+			    sizeof(err));
+		if (r) {
+			mkfs_err("%s%s%s", r == -EINVAL ? o.path : "",
+				 r == -EINVAL ? ": " : "", err);
 			goto out_close;
 		}
-		t.created = t.resized = false; /* keep it now */
 	}
+	if (!o.dry_run)
+		t.created = t.resized = false; /* keep it now */
 	if (!o.quiet)
 		mkfs_summary(&o, &pl, p, ns);
 	if (fflush(stdout) != 0) {
@@ -1119,7 +777,6 @@ int main(int argc, char **argv)
 out_close:
 	pmio_close(p);
 	free(pl.bad);
-	free(pl.ext);
 out_undo:
 	if (ret)
 		mkfs_undo(&o, &t);

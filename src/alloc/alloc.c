@@ -537,25 +537,36 @@ static long collect_free(struct alloc *a, struct pmfs_extent **exts)
 	return (long)n;
 }
 
+/* Blocks a save of the current free extents takes: the chain's own
+ * blocks leave the free list first, and each one taken can split one
+ * extent, so size for n + nblk extents.  0 on ENOMEM. */
+uint64_t alloc_save_size(struct alloc *a)
+{
+	struct pmfs_extent *e = NULL;
+	long n = collect_free(a, &e);
+	uint64_t nblk;
+
+	if (n < 0)
+		return 0;
+	free(e);
+	nblk = ((uint64_t)n + PMFS_ALLOCSAVE_MAX - 2) / (PMFS_ALLOCSAVE_MAX - 1);
+	return nblk ? nblk : 1;
+}
+
 int alloc_save(struct alloc *a, struct pmio *p, void *base, uint64_t *head)
 {
 	struct pmfs_extent *e = NULL;
+	struct pmfs_allocsave *as = NULL;
+	uint64_t nblk = alloc_save_size(a), *chain = NULL, i = 0;
 	long n;
-	uint64_t nblk, *chain = NULL, i;
-	int err;
+	int err = -ENOMEM;
 
-	/* The chain's own blocks leave the free list first; the free list
-	 * can shrink by that many extents at most, so size for the count
-	 * before allocation. */
-	n = collect_free(a, &e);
-	if (n < 0)
-		return (int)n;
-	free(e);
-	/* each chain block taken can split one extent: size for n + nblk */
-	nblk = ((uint64_t)n + PMFS_ALLOCSAVE_MAX - 2) / (PMFS_ALLOCSAVE_MAX - 1);
-	if (nblk == 0)
-		nblk = 1;
+	if (!nblk)
+		return -ENOMEM;
 	chain = calloc(nblk, sizeof(*chain));
+	as = malloc(sizeof(*as));
+	if (!chain || !as)
+		goto out_free;
 	if (!chain)
 		return -ENOMEM;
 	for (i = 0; i < nblk; i++) {
@@ -568,32 +579,27 @@ int alloc_save(struct alloc *a, struct pmio *p, void *base, uint64_t *head)
 		err = (int)n;
 		goto out_free;
 	}
-	for (i = 0; i < nblk; i++) {
-		struct pmfs_allocsave *as = (void *)((uint8_t *)base +
-						     fmt_blk_off(chain[i]));
-		uint64_t first = i * PMFS_ALLOCSAVE_MAX, cnt = 0;
+	for (uint64_t k = 0; k < nblk; k++) {
+		uint64_t first = k * PMFS_ALLOCSAVE_MAX, cnt = 0;
 
 		if (first < (uint64_t)n)
 			cnt = (uint64_t)n - first;
 		if (cnt > PMFS_ALLOCSAVE_MAX)
 			cnt = PMFS_ALLOCSAVE_MAX;
-		pmio_memset_noflush(p, as, 0, PMFS_BLOCK_SIZE);
-		as->magic = PMFS_ALLOCSAVE_MAGIC;
-		as->next = i + 1 < nblk ? chain[i + 1] : 0;
-		as->count = cnt;
-		as->seq = i;
-		memcpy(as->ext, e + first, cnt * sizeof(*e));
-		as->crc = fmt_allocsave_crc(as);
-		pmio_flush(p, as, PMFS_BLOCK_SIZE);
+		fmt_allocsave_init(as, k, k + 1 < nblk ? chain[k + 1] : 0,
+				   e + first, cnt);
+		pmio_memcpy_nodrain(p, (uint8_t *)base + fmt_blk_off(chain[k]),
+				    as, PMFS_BLOCK_SIZE);
 	}
 	*head = chain[0];
-	err = 0;
 	free(e);
+	free(as);
 	free(chain);
-	return err;
+	return 0;
 out_free:
 	for (uint64_t k = 0; k < i; k++)
 		alloc_free(a, chain[k], 1);
+	free(as);
 	free(chain);
 	return err;
 }

@@ -93,6 +93,8 @@ uint64_t alloc_bad_blocks(struct alloc *a); /* inside the data area */
  */
 int alloc_load(struct alloc *a, const void *base, uint64_t head);
 int alloc_save(struct alloc *a, struct pmio *p, void *base, uint64_t *head);
+/* Blocks alloc_save would take for its chain now (0 on ENOMEM). */
+uint64_t alloc_save_size(struct alloc *a);
 /*
  * Read-only (fsck): *nblocks = the blocks of the saved chain at block head
  * (its own pages; 0 for head 0), every block checked with

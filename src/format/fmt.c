@@ -273,6 +273,22 @@ bool fmt_chunk_ok(const struct fmt_geometry *g, uint64_t blk)
 
 /* ---- saved allocator state ---------------------------------------------- */
 
+/* Build block seq of a saved allocator chain. */
+void fmt_allocsave_init(struct pmfs_allocsave *as, uint64_t seq,
+			uint64_t next, const struct pmfs_extent *ext,
+			uint64_t count)
+{
+	memset(as, 0, sizeof(*as));
+	as->magic = PMFS_ALLOCSAVE_MAGIC;
+	if (count > PMFS_ALLOCSAVE_MAX)
+		count = PMFS_ALLOCSAVE_MAX;
+	as->next = next;
+	as->count = count;
+	as->seq = seq;
+	memcpy(as->ext, ext, count * sizeof(*ext));
+	as->crc = fmt_allocsave_crc(as);
+}
+
 /* Validate block number seq of a saved allocator chain. */
 int fmt_allocsave_check(const struct pmfs_allocsave *as, uint64_t seq,
 			const struct fmt_geometry *g)

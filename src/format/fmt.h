@@ -145,6 +145,11 @@ bool fmt_chunk_ok(const struct fmt_geometry *g, uint64_t blk);
  */
 int fmt_allocsave_check(const struct pmfs_allocsave *as, uint64_t seq,
 			const struct fmt_geometry *g);
+/* Fill *as (the whole block) as block seq of a chain: count extents from
+ * ext (at most PMFS_ALLOCSAVE_MAX), next link, crc sealed. */
+void fmt_allocsave_init(struct pmfs_allocsave *as, uint64_t seq,
+			uint64_t next, const struct pmfs_extent *ext,
+			uint64_t count);
 
 /* ---- log pages and entries ---------------------------------------------- */
 

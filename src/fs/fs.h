@@ -88,6 +88,8 @@
 #include <sys/uio.h>
 #include <time.h>
 
+#include "format/fmt.h"
+
 struct fs;
 struct pmio;
 
@@ -176,6 +178,35 @@ struct pmio *fs_pmio(struct fs *fs);
  * not included).
  */
 uint64_t fs_media_errors(struct fs *fs);
+
+/* ---- making a filesystem (fs_mkfs.c) ----------------------------------- */
+
+struct fs_mkfs_opts {
+	uint8_t uuid[16];
+	const char *label;   /* NULL or at most PMFS_LABEL_MAX bytes */
+	uint64_t mkfs_time;  /* seconds since the epoch */
+	const uint64_t *bad; /* blocks kept out of use: sorted, unique */
+	size_t nbad;
+};
+
+struct fs_mkfs_info {
+	struct fmt_geometry g; /* the layout */
+	uint64_t chunk0;       /* first block of inode-table chunk 0 */
+	uint64_t free_blocks;  /* free after mkfs */
+	size_t nbad;
+};
+
+/*
+ * Make a filesystem on the namespace of ns_bytes mapped at p (a fresh one
+ * or over whatever is there: the caller decided), or with p NULL only plan
+ * it.  The steps are at the top of fs_mkfs.c: the superblocks go first,
+ * come back last.  0 with *info filled, durable; else -EINVAL (too
+ * small), -ERANGE (a bad block outside the data area, or too many),
+ * -ENAMETOOLONG (label), -ENOSPC (no room for the initial filesystem) or
+ * -ENOMEM, with a one-line reason in err.
+ */
+int fs_mkfs(struct pmio *p, uint64_t ns_bytes, const struct fs_mkfs_opts *o,
+	    struct fs_mkfs_info *info, char *err, size_t errlen);
 
 /* ---- names ------------------------------------------------------------- */
 
