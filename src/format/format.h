@@ -115,6 +115,7 @@ struct pmfs_super {
 	le32 crc;                      /* 508 crc32c of bytes 0..507 */
 };
 _Static_assert(sizeof(struct pmfs_super) == 512, "superblock is 512 bytes");
+PMFS_COMMIT_WORD(struct pmfs_super, magic); /* mkfs: made or void */
 _Static_assert(offsetof(struct pmfs_super, crc) == 508, "crc is last");
 
 /*

@@ -5,16 +5,20 @@
  * ilog_append and the lent_* builders, the free space stored by
  * alloc_save, and the superblock (fmt_super_init) written last:
  *
- *   step 1  zero both superblocks, drain: from here on a crash leaves no
- *           valid superblock, so an old pmfs on the namespace is gone
- *           before anything of it is overwritten, and a half-made one is
- *           never mounted;
- *   step 2  the fixed area zeroed (journals idle, no chunk words), the
- *           bad-block table, chunk 0 zeroed and its directory word, the
- *           two directories (pages, entries, slots, tails), the saved
- *           allocator state and a clean sb_state: flushed, one drain;
- *   step 3  the superblock copy, then the superblock - the real commit -
- *           drain.
+ *   step 1  the superblock's magic word to 0, drain, then the copy's, drain:
+ *           each is one atomic store, so at any crash the namespace holds
+ *           the old filesystem whole, or no pmfs at all (the mount says
+ *           "not a pmfs") - never a damaged one, never an old superblock
+ *           over new metadata;
+ *   step 2  the superblock blocks and the fixed area zeroed (journals
+ *           idle, no chunk words), the bad-block table, chunk 0 zeroed and
+ *           its directory word, the two directories (pages, entries,
+ *           slots, tails), the saved allocator state and a clean
+ *           sb_state: flushed, one drain;
+ *   step 3  the whole superblock copy and the superblock but its magic,
+ *           drain; then the superblock's magic word - the real commit -
+ *           drain: until it is durable the namespace is not a pmfs, after
+ *           it a clean one.
  *
  * With no mapping nothing is written: the plan and its figures only
  * (mkfs.pmfs -n).  The conventions it establishes are those of fmt.h.
@@ -31,6 +35,14 @@
 
 #include "format/fmt.h"
 #include "pmemio/pmemio.h"
+
+/* The magic of the superblock in block blk, as a commit word. */
+static uint64_t *magic_word(struct ilog_dev *d, uint64_t blk)
+{
+	struct pmfs_super *sb = ilog_ptr(d, fmt_blk_off(blk));
+
+	return (uint64_t *)(void *)sb->magic;
+}
 
 /* Write one new directory ino (slot in chunk 0): its log holds the ATTR of
  * st and, when child is set, the DENTRY_ADD naming child as "lost+found";
@@ -107,7 +119,7 @@ int fs_mkfs(struct pmio *p, uint64_t ns_bytes, const struct fs_mkfs_opts *o,
 	struct pmfs_super sb;
 	struct alloc *a = NULL;
 	struct ilog_dev d;
-	uint64_t chunk, ino1 = 0, ino2 = 0, head, pages[2];
+	uint64_t chunk, ino1 = 0, ino2 = 0, head, pages[2], magic;
 	int r;
 
 	memset(info, 0, sizeof(*info));
@@ -157,15 +169,15 @@ int fs_mkfs(struct pmio *p, uint64_t ns_bytes, const struct fs_mkfs_opts *o,
 		goto out;
 	}
 
-	/* step 1: no valid superblock from here until step 3 */
-	pmio_memset_nodrain(p, pmio_base(p), 0,
-			    fmt_blk_off(PMFS_BADBLK_BLOCK));
-	pmio_drain(p); /* ORDER: old superblocks gone before other writes */
+	/* step 1: no pmfs on the namespace from here until step 3 */
+	ilog_dev_view(&d, p, &info->g);
+	pmio_commit64(p, magic_word(&d, PMFS_SB_BLOCK), 0);
+	pmio_drain(p); /* ORDER: the old superblock void before its copy */
+	pmio_commit64(p, magic_word(&d, PMFS_SB_COPY_BLOCK), 0);
+	pmio_drain(p); /* ORDER: no old superblock before other writes */
 
 	/* step 2: everything the superblock will point at */
-	ilog_dev_view(&d, p, &info->g);
-	pmio_memset_nodrain(p, ilog_ptr(&d, fmt_blk_off(PMFS_BADBLK_BLOCK)), 0,
-			    fmt_blk_off(info->g.data_start - PMFS_BADBLK_BLOCK));
+	pmio_memset_nodrain(p, d.base, 0, fmt_blk_off(info->g.data_start));
 	pmio_memcpy_nodrain(p, ilog_ptr(&d, fmt_blk_off(PMFS_BADBLK_BLOCK)), bb,
 			    sizeof(*bb));
 	pmio_memset_nodrain(p, ilog_ptr(&d, fmt_blk_off(chunk)), 0,
@@ -199,12 +211,17 @@ int fs_mkfs(struct pmio *p, uint64_t ns_bytes, const struct fs_mkfs_opts *o,
 	pmio_memcpy_nodrain(p, d.state, &st, sizeof(st));
 	pmio_drain(p); /* ORDER: all metadata durable before the superblock */
 
-	/* step 3: the real commit, the copy first */
+	/* step 3: the superblocks, the primary's magic last */
 	pmio_memcpy_nodrain(p, ilog_ptr(&d, fmt_blk_off(PMFS_SB_COPY_BLOCK)),
 			    &sb, sizeof(sb));
-	pmio_memcpy_nodrain(p, ilog_ptr(&d, fmt_blk_off(PMFS_SB_BLOCK)), &sb,
-			    sizeof(sb));
-	pmio_drain(p); /* ORDER: superblocks durable before mkfs reports */
+	pmio_memcpy_nodrain(p, d.base + PMFS_MAGIC_LEN,
+			    (const uint8_t *)&sb + PMFS_MAGIC_LEN,
+			    sizeof(sb) - PMFS_MAGIC_LEN);
+	pmio_drain(p); /* ORDER: the rest durable before the magic says pmfs */
+	memcpy(&magic, sb.magic, sizeof(magic));
+	pmio_commit64(p, magic_word(&d, PMFS_SB_BLOCK), magic); /* the real
+								     commit */
+	pmio_drain(p); /* ORDER: the filesystem exists before mkfs reports */
 out:
 	alloc_destroy(a);
 	free(bb);
