@@ -1,12 +1,20 @@
 /*
  * fsck.h - fsck.pmfs internals: the check context shared by the passes,
- * the problem reporter, the DRAM model of every inode that pass 3 builds
- * from the logs (ilog_walk2 finds the entries, ilog_apply says what each
- * means: fsck has no parser and no replay rules of its own), and the
- * repair helpers that append entries to logs through log.h.
+ * the problem reporter, the DRAM model of every inode built from the logs
+ * by the core's readers (ilog_walk2 finds the entries, ilog_apply says
+ * what each means and lent_check, the validator the mount uses too,
+ * judges it: fsck has no parser and no replay rules of its own), and the
+ * repairs, which append entries built by the core's lent_* builders.
  *
- * Files: main.c (options), check.c (one run: open, passes, report),
- * problem.c (reporting and the -n/-y/-p decision).
+ * Files, and which calls which (one way: the passes call model.c,
+ * repair.c and problem.c, never each other; repair.c calls model.c):
+ *   main.c    options; check.c  one run: open, the passes, the report
+ *   problem.c reporting and the -n/-y/-p decision
+ *   model.c   the model: inodes, extents, entries, xattrs; the walk of a
+ *             log into it; fsck_word; reachability
+ *   repair.c  every store fsck makes: log tails and appended entries,
+ *             cleared inodes, lost+found, superblock and journal repairs,
+ *             moved chunks, the bad-block table, the clean flag
  * Passes (e2fsck style; each file opens with what it checks):
  *   pass1.c  superblock and its copy, bad-block table, sb_state
  *   pass2.c  journals: replay an interrupted multi-inode operation
@@ -14,7 +22,6 @@
  *   pass4.c  block ownership, bad blocks, free space
  *   pass5.c  directory tree: reachability, '..', hard-linked directories
  *   pass6.c  link counts, sizes, xattrs, symlink sizes
- *   repair.c appending entries, clearing inodes, lost+found, clean flag
  *
  * Safety rules for every pass (the tool must survive any image):
  *  (1) every offset or block number read from media is range-checked
@@ -212,37 +219,55 @@ int fsck_pass4(struct fsck *f);
 int fsck_pass5(struct fsck *f);
 int fsck_pass6(struct fsck *f);
 
-/* A commit word (slot tail/head) as the checks see it: with -n, the value
- * an unreplayed journal would store there (pass2.c). */
-uint64_t fsck_word(const struct fsck *f, const le64 *w);
+/* ---- model.c ---------------------------------------------------------- */
 
-/* model (pass3.c) */
+/* One walk of an inode's log into its model (fsck_model_walk). */
+struct fsck_walk {
+	struct fsck *f;
+	struct fino *ip;
+	uint64_t last_end; /* end of the last good entry, 0 = none */
+	uint64_t last_seq;
+	uint64_t bad_off;
+	char why[128];     /* what stopped it, when it stopped early */
+	int err;
+};
+/* Walk ino's log from head to tail into ip (its model rebuilt from
+ * scratch); 0, -EIO (stopped at a bad page or entry: *w says where and
+ * why; ip holds the good prefix) or -ENOMEM. */
+int fsck_model_walk(struct fsck *f, struct fino *ip, uint64_t head,
+		    uint64_t tail, struct fsck_walk *w);
+/* The model of inode ino, NULL if it has none (free, cleared). */
 struct fino *fsck_ino(const struct fsck *f, uint64_t ino);
-/* Apply one valid entry to the model of ip; 0 or -ENOMEM. */
+/* Apply one valid entry to the model of ip; 0, -EIO (lent_check refused
+ * it: ip->st.bad says why) or -ENOMEM. */
 int fsck_model_apply(struct fsck *f, struct fino *ip,
 		     const struct pmfs_lentry *e);
-void fsck_model_free(struct fsck *f);
-/* Cut ip's log before its page k (chain order): the tail moves back to
- * the end of the last entry of an earlier page (stored only when fix),
- * the model is rebuilt from what is left.  1 when nothing is left (the
- * caller clears the inode), 0, or -ENOMEM. */
-int fsck_cut_before_page(struct fsck *f, struct fino *ip, size_t k,
-			 bool fix);
 /* Free what the model of ip holds (ip itself stays). */
 void fsck_model_reset(struct fino *ip);
+void fsck_model_free(struct fsck *f);
 struct fdent *fsck_dir_find(struct fino *dir, const char *name, size_t nlen);
-
-/* pass5.c: mark top and everything below it reachable; 0 or -1 (no
- * memory) */
+/* A commit word (slot tail/head) as the checks see it: with -n, the value
+ * an unreplayed journal would store there (pass 2 keeps them). */
+uint64_t fsck_word(const struct fsck *f, const le64 *w);
+/* Mark top and everything below it reachable; 0 or -1 (no memory). */
 int fsck_mark_reachable(struct fsck *f, struct fino *top);
+/* The DT_* type of a mode. */
+uint8_t fsck_dtype(uint32_t mode);
 
-/* repair.c */
+/* ---- repair.c: every store fsck makes ----------------------------------- */
+
 /* Clear sb_state.clean before the first change (durable on return). */
 void fsck_begin_change(struct fsck *f);
 /* Store a log tail (cut or commit); durable on return. */
 void fsck_set_tail(struct fsck *f, uint64_t ino, uint64_t tail);
 /* Append entry e to ip's log, commit it and apply it to the model. */
 int fsck_append(struct fsck *f, struct fino *ip, struct pmfs_lentry *e);
+/* Cut ip's log before its page k (chain order): the tail moves back to
+ * the end of the last entry of an earlier page (stored only when fix),
+ * the model is rebuilt from what is left.  1 when nothing is left (the
+ * caller clears the inode), 0, or -ENOMEM. */
+int fsck_cut_before_page(struct fsck *f, struct fino *ip, size_t k,
+			 bool fix);
 /* Free inode ip (tail 0); durable on return. */
 void fsck_clear_inode(struct fsck *f, struct fino *ip);
 int fsck_set_attr(struct fsck *f, struct fino *ip, uint32_t mask,
@@ -264,6 +289,16 @@ struct fino *fsck_new_root(struct fsck *f);
 /* Find or create /lost+found (a non-directory in its place is renamed
  * aside); returns it or NULL. */
 struct fino *fsck_lost_found(struct fsck *f);
+/* Copy superblock block `from` over block `to`; durable on return. */
+void fsck_copy_super(struct fsck *f, unsigned from, unsigned to);
+/* Clear a corrupt journal lane's state; durable on return. */
+void fsck_clear_journal(struct fsck *f, unsigned lane);
+/* Re-apply every active journal (the mount's recov_journals); 0 or
+ * -EUCLEAN. */
+int fsck_replay_journals(struct fsck *f, uint64_t *replayed);
+/* Copy data block from to block to, flushed (drained by the commit of
+ * the entry that makes the copy reachable). */
+void fsck_copy_block(struct fsck *f, uint64_t from, uint64_t to);
 /* Drop inode-table chunk c (its directory word to 0); durable on return. */
 void fsck_drop_chunk(struct fsck *f, uint64_t c);
 /* Move inode-table chunk c to the PMFS_CHUNK_BLOCKS blocks at nb: its
@@ -275,6 +310,5 @@ void fsck_move_chunk(struct fsck *f, uint64_t c, uint64_t nb,
 void fsck_write_badblocks(struct fsck *f, const uint64_t *blk, uint32_t n);
 /* Save the allocator state and set the clean flag. */
 int fsck_mark_clean(struct fsck *f);
-uint8_t fsck_dtype(uint32_t mode);
 
 #endif /* PMFS_FSCK_H */

@@ -31,18 +31,6 @@ static void dev_from(struct fsck *f, const struct pmfs_super *sb)
 	f->itdir_media = f->d.itdir;
 }
 
-/* Copy one superblock over the other; durable on return. */
-static void copy_super(struct fsck *f, unsigned from, unsigned to)
-{
-	fsck_begin_change(f);
-	pmio_memcpy_nodrain(f->p, f->base + fmt_blk_off(to),
-			    f->base + fmt_blk_off(from),
-			    sizeof(struct pmfs_super));
-	pmio_drain(f->p); /* ORDER: restored superblock durable before
-			     anything that relies on it */
-	f->changed = true;
-}
-
 static void check_badblocks(struct fsck *f)
 {
 	struct pmfs_badblocks *bb = (void *)(f->base +
@@ -110,19 +98,19 @@ int fsck_pass1(struct fsck *f)
 		if (fsck_problem(f, PR_PREEN_OK, "superblock", 0,
 				 "Restore it from the copy",
 				 "Superblock (block 0) is damaged: %s", why0))
-			copy_super(f, PMFS_SB_COPY_BLOCK, PMFS_SB_BLOCK);
+			fsck_copy_super(f, PMFS_SB_COPY_BLOCK, PMFS_SB_BLOCK);
 	} else if (r1) {
 		if (fsck_problem(f, PR_PREEN_OK, "superblock-copy", 0,
 				 "Rewrite the copy",
 				 "Superblock copy (block 1) is damaged: %s",
 				 why1))
-			copy_super(f, PMFS_SB_BLOCK, PMFS_SB_COPY_BLOCK);
+			fsck_copy_super(f, PMFS_SB_BLOCK, PMFS_SB_COPY_BLOCK);
 	} else if (memcmp(sb0, sb1, sizeof(*sb0)) != 0) {
 		if (fsck_problem(f, PR_PREEN_OK, "superblock-copy", 0,
 				 "Rewrite the copy",
 				 "Superblock copy (block 1) differs from the "
 				 "superblock"))
-			copy_super(f, PMFS_SB_BLOCK, PMFS_SB_COPY_BLOCK);
+			fsck_copy_super(f, PMFS_SB_BLOCK, PMFS_SB_COPY_BLOCK);
 	}
 	dev_from(f, fmt_super_check(sb0, f->size, NULL, 0) == 0 ? sb0 : sb1);
 	f->dev_ok = true;
@@ -134,13 +122,8 @@ int fsck_pass1(struct fsck *f)
 		if (fsck_problem(f, PR_PREEN_OK, "clean-word", 0, "Clear it",
 				 "Clean flag holds %#" PRIx64
 				 ", neither clean nor 0",
-				 clean)) {
-			fsck_begin_change(f);
-			pmio_commit64(f->p, &f->d.state->clean, 0);
-			pmio_drain(f->p); /* ORDER: not-clean durable before
-					     further repairs */
-			f->changed = true;
-		}
+				 clean))
+			fsck_begin_change(f); /* clears it */
 	}
 	f->was_clean = f->d.state->clean == PMFS_STATE_CLEAN &&
 		       f->d.state->alloc_head != 0;

@@ -24,16 +24,6 @@
 #include "fsck.h"
 #include "pmemio/pmemio.h"
 
-uint64_t fsck_word(const struct fsck *f, const le64 *w)
-{
-	uint64_t off = (uint64_t)((const uint8_t *)w - f->base);
-
-	for (size_t i = f->nvirt; i-- > 0;)
-		if (f->virt[i].addr == off)
-			return f->virt[i].val;
-	return *w;
-}
-
 /* Keep the records of the valid active journals in DRAM (see above). */
 static void replay_virtual(struct fsck *f)
 {
@@ -90,11 +80,7 @@ int fsck_pass2(struct fsck *f)
 				  "nothing to replay from it",
 				  l, why))
 			continue;
-		fsck_begin_change(f);
-		pmio_commit64(f->p, &f->d.jnl[l].state, 0);
-		pmio_drain(f->p); /* ORDER: cleared state durable before the
-				     replay of the other lanes */
-		f->changed = true;
+		fsck_clear_journal(f, l);
 	}
 	if (active) {
 		uint64_t n = 0;
@@ -104,14 +90,11 @@ int fsck_pass2(struct fsck *f)
 				 "%u journal%s hold%s an interrupted operation",
 				 active, active == 1 ? "" : "s",
 				 active == 1 ? "s" : "")) {
-			fsck_begin_change(f);
-			/* recov_journals drains after applying each lane */
-			if (recov_journals(&f->d, &n) != 0) {
+			if (fsck_replay_journals(f, &n) != 0) {
 				fsck_operr(f, "journal replay failed");
 				return -1;
 			}
 			f->journals_replayed = n;
-			f->changed = true;
 		} else {
 			replay_virtual(f);
 		}

@@ -158,9 +158,7 @@ static int copy_block(struct fsck *f, struct fino *ip, const struct claim *c)
 		return err;
 	}
 	f->owner[nb] = ip->ino;
-	/* flushed here, drained by the commit of the entry below (R(2)) */
-	pmio_memcpy_nodrain(f->p, f->base + fmt_blk_off(nb),
-			    f->base + fmt_blk_off(c->blk), PMFS_BLOCK_SIZE);
+	fsck_copy_block(f, c->blk, nb); /* drained by the entry's commit */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (c->symlink)
 		return fsck_append(f, ip, lent_symlink(&b, NULL, ip->sllen, nb));

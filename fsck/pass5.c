@@ -108,37 +108,6 @@ static void check_entries(struct fsck *f, struct fino *dir)
 	}
 }
 
-/* Mark everything reachable from dir (iterative, bounded by the model). */
-int fsck_mark_reachable(struct fsck *f, struct fino *top)
-{
-	struct fino **stack;
-	size_t n = 0, cap = f->ninodes + 2;
-
-	stack = malloc(cap * sizeof(*stack));
-	if (!stack)
-		return -1;
-	top->reachable = true;
-	stack[n++] = top;
-	while (n) {
-		struct fino *d = stack[--n];
-
-		for (size_t i = 0; i < d->nde; i++) {
-			struct fino *t = fsck_ino(f, d->de[i].ino);
-
-			if (!t || t->reachable || t->gen != d->de[i].gen)
-				continue;
-			/* only the first referrer of a directory counts */
-			if (S_ISDIR(t->mode) && t->referrer != d->ino)
-				continue;
-			t->reachable = true;
-			if (S_ISDIR(t->mode) && n < cap)
-				stack[n++] = t;
-		}
-	}
-	free(stack);
-	return 0;
-}
-
 /* Name ip in lost+found as "#ino"; 0 when done. */
 static int to_lost_found(struct fsck *f, struct fino *ip)
 {

@@ -29,10 +29,6 @@
 #include "fsck.h"
 #include "pmemio/pmemio.h"
 
-uint8_t fsck_dtype(uint32_t mode)
-{
-	return (uint8_t)((mode & S_IFMT) >> 12);
-}
 
 void fsck_begin_change(struct fsck *f)
 {
@@ -416,6 +412,85 @@ struct fino *fsck_lost_found(struct fsck *f)
 			  "/lost+found not found"))
 		return NULL;
 	return make_lost_found(f, root);
+}
+
+void fsck_copy_super(struct fsck *f, unsigned from, unsigned to)
+{
+	fsck_begin_change(f);
+	pmio_memcpy_nodrain(f->p, f->base + fmt_blk_off(to),
+			    f->base + fmt_blk_off(from),
+			    sizeof(struct pmfs_super));
+	pmio_drain(f->p); /* ORDER: restored superblock durable before
+			     anything that relies on it */
+	f->changed = true;
+}
+
+void fsck_clear_journal(struct fsck *f, unsigned lane)
+{
+	fsck_begin_change(f);
+	pmio_commit64(f->p, &f->d.jnl[lane].state, 0);
+	pmio_drain(f->p); /* ORDER: cleared state durable before the replay
+			     of the other lanes */
+	f->changed = true;
+}
+
+int fsck_replay_journals(struct fsck *f, uint64_t *replayed)
+{
+	fsck_begin_change(f);
+	f->changed = true;
+	/* the mount's own recovery; it drains after applying each lane */
+	return recov_journals(&f->d, replayed);
+}
+
+void fsck_copy_block(struct fsck *f, uint64_t from, uint64_t to)
+{
+	fsck_begin_change(f);
+	/* flushed here; the caller's entry commit drains it (R(2)) */
+	pmio_memcpy_nodrain(f->p, f->base + fmt_blk_off(to),
+			    f->base + fmt_blk_off(from), PMFS_BLOCK_SIZE);
+}
+
+/* Cutting a log before a page: the end of the last entry before it. */
+struct cutw {
+	size_t k, seen;
+	uint64_t end;
+};
+
+static int cut_page(void *arg, uint64_t off)
+{
+	struct cutw *c = arg;
+
+	(void)off;
+	return c->seen++ == c->k; /* page k: stop before its entries */
+}
+
+static int cut_entry(void *arg, const struct pmfs_lentry *e, uint64_t off)
+{
+	struct cutw *c = arg;
+
+	c->end = off + e->len;
+	return 0;
+}
+
+int fsck_cut_before_page(struct fsck *f, struct fino *ip, size_t k, bool fix)
+{
+	struct cutw c = { k, 0, 0 };
+	uint64_t head = ip->end.head; /* the log as the model has it (pass
+					 3 may have cut it, maybe in DRAM) */
+	struct fsck_walk w;
+	int r;
+
+	ilog_walk(&f->d, ip->ino, head, ip->end.tail, cut_entry, cut_page, &c,
+		  true, NULL);
+	if (!c.end)
+		return 1;
+	if (fix)
+		fsck_set_tail(f, ip->ino, c.end);
+	f->logs_cut++;
+	r = fsck_model_walk(f, ip, head, c.end, &w); /* entries that walked before */
+	if (r == -ENOMEM)
+		return r;
+	return r || ip->nentries == 0 ? 1 : 0;
 }
 
 /* Drop inode-table chunk c (its directory word to 0); durable on return. */
