@@ -172,11 +172,29 @@ static inline int mnt_wait(struct mnt *m)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-/* umount(2) (we are root in CI) and wait for a clean daemon exit. */
+/*
+ * umount(2) (we are root in CI), then wait for the daemon's exit.
+ *
+ * umount(2) fails with EBUSY while anything still uses the mount, and
+ * something outside the test's control (a process still on its way out,
+ * a tool that looks at new mounts) may do so for a moment: EBUSY is
+ * retried every 10 ms for up to 10 s, and is a failure after that.
+ *
+ * umount(2) returns once the mount is gone from the namespace, before
+ * mount.pmfs has written its clean unmount and released the device lock;
+ * fsck.pmfs and the next mount take that lock, so the daemon's exit is
+ * waited for here, and must be clean.
+ */
 static inline void mnt_umount(struct mnt *m)
 {
-	int r = umount2(m->dir, 0) ? errno : 0;
+	int r;
 
+	for (int i = 0;; i++) {
+		r = umount2(m->dir, 0) ? errno : 0;
+		if (r != EBUSY || i == 1000)
+			break;
+		usleep(10000);
+	}
 	cr_assert_eq(r, 0, "umount %s: %s", m->dir, strerror(r));
 	cr_assert_eq(mnt_wait(m), 0, "mount.pmfs did not exit cleanly");
 	cr_assert(!mnt_is_mounted(m->dir, NULL, 0));
