@@ -1,12 +1,12 @@
 /*
  * test_kill.c - kill the daemon, remount, nothing answered is lost.
  *
- * Clients are child processes running a workload on a real mount:
- * create + write, overwrite, rename (also over another file), unlink,
- * mkdir, and appends to one file they all share.  They all work in the
- * same directories; the names a client makes carry its number, so what a
- * name holds depends on that client's operations alone (and the shared
- * file is checked record by record).  After each
+ * Clients (one, or four at once) are child processes running a workload
+ * on a real mount: create + write, overwrite, rename (also over another
+ * file), unlink, mkdir, and appends to one file they all share.  They all
+ * work in the same directories; the names a client makes carry its
+ * number, so what a name holds depends on that client's operations alone
+ * (and the shared file is checked record by record).  After each
  * operation returned, the client appends a line to its own log outside
  * the mount.  The test SIGKILLs mount.pmfs after a chosen number of
  * answered operations, detaches the dead mount, remounts with -v (which
@@ -1135,6 +1135,9 @@ TestSuite(kill, .init = setup, .fini = teardown, .timeout = 300);
 static const struct workload one = {
 	.clients = 1, .img_size = 64ull << 20, .max_files = 200,
 };
+static const struct workload four = {
+	.clients = 4, .img_size = 64ull << 20, .max_files = 100,
+};
 
 /* Killed almost at once: the first requests are in flight. */
 Test(kill, early)
@@ -1171,6 +1174,26 @@ Test(kill, full_image)
 {
 	static const struct workload w = {
 		.clients = 1, .img_size = 8ull << 20, .max_files = 1 << 30,
+		.fill = true,
+	};
+	static const long k[] = { LONG_MAX };
+
+	kill_rounds(&w, k, 1);
+}
+
+/* Four clients in the same directories, killed again and again. */
+Test(kill, four_clients)
+{
+	static const long k[] = { 400, 3000, 20, 1500, 800, 1, 2500, 100 };
+
+	kill_rounds(&four, k, 8);
+}
+
+/* Four clients fill the image together. */
+Test(kill, four_clients_full_image)
+{
+	static const struct workload w = {
+		.clients = 4, .img_size = 8ull << 20, .max_files = 1 << 30,
 		.fill = true,
 	};
 	static const long k[] = { LONG_MAX };
