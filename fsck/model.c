@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "format/fmt.h"
+#include "util/util.h"
 #include "fsck.h"
 
 struct fino *fsck_ino(const struct fsck *f, uint64_t ino)
@@ -124,15 +125,8 @@ static int ext_set(struct fino *ip, uint64_t pgoff, uint64_t n, uint64_t blk,
 
 	if (err || blk == 0)
 		return err;
-	if (ip->next == ip->extcap) {
-		size_t nc = ip->extcap ? ip->extcap * 2 : 8;
-		struct fext *x = realloc(ip->ext, nc * sizeof(*x));
-
-		if (!x)
-			return -ENOMEM;
-		ip->ext = x;
-		ip->extcap = nc;
-	}
+	if (util_grow(&ip->ext, &ip->extcap, ip->next, sizeof(*ip->ext), 8))
+		return -ENOMEM;
 	for (i = ip->next; i > 0 && ip->ext[i - 1].pgoff > pgoff; i--)
 		ip->ext[i] = ip->ext[i - 1];
 	ip->ext[i] = (struct fext){ pgoff, n, blk, flags };
@@ -264,15 +258,8 @@ static int dent_add(struct fino *dir, const struct pmfs_le_dentry *de)
 
 	if (x)
 		dent_remove(dir, x);
-	if (dir->nde == dir->decap) {
-		size_t nc = dir->decap ? dir->decap * 2 : 8;
-		struct fdent *n = realloc(dir->de, nc * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		dir->de = n;
-		dir->decap = nc;
-	}
+	if (util_grow(&dir->de, &dir->decap, dir->nde, sizeof(*dir->de), 8))
+		return -ENOMEM;
 	x = &dir->de[dir->nde];
 	x->name = malloc(de->name_len + 1u);
 	if (!x->name)
@@ -311,15 +298,8 @@ static int xattr_add(struct fino *ip, const char *name, size_t nlen,
 {
 	struct fxattr *n;
 
-	if (ip->nxa == ip->xacap) {
-		size_t nc = ip->xacap ? ip->xacap * 2 : 4;
-
-		n = realloc(ip->xa, nc * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		ip->xa = n;
-		ip->xacap = nc;
-	}
+	if (util_grow(&ip->xa, &ip->xacap, ip->nxa, sizeof(*ip->xa), 4))
+		return -ENOMEM;
 	n = &ip->xa[ip->nxa];
 	n->name = malloc(nlen + 1u);
 	if (!n->name)
@@ -486,16 +466,10 @@ static int walk_page(void *arg, uint64_t off)
 	struct fsck_walk *w = arg;
 	struct fino *ip = w->ip;
 
-	if (ip->npages == ip->pagecap) {
-		size_t nc = ip->pagecap ? ip->pagecap * 2 : 4;
-		uint64_t *n = realloc(ip->pages, nc * sizeof(*n));
-
-		if (!n) {
-			w->err = -ENOMEM;
-			return -ENOMEM;
-		}
-		ip->pages = n;
-		ip->pagecap = nc;
+	if (util_grow(&ip->pages, &ip->pagecap, ip->npages, sizeof(*ip->pages),
+		      4)) {
+		w->err = -ENOMEM;
+		return -ENOMEM;
 	}
 	ip->pages[ip->npages++] = off;
 	return 0;

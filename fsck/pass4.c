@@ -27,6 +27,7 @@
 #include "alloc/alloc.h"
 #include "format/fmt.h"
 #include "fsck.h"
+#include "util/util.h"
 #include "pmemio/pmemio.h"
 
 /* owner[] values besides inode numbers */
@@ -47,15 +48,8 @@ struct claims {
 
 static int claim_add(struct claims *cl, const struct claim *c)
 {
-	if (cl->n == cl->cap) {
-		size_t nc = cl->cap ? cl->cap * 2 : 16;
-		struct claim *n = realloc(cl->c, nc * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		cl->c = n;
-		cl->cap = nc;
-	}
+	if (util_grow(&cl->c, &cl->cap, cl->n, sizeof(*cl->c), 16))
+		return -ENOMEM;
 	cl->c[cl->n++] = *c;
 	return 0;
 }

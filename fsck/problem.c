@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fsck.h"
+#include "util/util.h"
 
 volatile sig_atomic_t fsck_cancel;
 
@@ -22,15 +23,8 @@ static void record(struct fsck *f, const char *code, uint64_t ino,
 {
 	struct fsck_finding *x;
 
-	if (f->nf == f->fcap) {
-		size_t nc = f->fcap ? f->fcap * 2 : 32;
-		struct fsck_finding *n = realloc(f->f, nc * sizeof(*n));
-
-		if (!n)
-			return; /* the counts stay right; the list is short */
-		f->f = n;
-		f->fcap = nc;
-	}
+	if (util_grow(&f->f, &f->fcap, f->nf, sizeof(*f->f), 32))
+		return; /* the counts stay right; the list is short */
 	x = &f->f[f->nf++];
 	x->pass = f->cur_pass;
 	snprintf(x->code, sizeof(x->code), "%s", code);

@@ -28,6 +28,7 @@
 #include "format/fmt.h"
 #include "fsck.h"
 #include "pmemio/pmemio.h"
+#include "util/util.h"
 
 
 void fsck_begin_change(struct fsck *f)
@@ -91,15 +92,9 @@ static int note_page(struct fsck *f, struct fino *ip, uint64_t off)
 {
 	uint64_t blk = fmt_off_blk(off);
 
-	if (ip->npages == ip->pagecap) {
-		size_t nc = ip->pagecap ? ip->pagecap * 2 : 4;
-		uint64_t *n = realloc(ip->pages, nc * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		ip->pages = n;
-		ip->pagecap = nc;
-	}
+	if (util_grow(&ip->pages, &ip->pagecap, ip->npages, sizeof(*ip->pages),
+		      4))
+		return -ENOMEM;
 	ip->pages[ip->npages++] = off;
 	if (f->owner && blk < f->d.total_blocks)
 		f->owner[blk] = ip->ino;

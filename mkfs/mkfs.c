@@ -28,6 +28,7 @@
 #include "format/fmt.h"
 #include "fs/fs.h"
 #include "pmemio/pmemio.h"
+#include "util/util.h"
 
 #ifndef PMFS_VERSION
 #define PMFS_VERSION "0.1"
@@ -344,15 +345,8 @@ static int mkfs_parse_args(int argc, char **argv, struct mkfs_opts *o)
 /* Append blk to a growing array; 0 or -ENOMEM. */
 static int mkfs_bad_add(uint64_t **bad, size_t *n, size_t *cap, uint64_t blk)
 {
-	if (*n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 64;
-		uint64_t *nb = realloc(*bad, ncap * sizeof(*nb));
-
-		if (!nb)
-			return -ENOMEM;
-		*bad = nb;
-		*cap = ncap;
-	}
+	if (util_grow(bad, cap, *n, sizeof(**bad), 64))
+		return -ENOMEM;
 	(*bad)[(*n)++] = blk;
 	return 0;
 }

@@ -87,24 +87,34 @@ static int read_atime(struct fs *fs, struct fs_inode *ip)
 	return 0;
 }
 
+/* Reference and read-lock ino for a read of its data: not a directory,
+ * atime updated first when due (read_atime).  Undo with fs_iput_unlock. */
+static int read_open(struct fs *fs, uint64_t ino, struct fs_inode **out)
+{
+	struct fs_inode *ip;
+	int err = fs_iget_locked(fs, ino, false, &ip);
+
+	if (err)
+		return err;
+	err = S_ISDIR(ip->st.mode) ? -EISDIR : read_atime(fs, ip);
+	if (err) {
+		fs_iput_unlock(fs, ip);
+		return err;
+	}
+	*out = ip;
+	return 0;
+}
+
 int fs_read(struct fs *fs, uint64_t ino, uint64_t off, size_t len,
 	    fs_sink_fn sink, void *arg)
 {
 	struct fs_inode *ip;
 	size_t got;
-	int err;
+	int err = read_open(fs, ino, &ip);
 
-	err = fs_iget_locked(fs, ino, false, &ip);
 	if (err)
 		return err;
-	if (S_ISDIR(ip->st.mode)) {
-		err = -EISDIR;
-		goto out;
-	}
-	err = read_atime(fs, ip);
-	if (!err)
-		err = read_locked(fs, ip, off, len, sink, arg, &got);
-out:
+	err = read_locked(fs, ip, off, len, sink, arg, &got);
 	fs_iput_unlock(fs, ip);
 	return err;
 }
@@ -132,26 +142,17 @@ int fs_pread(struct fs *fs, uint64_t ino, void *buf, size_t len,
 	struct copy_sink cs = { buf, 0 };
 	struct fs_inode *ip;
 	size_t got;
-	int err;
+	int err = read_open(fs, ino, &ip);
 
-	err = fs_iget_locked(fs, ino, false, &ip);
 	if (err)
 		return err;
-	if (S_ISDIR(ip->st.mode)) {
-		err = -EISDIR;
-		goto out;
-	}
-	err = read_atime(fs, ip);
 	/* 64 iovecs per gather: loop under one lock, one atime update */
-	while (!err) {
+	do
 		err = read_locked(fs, ip, off + cs.n, len - cs.n, copy_out, &cs,
 				  &got);
-		if (!got || cs.n >= len)
-			break;
-	}
+	while (!err && got && cs.n < len);
 	if (!err)
 		*nread = cs.n;
-out:
 	fs_iput_unlock(fs, ip);
 	return err;
 }

@@ -26,6 +26,7 @@
 
 #include "format/fmt.h"
 #include "pmemio/pmemio.h"
+#include "util/util.h"
 
 #define GC_MIN_PAGES 4
 
@@ -207,16 +208,10 @@ void gc_queue(struct fs *fs, struct fs_inode *ip)
 	if (ip->gc_queued || !fs->gc_running)
 		return;
 	pthread_mutex_lock(&fs->gc_mu);
-	if (fs->gc_qn == fs->gc_qcap) {
-		size_t nc = fs->gc_qcap ? fs->gc_qcap * 2 : 64;
-		uint64_t *nq = realloc(fs->gc_q, nc * sizeof(*nq));
-
-		if (!nq) {
-			pthread_mutex_unlock(&fs->gc_mu);
-			return;
-		}
-		fs->gc_q = nq;
-		fs->gc_qcap = nc;
+	if (util_grow(&fs->gc_q, &fs->gc_qcap, fs->gc_qn, sizeof(*fs->gc_q),
+		      64)) {
+		pthread_mutex_unlock(&fs->gc_mu);
+		return; /* not queued: compacted inline when it lags */
 	}
 	fs->gc_q[fs->gc_qn++] = ip->ino;
 	ip->gc_queued = true;

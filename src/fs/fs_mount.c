@@ -19,6 +19,7 @@
 
 #include "format/fmt.h"
 #include "pmemio/pmemio.h"
+#include "util/util.h"
 
 struct mark_arg {
 	struct fs *fs;
@@ -122,17 +123,9 @@ static void *scan_main(void *arg)
 			    ip->st.nlink != 0)
 				continue;
 			pthread_mutex_lock(&sc->mu);
-			if (sc->norph == sc->cap) {
-				size_t nc = sc->cap ? sc->cap * 2 : 16;
-				struct fs_inode **no = realloc(
-					sc->orphans, nc * sizeof(*no));
-
-				if (no) {
-					sc->orphans = no;
-					sc->cap = nc;
-				}
-			}
-			if (sc->norph < sc->cap)
+			/* no memory: it stays an orphan till unmount */
+			if (!util_grow(&sc->orphans, &sc->cap, sc->norph,
+				       sizeof(*sc->orphans), 16))
 				sc->orphans[sc->norph++] = ip;
 			pthread_mutex_unlock(&sc->mu);
 		}

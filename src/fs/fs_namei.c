@@ -585,6 +585,25 @@ static int is_ancestor(struct fs *fs, uint64_t anc, uint64_t ino)
 	return -ELOOP;
 }
 
+/* Stage "ip moved into directory to": its ctime, and its '..' when it is
+ * a directory moving across directories (which happens only under
+ * rename_mu, lock order (1)). */
+static int moved(struct fs_op *op, struct fs_inode *ip, uint64_t to,
+		 bool cross, const struct timespec *now)
+{
+	struct ilog_state st = ip->st;
+	bool dotdot = S_ISDIR(st.mode) && cross;
+	union lent_buf b;
+
+	st.ctime = *now;
+	if (dotdot)
+		st.parent = to;
+	return fs_op_add(op, ip,
+			 lent_attr(&b, PMFS_AT_CTIME |
+					       (dotdot ? PMFS_AT_PARENT : 0),
+				   &st));
+}
+
 /* Running nlink of a directory inside one op. */
 struct nlk {
 	struct fs_inode *ip;
@@ -746,7 +765,6 @@ again:
 	{
 		uint32_t *snl = nlk_of(nv, &nnv, sp), *dnl = nlk_of(nv, &nnv, dp);
 		uint64_t cookie = dp->st.maxcookie;
-		struct ilog_state st;
 		union lent_buf b;
 
 		/* source entry leaves the old directory */
@@ -797,32 +815,12 @@ again:
 			if (err)
 				goto out_abort;
 		}
-		/* the moved inode(s): ctime, and '..' for directories;
-		 * '..' changes only across directories, under rename_mu */
-		st = si->st;
-		st.ctime = now;
-		if (sdir)
-			st.parent = newparent;
-		err = fs_op_add(&op, si,
-				lent_attr(&b,
-					  PMFS_AT_CTIME |
-						  (sdir && cross ? PMFS_AT_PARENT
-								 : 0),
-					  &st));
+		/* the moved inode(s): ctime, and '..' for directories */
+		err = moved(&op, si, newparent, cross, &now);
 		if (err)
 			goto out_abort;
 		if (xchg) {
-			st = ti->st;
-			st.ctime = now;
-			if (tdir)
-				st.parent = parent;
-			err = fs_op_add(&op, ti,
-					lent_attr(&b,
-						  PMFS_AT_CTIME |
-							  (tdir && cross
-								   ? PMFS_AT_PARENT
-								   : 0),
-						  &st));
+			err = moved(&op, ti, parent, cross, &now);
 		} else if (ti) {
 			err = drop_link(&op, ti, tdir ? 2 : 1, &now);
 		}

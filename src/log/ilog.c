@@ -14,6 +14,7 @@
 #include "alloc/alloc.h"
 #include "format/fmt.h"
 #include "pmemio/pmemio.h"
+#include "util/util.h"
 
 void ilog_dev_view(struct ilog_dev *d, struct pmio *p,
 		   const struct fmt_geometry *g)
@@ -195,7 +196,7 @@ void ilog_tx_abort(struct ilog_tx *tx)
 {
 	for (unsigned i = 0; i < tx->npages; i++)
 		alloc_free(tx->a, fmt_off_blk(tx->pages[i]), 1);
-	for (unsigned i = 0; i < tx->nxpages; i++)
+	for (size_t i = 0; i < tx->nxpages; i++)
 		alloc_free(tx->a, fmt_off_blk(tx->xpages[i]), 1);
 	ilog_tx_done(tx);
 }
@@ -209,15 +210,9 @@ static int new_page(struct ilog_tx *tx, uint64_t ino, uint64_t seq,
 	int err;
 
 	if (!tx->unbounded && tx->npages >= ILOG_TX_PAGES &&
-	    tx->nxpages == tx->xcap) {
-		unsigned nc = tx->xcap ? tx->xcap * 2 : 64;
-		uint64_t *nx = realloc(tx->xpages, nc * sizeof(*nx));
-
-		if (!nx)
-			return -ENOMEM;
-		tx->xpages = nx;
-		tx->xcap = nc;
-	}
+	    util_grow(&tx->xpages, &tx->xcap, tx->nxpages,
+		      sizeof(*tx->xpages), 64))
+		return -ENOMEM;
 	err = alloc_block(tx->a, tx->lane, tx->aflags, &blk);
 	if (err)
 		return err;

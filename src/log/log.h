@@ -203,7 +203,7 @@ struct ilog_tx {
 	unsigned npages;
 	uint64_t pages[ILOG_TX_PAGES];
 	uint64_t *xpages; /* beyond ILOG_TX_PAGES; NULL if none */
-	unsigned nxpages, xcap;
+	size_t nxpages, xcap;
 };
 
 void ilog_tx_init(struct ilog_tx *tx, struct ilog_dev *d, struct alloc *a,

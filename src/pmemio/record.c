@@ -62,6 +62,7 @@
 #include <unistd.h>
 
 #include "pmemio/pmio_int.h"
+#include "util/util.h"
 
 #define REC_SLOTS 16 /* recordings tracked at once per process */
 
@@ -115,15 +116,8 @@ static struct sigaction rec_old_segv;
 /* Append a word; 0 or -ENOMEM. */
 static int rec_wvec_push(struct rec_wvec *v, uint64_t off, uint64_t val)
 {
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 256;
-		struct pmio_rec_word *w = realloc(v->w, cap * sizeof(*w));
-
-		if (!w)
-			return -ENOMEM;
-		v->w = w;
-		v->cap = cap;
-	}
+	if (util_grow(&v->w, &v->cap, v->n, sizeof(*v->w), 256))
+		return -ENOMEM;
 	v->w[v->n].off = off;
 	v->w[v->n].val = val;
 	v->n++;
@@ -133,15 +127,8 @@ static int rec_wvec_push(struct rec_wvec *v, uint64_t off, uint64_t val)
 /* Append an index; 0 or -ENOMEM. */
 static int rec_ivec_push(struct rec_ivec *v, uint64_t x)
 {
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 256;
-		uint64_t *n = realloc(v->v, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		v->v = n;
-		v->cap = cap;
-	}
+	if (util_grow(&v->v, &v->cap, v->n, sizeof(*v->v), 256))
+		return -ENOMEM;
 	v->v[v->n++] = x;
 	return 0;
 }
