@@ -16,9 +16,14 @@
  * child does all the work and tells the waiting parent the outcome only
  * once the kernel mount exists, so every error reaches the terminal and
  * the exit code, and mount(8) returns only when the mount is usable.  The
- * child then detaches (setsid, stdio on /dev/null) and logs to syslog.
+ * child then detaches (setsid, stdio on /dev/null) and logs to syslog
+ * (or to the console when no syslog daemon listens).
  * Forking before fs_mount (not after, as fuse_daemonize would) keeps any
- * thread the core starts at mount alive.
+ * thread the core starts at mount alive.  The background child is itself
+ * run by a small supervisor process that waits for it and logs how it
+ * ended when a signal ended it (SIGBUS on a bad block, SIGSEGV, SIGKILL,
+ * the OOM killer): the mount is then gone without a clean unmount, and the
+ * next mount's recovery must not come as a surprise.
  *
  * Exit codes follow mount(8): 0 mounted, 1 bad usage (unknown option...),
  * 32 mount failure (device, mountpoint, filesystem).
@@ -376,7 +381,7 @@ static void detach(void)
 	setsid();
 	if (chdir("/") != 0)
 		msg("chdir /: %s", strerror(errno));
-	openlog("mount.pmfs", LOG_PID, LOG_DAEMON);
+	openlog("mount.pmfs", LOG_PID | LOG_CONS, LOG_DAEMON);
 	use_syslog = true;
 	fuse_ll_log_to_syslog();
 }
@@ -443,6 +448,54 @@ static int run(struct cmdline *c, int notify_fd)
 	return ret;
 }
 
+/*
+ * The background child: run the filesystem in a process of its own (which
+ * tells the waiting parent through notify_fd) and wait for it.  Its own
+ * failures it reports itself; a signal that ends it is reported here, in
+ * syslog, with the device, the mountpoint and the consequence.
+ */
+static int supervise(struct cmdline *c, int notify_fd)
+{
+	int nul, st;
+	pid_t w;
+
+	w = fork();
+	if (w < 0) {
+		msg("fork: %s", strerror(errno));
+		return EX_FAIL;
+	}
+	if (w == 0)
+		return run(c, notify_fd);
+	close(notify_fd);
+	/* Hold none of the caller's descriptors (a reader of our stdout
+	 * would otherwise wait until the filesystem process ends). */
+	nul = open("/dev/null", O_RDWR);
+	if (nul >= 0) {
+		dup2(nul, 0);
+		dup2(nul, 1);
+		dup2(nul, 2);
+		if (nul > 2)
+			close(nul);
+	}
+	setsid();
+	openlog("mount.pmfs", LOG_PID | LOG_CONS, LOG_DAEMON);
+	use_syslog = true;
+	if (chdir("/") != 0)
+		msg("chdir /: %s", strerror(errno));
+	while (waitpid(w, &st, 0) < 0)
+		if (errno != EINTR)
+			return EX_FAIL;
+	if (!WIFSIGNALED(st))
+		return WIFEXITED(st) ? WEXITSTATUS(st) : EX_FAIL;
+	msg("%s on %s: the filesystem process %d was killed by signal %d "
+	    "(%s)%s; the mount is gone without a clean unmount, and the next "
+	    "mount of %s will run recovery",
+	    c->mo.device, c->mo.mountpoint, (int)w, WTERMSIG(st),
+	    strsignal(WTERMSIG(st)), WCOREDUMP(st) ? ", core dumped" : "",
+	    c->mo.device);
+	return EX_FAIL;
+}
+
 int main(int argc, char **argv)
 {
 	static char dev[PATH_MAX], dir[PATH_MAX];
@@ -486,5 +539,5 @@ int main(int argc, char **argv)
 		return wait_child(pid, pfd[0]);
 	}
 	close(pfd[0]);
-	return run(&c, pfd[1]);
+	return supervise(&c, pfd[1]);
 }
