@@ -624,8 +624,30 @@ static void mkfs_summary(const struct mkfs_opts *o, const struct mkfs_plan *pl,
 							   : "(none)");
 	if (p) {
 		enum pmio_gran g = pmio_gran(p);
+		struct pmio_nsinfo nsi;
+		char nsz[32], nal[32];
 
 		const char *force = getenv("PMFS_FORCE_CACHE_LINE");
+
+		if (pmio_namespace(p, &nsi) == 0) {
+			mkfs_human(nsi.size, nsz, sizeof(nsz));
+			mkfs_human(nsi.align, nal, sizeof(nal));
+			printf("  namespace:    %s, %s mode (%s%s), %s, "
+			       "alignment %s%s\n",
+			       nsi.ns, nsi.mode, nsi.dev,
+			       pmio_kind(p) == PMIO_KIND_FILE
+				       ? ", holding the file"
+				       : "",
+			       nsz, nsi.align ? nal : "none",
+			       nsi.eadr ? ", persistence domain CPU cache "
+					  "(eADR)"
+					: "");
+		} else {
+			printf("  namespace:    none (%s)\n",
+			       pmio_kind(p) == PMIO_KIND_DEVDAX
+				       ? "a dax device"
+				       : "a file outside any NVDIMM namespace");
+		}
 
 		printf("  granularity:  %s%s\n", pmio_gran_name(g),
 		       g == PMIO_GRAN_PAGE

@@ -238,6 +238,22 @@ const char *pmio_flush_path(const struct pmio *p)
 	return p->flush_path;
 }
 
+/* The namespace identified at open (ident.c), in the public form. */
+int pmio_namespace(const struct pmio *p, struct pmio_nsinfo *ns)
+{
+	if (!p->has_ident)
+		return -ENOENT;
+	memset(ns, 0, sizeof(*ns));
+	snprintf(ns->ns, sizeof(ns->ns), "%s", p->ident.ns);
+	snprintf(ns->mode, sizeof(ns->mode), "%s",
+		 pmio_ident_mode_name(p->ident.mode));
+	snprintf(ns->dev, sizeof(ns->dev), "%s", p->ident.dev);
+	ns->size = p->ident.size;
+	ns->align = p->ident.align;
+	ns->eadr = p->ident.eadr;
+	return 0;
+}
+
 /* The bad-block list read at open, sorted by offset. */
 size_t pmio_badblocks(const struct pmio *p, const struct pmio_badblock **bb)
 {
@@ -307,15 +323,22 @@ static void pmio_warn_once(const struct pmio *p, const char *path,
 			on_ns ? " (the filesystem is not mounted -o dax)" : "");
 }
 
-/* Check the path's type before opening it; fills *kind. 0 or -errno. */
+/*
+ * Check the path's type before opening it; fills *kind, and *id with
+ * *has_id set when the path is (or a file is on) an NVDIMM namespace.
+ * 0 or -errno.
+ */
 static int pmio_check_path(const char *path, const struct stat *st,
-			   enum pmio_kind *kind, char *err, size_t errlen)
+			   enum pmio_kind *kind, struct pmio_ident *idp,
+			   bool *has_id, char *err, size_t errlen)
 {
 	struct pmio_ident id;
 	int ret;
 
+	*has_id = false;
 	if (S_ISREG(st->st_mode)) {
 		*kind = PMIO_KIND_FILE;
+		*has_id = pmio_ident_blockdev(st->st_dev, idp) == 0;
 		return 0;
 	}
 	if (S_ISDIR(st->st_mode)) {
@@ -367,6 +390,8 @@ static int pmio_check_path(const char *path, const struct stat *st,
 			return -EINVAL;
 		}
 		*kind = PMIO_KIND_DEVDAX;
+		*idp = id;
+		*has_id = true;
 		return 0;
 	}
 	pmio_err(err, errlen, "%s: is not a file or a device; %s", path,
@@ -553,11 +578,11 @@ int pmio_open(const char *path, const struct pmio_opts *opts,
 {
 	struct pmio_opts dflt = { 0, 0 };
 	struct pmio *p = NULL;
-	struct pmio_ident id;
+	struct pmio_ident id = { .mode = PMIO_NS_UNKNOWN };
 	struct stat st, fst;
 	enum pmio_kind kind = PMIO_KIND_FILE;
 	const char *env;
-	bool forced;
+	bool forced, has_id;
 	size_t srclen;
 	int ret;
 
@@ -587,7 +612,7 @@ int pmio_open(const char *path, const struct pmio_opts *opts,
 			pmio_err(err, errlen, "%s: %s", path, strerror(-ret));
 		return ret;
 	}
-	ret = pmio_check_path(path, &st, &kind, err, errlen);
+	ret = pmio_check_path(path, &st, &kind, &id, &has_id, err, errlen);
 	if (ret)
 		return ret;
 
@@ -598,6 +623,8 @@ int pmio_open(const char *path, const struct pmio_opts *opts,
 	}
 	p->fd = -1;
 	p->kind = kind;
+	p->ident = id;
+	p->has_ident = has_id;
 	p->flags = opts->flags;
 	p->arch = pmio_arch_detect();
 
@@ -676,10 +703,7 @@ int pmio_open(const char *path, const struct pmio_opts *opts,
 	if (ret)
 		goto out_src;
 	if (p->gran == PMIO_GRAN_PAGE) {
-		bool on_ns = kind == PMIO_KIND_FILE &&
-			     pmio_ident_blockdev(st.st_dev, &id) == 0;
-
-		pmio_warn_once(p, path, false, on_ns);
+		pmio_warn_once(p, path, false, kind == PMIO_KIND_FILE && has_id);
 	} else if (forced) {
 		pmio_warn_once(p, path, true, false);
 	}

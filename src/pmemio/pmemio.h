@@ -96,6 +96,24 @@ const char *pmio_gran_name(enum pmio_gran g);
 /* Name of the flush/fence pair this CPU uses, independent of a mapping. */
 const char *pmio_arch_name(void);
 
+/* The NVDIMM namespace behind a mapping, as libndctl/libdaxctl name it. */
+struct pmio_nsinfo {
+	char ns[32];    /* e.g. "namespace0.0" */
+	char mode[16];  /* "devdax", "fsdax", "sector", "raw" or "unknown" */
+	char dev[32];   /* its device: "dax0.0", "pmem0" */
+	uint64_t size;  /* usable bytes of the namespace */
+	uint64_t align; /* mapping alignment (0 when it has none) */
+	bool eadr;      /* its region's persistence domain is the CPU cache */
+};
+
+/*
+ * The namespace the mapping is on: the devdax namespace itself, or the one
+ * whose block device holds the file.  0 and *ns filled, or -ENOENT for a
+ * file on anything else (tmpfs, a disk).  Read at open; nothing is asked
+ * again.
+ */
+int pmio_namespace(const struct pmio *p, struct pmio_nsinfo *ns);
+
 /* Bad blocks of the namespace, sorted by offset; owned by p. */
 size_t pmio_badblocks(const struct pmio *p, const struct pmio_badblock **bb);
 

@@ -7,6 +7,7 @@
 #define PMFS_PMIO_INT_H
 
 #include "pmemio/arch.h"
+#include "pmemio/ident.h"
 #include "pmemio/pmemio.h"
 
 struct pmem2_source;
@@ -26,6 +27,8 @@ struct pmio {
 	struct pmio_badblock *bb;
 	size_t nbb;
 	char flush_path[48];
+	struct pmio_ident ident;       /* valid when has_ident */
+	bool has_ident;
 	struct pmio_rec *rec; /* non-NULL with PMIO_O_RECORD */
 };
 
