@@ -54,6 +54,27 @@ const char *pmio_ident_mode_name(enum pmio_ns_mode m)
 	return "unknown";
 }
 
+/*
+ * The block device of a namespace: a raw namespace's own, or the one of the
+ * personality that claimed it (fsdax: its pfn, e.g. "pmem0"; sector: its
+ * btt, e.g. "pmem0s"), for which the namespace itself reports none.  NULL
+ * for devdax or when there is none.
+ */
+static const char *ident_blockdev_name(struct ndctl_namespace *ndns)
+{
+	struct ndctl_btt *btt = ndctl_namespace_get_btt(ndns);
+	struct ndctl_pfn *pfn = ndctl_namespace_get_pfn(ndns);
+	const char *name = NULL;
+
+	if (btt)
+		name = ndctl_btt_get_block_device(btt);
+	else if (pfn)
+		name = ndctl_pfn_get_block_device(pfn);
+	if (!name || !*name)
+		name = ndctl_namespace_get_block_device(ndns);
+	return name && *name ? name : NULL;
+}
+
 /* Fill *id from a namespace that matched. */
 static void ident_fill(struct ndctl_namespace *ndns, struct pmio_ident *id)
 {
@@ -91,8 +112,7 @@ static void ident_fill(struct ndctl_namespace *ndns, struct pmio_ident *id)
 		id->align = ndctl_pfn_get_align(pfn);
 	}
 	if (id->mode != PMIO_NS_DEVDAX)
-		ident_copy(id->dev, sizeof(id->dev),
-			   ndctl_namespace_get_block_device(ndns));
+		ident_copy(id->dev, sizeof(id->dev), ident_blockdev_name(ndns));
 	id->eadr = region && ndctl_region_get_persistence_domain(region) ==
 				     PERSISTENCE_CPU_CACHE;
 }
@@ -152,7 +172,7 @@ static bool ident_match_dax(struct ndctl_namespace *ndns, const void *key)
 static bool ident_match_blk(struct ndctl_namespace *ndns, const void *key)
 {
 	const char *name = key;
-	const char *bdev = ndctl_namespace_get_block_device(ndns);
+	const char *bdev = ident_blockdev_name(ndns);
 
 	return bdev && strcmp(bdev, name) == 0;
 }
