@@ -31,6 +31,29 @@ static void dev_from(struct fsck *f, const struct pmfs_super *sb)
 	f->itdir_media = f->d.itdir;
 }
 
+/* -v: the blocks the table keeps out of use, and how many blocks the
+ * namespace itself reports bad now. */
+static void report_badblocks(struct fsck *f, const struct pmfs_badblocks *bb)
+{
+	const struct pmio_badblock *dev;
+	size_t n = pmio_badblocks(f->p, &dev);
+	uint64_t now = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (dev[i].len)
+			now += fmt_off_blk(dev[i].off + dev[i].len - 1) -
+			       fmt_off_blk(dev[i].off) + 1;
+	if (bb->count)
+		fsck_info(f, "  %u bad blocks kept out of use, the first is "
+			  "block %" PRIu64 "; %" PRIu64 " reported by the "
+			  "namespace now",
+			  bb->count, bb->blk[0], now);
+	else
+		fsck_info(f, "  0 bad blocks kept out of use; %" PRIu64
+			  " reported by the namespace now",
+			  now);
+}
+
 static void check_badblocks(struct fsck *f)
 {
 	struct pmfs_badblocks *bb = (void *)(f->base +
@@ -41,8 +64,10 @@ static void check_badblocks(struct fsck *f)
 	uint32_t n = 0;
 
 	ilog_geometry(&f->d, &g);
-	if (fmt_badblocks_check(bb, &g, why, sizeof(why)) == 0)
+	if (fmt_badblocks_check(bb, &g, why, sizeof(why)) == 0) {
+		report_badblocks(f, bb);
 		return;
+	}
 	if (!fsck_problem(f, 0, "badblocks-table", 0,
 			  "Rewrite it with the valid entries",
 			  "Bad-block table (block %u): %s", PMFS_BADBLK_BLOCK,
