@@ -4,7 +4,8 @@
 #   make check            every test: unit suites, tool tests, the tools
 #                         free of test code (nm), the unit suites again
 #                         under ASan+UBSan, the cross-build instruction
-#                         check, bounded fuzzing runs
+#                         check, bounded fuzzing runs, the QEMU guests
+#                         with emulated NVDIMMs (check-vm)
 #   make install          PREFIX=/usr/local DESTDIR=; tools into sbin, man
 #                         pages into man5/man8
 #   make SANITIZE=address,undefined   sanitizer build
@@ -158,9 +159,9 @@ check-nm: tools
 	@echo "check-nm $(words $(BUILT_TOOLS)) 0 $(words $(BUILT_TOOLS))" \
 		>$(BUILD)/nm-summary
 
-check: check-unit check-nm check-asan check-cross fuzz-check
+check: check-unit check-nm check-asan check-cross fuzz-check check-vm
 	@scripts/summary.sh $(BUILD)/test-summary $(BUILD)/asan/test-summary \
-		$(BUILD)/cross-summary $(BUILD)/nm-summary
+		$(BUILD)/cross-summary $(BUILD)/nm-summary $(BUILD)/vm-summary
 
 # ---- the main job on the embedded default ----------------------------------
 
@@ -193,3 +194,4 @@ clean:
 -include tests/fs/fs.mk
 -include tests/crash/crash.mk
 -include tests/mount/mount.mk
+-include tests/vm/vm.mk

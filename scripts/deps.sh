@@ -11,7 +11,8 @@ libcriterion-dev
 clang libclang-rt-14-dev
 e2fsprogs util-linux fio
 qemu-user gcc-aarch64-linux-gnu gcc-powerpc64le-linux-gnu
-binutils-aarch64-linux-gnu binutils-powerpc64le-linux-gnu"
+binutils-aarch64-linux-gnu binutils-powerpc64le-linux-gnu
+qemu-system-x86 qemu-system-arm qemu-system-ppc qemu-system-data cpio"
 
 missing=""
 for p in $PKGS; do
