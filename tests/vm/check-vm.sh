@@ -120,7 +120,7 @@ for g in $GUESTS; do
 	case $g in
 	x86-pmem) tests/vm/qemu.sh x86-pmem "$VM" t-pmem.sh "$VM/$g.log" ;;
 	x86-eadr) tests/vm/qemu.sh x86-eadr "$VM" t-eadr.sh "$VM/$g.log" ;;
-	x86-long) VM_TIMEOUT=5400 tests/vm/qemu.sh x86-pmem "$VM" t-long.sh "$VM/$g.log" ;;
+	x86-long) VM_TIMEOUT=5400 tests/vm/qemu.sh x86-long "$VM" t-long.sh "$VM/$g.log" ;;
 	a64-max) tests/vm/qemu.sh a64-max "$VM" t-cpu.sh "$VM/$g.log" expect=cvap $crash ;;
 	a64-a72) tests/vm/qemu.sh a64-a72 "$VM" t-cpu.sh "$VM/$g.log" expect=cvac lacks=cvap ;;
 	p9) tests/vm/qemu.sh p9 "$VM" t-cpu.sh "$VM/$g.log" expect=p9 lacks=p10 $crash ;;

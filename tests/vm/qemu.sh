@@ -5,6 +5,7 @@
 #   GUEST   x86-pmem   x86-64, an emulated NVDIMM (persistence domain: the
 #                      memory controller, ADR)
 #           x86-eadr   the same with nvdimm-persistence=cpu (eADR)
+#           x86-long   x86-pmem with 3 GiB of RAM (make check-vm-long)
 #           a64-max    aarch64 -cpu max (DCPOP: DC CVAP)
 #           a64-a72    aarch64 -cpu cortex-a72 (ARMv8.0: DC CVAC only)
 #           p9         POWER -cpu power9 (ISA 3.0: dcbf + hwsync)
@@ -48,15 +49,17 @@ nv() { # nv FILE: an emulated NVDIMM of 1 GiB + a 128 KiB label area,
 }
 
 case $GUEST in
-x86-pmem | x86-eadr)
+x86-pmem | x86-eadr | x86-long)
 	ARCH=x86_64
 	QEMU=qemu-system-x86_64
 	persist=""
+	mem=1G
 	[ "$GUEST" = x86-eadr ] && persist=",nvdimm-persistence=cpu"
+	[ "$GUEST" = x86-long ] && mem=3G # the suites' images on tmpfs
 	dimm=$(nv "$VMDIR/$ARCH/nvdimm-$GUEST.img") || exit 1
 	# shellcheck disable=SC2086 # word lists
 	set -- -machine "pc,nvdimm=on$persist" -accel "${VM_ACCEL:-tcg}" \
-		-cpu max -m 1G,slots=2,maxmem=4G $dimm
+		-cpu max -m "$mem,slots=2,maxmem=8G" $dimm
 	CONSOLE=ttyS0
 	;;
 a64-max | a64-a72)
