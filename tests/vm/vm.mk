@@ -80,13 +80,16 @@ $(XBUILD)/tests/vm/vm_pmemio: tests/vm/vm_pmemio.c $(VMX_LIB)
 	$(CC) $(CPPFLAGS) $(XINC) $(XCFLAGS) -MMD -MP $(ALL_LDFLAGS) -o $@ $< \
 		$(VMX_LIB) $(VMX_LIBS)
 
+VMX_TEST_OBJS := $(XBUILD)/tests/lib/testutil.o $(XBUILD)/tests/lib/seed.o
+
+$(VMX_TEST_OBJS): CPPFLAGS += $(TEST_CPPFLAGS)
+
 $(XBUILD)/tests/crash/crashtest: tests/crash/crashtest.c tests/crash/harness.c \
 		tests/crash/harness.h tests/crash/workloads.c \
-		$(XBUILD)/tests/lib/testutil.o $(VMX_LIB)
+		$(VMX_TEST_OBJS) $(VMX_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(XINC) -Itests/lib -Itests/crash $(XCFLAGS) \
-		$(ALL_LDFLAGS) -o $@ $< $(XBUILD)/tests/lib/testutil.o \
-		$(VMX_LIB) $(VMX_LIBS)
+	$(CC) $(CPPFLAGS) $(XINC) $(TEST_CPPFLAGS) -Itests/crash $(XCFLAGS) \
+		$(ALL_LDFLAGS) -o $@ $< $(VMX_TEST_OBJS) $(VMX_LIB) $(VMX_LIBS)
 
 .PHONY: vm-cross
 vm-cross: $(XBUILD)/mkfs.pmfs $(XBUILD)/fsck.pmfs \

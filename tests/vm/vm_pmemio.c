@@ -27,8 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch.h"
-#include "pmemio.h"
+#include "pmemio/arch.h"
+#include "pmemio/pmemio.h"
 
 #define VMP_N 100
 #define VMP_STRIDE 4096 /* one word per page: distinct lines everywhere */
