@@ -238,6 +238,21 @@ int fsck_model_walk(struct fsck *f, struct fino *ip, uint64_t head,
 		    uint64_t tail, struct fsck_walk *w);
 /* The model of inode ino, NULL if it has none (free, cleared). */
 struct fino *fsck_ino(const struct fsck *f, uint64_t ino);
+/* Every inode of the model, in inode-number order: the statement after
+ * it runs with ip set (chunks pass 3 dropped are skipped whole). */
+#define FOR_EACH_INO(f, ip, ino)                                              \
+	for (uint64_t ino = 1; ino < PMFS_MAX_INODES; ino++)                 \
+		if (!(f)->chunk[fmt_ino_chunk(ino)])                         \
+			ino += PMFS_INODES_PER_CHUNK - 1 -                   \
+			       ino % PMFS_INODES_PER_CHUNK;                  \
+		else if (((ip) = fsck_ino((f), ino)) != NULL)
+/* Every slot number of the chunks pass 3 kept, in order: the statement
+ * after it runs with c (chunk), i (slot in it) and ino set. */
+#define FOR_EACH_SLOT(f, c, i, ino)                                           \
+	for (uint64_t c = 0; c < PMFS_ITDIR_ENTRIES; c++)                    \
+		if ((f)->chunk[c])                                           \
+			for (uint64_t i = 0, ino = c * PMFS_INODES_PER_CHUNK; \
+			     i < PMFS_INODES_PER_CHUNK; i++, ino++)
 /* Apply one valid entry to the model of ip; 0, -EIO (lent_check refused
  * it: ip->st.bad says why) or -ENOMEM. */
 int fsck_model_apply(struct fsck *f, struct fino *ip,

@@ -130,6 +130,7 @@ static void check_itdir(struct fsck *f)
 int fsck_pass3(struct fsck *f)
 {
 	uint64_t nchunks = 0, done = 0;
+	struct fino *ip;
 	int err;
 
 	fsck_pass(f, 3, "Checking the inode table and every log");
@@ -144,52 +145,40 @@ int fsck_pass3(struct fsck *f)
 	}
 	for (uint64_t c = 0; c < PMFS_ITDIR_ENTRIES; c++)
 		nchunks += f->chunk[c] != NULL;
-	for (uint64_t c = 0; c < PMFS_ITDIR_ENTRIES; c++) {
-		if (!f->chunk[c])
-			continue;
-		for (uint64_t i = 0; i < PMFS_INODES_PER_CHUNK; i++) {
-			uint64_t ino = c * PMFS_INODES_PER_CHUNK + i;
-			struct pmfs_inode *slot;
+	FOR_EACH_SLOT(f, c, i, ino)
+	{
+		struct pmfs_inode *slot;
 
-			if (fsck_cancel)
-				return -1;
-			fsck_progress(f, done++, nchunks * PMFS_INODES_PER_CHUNK);
-			if (ino == 0)
-				continue;
-			if (f->chunk_bad[c] &
-			    (1ull << (i / PMFS_INODES_PER_BLOCK)))
-				continue; /* on a bad block: pass 4 says so */
-			slot = ilog_slot(&f->d, ino);
-			if (!slot || !fsck_word(f, &slot->tail))
-				continue;
-			err = check_inode(f, ino, slot);
-			if (err) {
-				fsck_operr(f, "out of memory");
-				return -1;
-			}
+		if (fsck_cancel)
+			return -1;
+		fsck_progress(f, done++, nchunks * PMFS_INODES_PER_CHUNK);
+		if (ino == 0)
+			continue;
+		if (f->chunk_bad[c] & (1ull << (i / PMFS_INODES_PER_BLOCK)))
+			continue; /* on a bad block: pass 4 says so */
+		slot = ilog_slot(&f->d, ino);
+		if (!slot || !fsck_word(f, &slot->tail))
+			continue;
+		err = check_inode(f, ino, slot);
+		if (err) {
+			fsck_operr(f, "out of memory");
+			return -1;
 		}
 	}
 	fsck_progress(f, 1, 1);
 	f->ninodes = 0;
-	for (uint64_t c = 0; c < PMFS_ITDIR_ENTRIES; c++) {
-		if (!f->chunk[c])
-			continue;
-		for (uint64_t i = 0; i < PMFS_INODES_PER_CHUNK; i++) {
-			struct fino *ip = f->chunk[c][i];
-
-			if (!ip || ip->cleared)
-				continue;
-			f->ninodes++;
-			f->log_pages += ip->npages;
-			if (S_ISREG(ip->mode))
-				f->nfiles++;
-			else if (S_ISDIR(ip->mode))
-				f->ndirs++;
-			else if (S_ISLNK(ip->mode))
-				f->nsymlinks++;
-			else
-				f->nother++;
-		}
+	FOR_EACH_INO(f, ip, ino)
+	{
+		f->ninodes++;
+		f->log_pages += ip->npages;
+		if (S_ISREG(ip->mode))
+			f->nfiles++;
+		else if (S_ISDIR(ip->mode))
+			f->ndirs++;
+		else if (S_ISLNK(ip->mode))
+			f->nsymlinks++;
+		else
+			f->nother++;
 	}
 	fsck_info(f, "  %" PRIu64 " inodes in %" PRIu64 " chunks: %" PRIu64
 		     " files, %" PRIu64 " directories, %" PRIu64

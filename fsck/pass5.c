@@ -28,14 +28,6 @@
 #include "format/fmt.h"
 #include "fsck.h"
 
-/* Iterate over the inodes in use (model), in inode-number order. */
-#define FOR_EACH_INO(f, ip, ino)                                              \
-	for (uint64_t ino = 1; ino < PMFS_MAX_INODES; ino++)                 \
-		if (!(f)->chunk[fmt_ino_chunk(ino)])                         \
-			ino += PMFS_INODES_PER_CHUNK - 1 -                   \
-			       ino % PMFS_INODES_PER_CHUNK;                  \
-		else if (((ip) = fsck_ino((f), ino)) != NULL)
-
 static const char *type_name(uint32_t mode)
 {
 	switch (mode & S_IFMT) {

@@ -20,13 +20,6 @@
 #include "format/fmt.h"
 #include "fsck.h"
 
-#define FOR_EACH_INO(f, ip, ino)                                              \
-	for (uint64_t ino = 1; ino < PMFS_MAX_INODES; ino++)                 \
-		if (!(f)->chunk[fmt_ino_chunk(ino)])                         \
-			ino += PMFS_INODES_PER_CHUNK - 1 -                   \
-			       ino % PMFS_INODES_PER_CHUNK;                  \
-		else if (((ip) = fsck_ino((f), ino)) != NULL)
-
 static void recount(struct fsck *f)
 {
 	struct fino *ip;

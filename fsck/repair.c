@@ -213,19 +213,15 @@ int fsck_link(struct fsck *f, struct fino *dir, struct fino *ip,
 /* A free inode slot (tail 0) in an allocated chunk, or 0. */
 static uint64_t free_slot(struct fsck *f)
 {
-	for (uint64_t c = 0; c < PMFS_ITDIR_ENTRIES; c++) {
-		if (!f->chunk[c])
-			continue;
-		for (uint64_t i = 0; i < PMFS_INODES_PER_CHUNK; i++) {
-			uint64_t ino = c * PMFS_INODES_PER_CHUNK + i;
-			struct pmfs_inode *slot;
+	FOR_EACH_SLOT(f, c, i, ino)
+	{
+		struct pmfs_inode *slot;
 
-			if (ino <= PMFS_ROOT_INO || f->chunk[c][i])
-				continue;
-			slot = ilog_slot(&f->d, ino);
-			if (slot && slot->tail == 0)
-				return ino;
-		}
+		if (ino <= PMFS_ROOT_INO || f->chunk[c][i])
+			continue;
+		slot = ilog_slot(&f->d, ino);
+		if (slot && slot->tail == 0)
+			return ino;
 	}
 	return 0;
 }

@@ -364,13 +364,16 @@ static int mount_fs(const struct cmdline *c, struct fs **fs)
 	return 0;
 }
 
-/* In the background child: leave the terminal and the caller's session. */
-static void detach(void)
+/* Leave the terminal and the caller's session: hold none of the caller's
+ * descriptors (a reader of our stdout would otherwise wait until the
+ * filesystem process ends), report through syslog from now on. */
+static void leave_session(void)
 {
-	int nul = open("/dev/null", O_RDWR);
+	int nul;
 
 	fflush(stdout);
 	fflush(stderr);
+	nul = open("/dev/null", O_RDWR);
 	if (nul >= 0) {
 		dup2(nul, 0);
 		dup2(nul, 1);
@@ -379,10 +382,17 @@ static void detach(void)
 			close(nul);
 	}
 	setsid();
-	if (chdir("/") != 0)
-		msg("chdir /: %s", strerror(errno));
 	openlog("mount.pmfs", LOG_PID | LOG_CONS, LOG_DAEMON);
 	use_syslog = true;
+	if (chdir("/") != 0)
+		msg("chdir /: %s", strerror(errno));
+}
+
+/* In the background filesystem process: leave the session, and have the
+ * FUSE glue report through syslog too. */
+static void detach(void)
+{
+	leave_session();
 	fuse_ll_log_to_syslog();
 }
 
@@ -456,7 +466,7 @@ static int run(struct cmdline *c, int notify_fd)
  */
 static int supervise(struct cmdline *c, int notify_fd)
 {
-	int nul, st;
+	int st;
 	pid_t w;
 
 	w = fork();
@@ -467,21 +477,7 @@ static int supervise(struct cmdline *c, int notify_fd)
 	if (w == 0)
 		return run(c, notify_fd);
 	close(notify_fd);
-	/* Hold none of the caller's descriptors (a reader of our stdout
-	 * would otherwise wait until the filesystem process ends). */
-	nul = open("/dev/null", O_RDWR);
-	if (nul >= 0) {
-		dup2(nul, 0);
-		dup2(nul, 1);
-		dup2(nul, 2);
-		if (nul > 2)
-			close(nul);
-	}
-	setsid();
-	openlog("mount.pmfs", LOG_PID | LOG_CONS, LOG_DAEMON);
-	use_syslog = true;
-	if (chdir("/") != 0)
-		msg("chdir /: %s", strerror(errno));
+	leave_session();
 	while (waitpid(w, &st, 0) < 0)
 		if (errno != EINTR)
 			return EX_FAIL;

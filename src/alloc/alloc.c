@@ -699,13 +699,3 @@ uint64_t alloc_ino_used(struct alloc *a)
 	pthread_mutex_unlock(&a->ino_mu);
 	return r;
 }
-
-uint64_t alloc_ino_chunks(struct alloc *a)
-{
-	uint64_t r;
-
-	pthread_mutex_lock(&a->ino_mu);
-	r = a->ino_nchunks;
-	pthread_mutex_unlock(&a->ino_mu);
-	return r;
-}

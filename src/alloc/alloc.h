@@ -118,6 +118,5 @@ int alloc_ino_get(struct alloc *a, uint64_t *ino);
 /* Return an inode number taken by alloc_ino_get or marked used. */
 void alloc_ino_put(struct alloc *a, uint64_t ino);
 uint64_t alloc_ino_used(struct alloc *a);
-uint64_t alloc_ino_chunks(struct alloc *a); /* chunks known */
 
 #endif /* PMFS_ALLOC_H */

@@ -19,6 +19,7 @@
 #include "pmemio/pmemio.h"
 
 #define BS PMFS_BLOCK_SIZE
+#define FS_FILE_MAX (1ull << 52) /* largest file offset + 1 */
 
 static const uint8_t zero_page[PMFS_BLOCK_SIZE];
 
@@ -157,6 +158,28 @@ int fs_pread(struct fs *fs, uint64_t ino, void *buf, size_t len,
 	return err;
 }
 
+/* Reference and write-lock ino for a change of its data: -EISDIR for a
+ * directory, notreg for another file that is not a regular one.  Undo
+ * with fs_iput_unlock. */
+static int write_open(struct fs *fs, uint64_t ino, int notreg,
+		      struct fs_inode **out)
+{
+	struct fs_inode *ip;
+	int err = fs_iget_locked(fs, ino, true, &ip);
+
+	if (err)
+		return err;
+	err = S_ISDIR(ip->st.mode) ? -EISDIR
+	      : !S_ISREG(ip->st.mode) ? notreg
+				      : 0;
+	if (err) {
+		fs_iput_unlock(fs, ip);
+		return err;
+	}
+	*out = ip;
+	return 0;
+}
+
 /* Zero the invisible bytes [size, end of its block) of the last block, in
  * place, before the size grows (flushed, no drain). */
 static void zero_eof_tail(struct fs *fs, struct fs_inode *ip)
@@ -199,6 +222,34 @@ static int runs_push(struct runs *rs, uint64_t pg, uint64_t blk, uint64_t n)
 	return 0;
 }
 
+/* Allocate runs covering file blocks [b0, b1], appended to rs; 0 or
+ * -errno (the runs this call added are freed again on failure). */
+static int alloc_runs(struct fs *fs, unsigned lane, uint64_t b0, uint64_t b1,
+		      struct runs *rs)
+{
+	int first = rs->n, err;
+
+	for (uint64_t pg = b0; pg <= b1;) {
+		uint64_t s, got;
+
+		err = alloc_blocks(fs->a, lane, b1 - pg + 1, 0, &s, &got);
+		if (err)
+			goto out_free;
+		err = runs_push(rs, pg, s, got);
+		if (err) {
+			alloc_free(fs->a, s, got);
+			goto out_free;
+		}
+		pg += got;
+	}
+	return 0;
+out_free:
+	for (int r = first; r < rs->n; r++)
+		alloc_free(fs->a, rs->r[r].blk, rs->r[r].n);
+	rs->n = first;
+	return err;
+}
+
 static int do_write(struct fs *fs, struct fs_inode *ip, const uint8_t *src,
 		    size_t len, uint64_t off)
 {
@@ -213,27 +264,17 @@ static int do_write(struct fs *fs, struct fs_inode *ip, const uint8_t *src,
 	struct timespec now;
 	union lent_buf w;
 
-	if (end < off || end > (1ull << 52))
+	if (end < off || end > FS_FILE_MAX)
 		return -EFBIG;
 	/* the block holding EOF may be written in place past EOF */
 	if (off >= ip->st.size && (ip->st.size & (BS - 1)) && eob == b0 &&
 	    block_ptr(fs, ip, eob))
 		inplace = true;
 	fs_op_init(&op, fs, 0);
-	for (pg = b0 + (inplace ? 1 : 0); pg <= b1;) {
-		uint64_t s, got;
-
-		err = alloc_blocks(fs->a, op.lane, b1 - pg + 1, 0, &s, &got);
-		if (err)
-			goto out_free;
-		err = runs_push(&rs, pg, s, got);
-		if (err) {
-			alloc_free(fs->a, s, got);
-			goto out_free;
-		}
-		nr = rs.n;
-		pg += got;
-	}
+	pg = b0 + (inplace ? 1 : 0);
+	if (pg <= b1 && (err = alloc_runs(fs, op.lane, pg, b1, &rs)))
+		goto out_free;
+	nr = rs.n;
 	runs = rs.r;
 	if (newsize > ip->st.size)
 		zero_eof_tail(fs, ip); /* invisible bytes: in place */
@@ -318,17 +359,9 @@ int fs_write(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino,
 
 	for (int i = 0; i < iovcnt; i++)
 		len += iov[i].iov_len;
-	err = fs_iget_locked(fs, ino, true, &ip);
+	err = write_open(fs, ino, -EINVAL, &ip);
 	if (err)
 		return err;
-	if (S_ISDIR(ip->st.mode)) {
-		err = -EISDIR;
-		goto out;
-	}
-	if (!S_ISREG(ip->st.mode)) {
-		err = -EINVAL;
-		goto out;
-	}
 	if (flags & FS_W_APPEND)
 		off = ip->st.size;
 	*written = 0;
@@ -420,7 +453,7 @@ int fs_setattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino,
 			err = -EINVAL;
 			goto out;
 		}
-		if (sa->size > (1ull << 52)) {
+		if (sa->size > FS_FILE_MAX) {
 			err = -EFBIG;
 			goto out;
 		}
@@ -447,34 +480,6 @@ int fs_setattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino,
 		fs_fill_attr(ip, out);
 out:
 	fs_iput_unlock(fs, ip);
-	return err;
-}
-
-/* Allocate runs covering file blocks [b0, b1], appended to rs; 0 or
- * -errno (the runs this call added are freed again on failure). */
-static int alloc_runs(struct fs *fs, unsigned lane, uint64_t b0, uint64_t b1,
-		      struct runs *rs)
-{
-	int first = rs->n, err;
-
-	for (uint64_t pg = b0; pg <= b1;) {
-		uint64_t s, got;
-
-		err = alloc_blocks(fs->a, lane, b1 - pg + 1, 0, &s, &got);
-		if (err)
-			goto out_free;
-		err = runs_push(rs, pg, s, got);
-		if (err) {
-			alloc_free(fs->a, s, got);
-			goto out_free;
-		}
-		pg += got;
-	}
-	return 0;
-out_free:
-	for (int r = first; r < rs->n; r++)
-		alloc_free(fs->a, rs->r[r].blk, rs->r[r].n);
-	rs->n = first;
 	return err;
 }
 
@@ -526,19 +531,11 @@ int fs_fallocate(struct fs *fs, uint64_t ino, int mode, uint64_t off,
 		return -EOPNOTSUPP;
 	if (len == 0 || end < off)
 		return -EINVAL;
-	if (end > (1ull << 52))
+	if (end > FS_FILE_MAX)
 		return -EFBIG;
-	err = fs_iget_locked(fs, ino, true, &ip);
+	err = write_open(fs, ino, -ENODEV, &ip);
 	if (err)
 		return err;
-	if (S_ISDIR(ip->st.mode)) {
-		err = -EISDIR;
-		goto out;
-	}
-	if (!S_ISREG(ip->st.mode)) {
-		err = -ENODEV;
-		goto out;
-	}
 	newsize = !keep && end > ip->st.size ? end : ip->st.size;
 	fs_now(&now);
 	fs_op_init(&op, fs, kinds == FALLOC_FL_PUNCH_HOLE ? ALLOC_F_RESERVE : 0);
