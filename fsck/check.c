@@ -37,6 +37,7 @@ static void json_str(const char *s)
 	putchar('"');
 }
 
+/* The findings and figures of the run as JSON (--json). */
 static void report_json(const struct fsck *f, int status)
 {
 	printf("{\n  \"device\": ");
@@ -73,6 +74,7 @@ static void report_json(const struct fsck *f, int status)
 	printf("  \"modified\": %s\n}\n", f->changed ? "true" : "false");
 }
 
+/* The fsck(8) exit status of the run. */
 static int exit_status(const struct fsck *f)
 {
 	int s = 0;
@@ -88,6 +90,7 @@ static int exit_status(const struct fsck *f)
 	return s;
 }
 
+/* The closing report: JSON, or the summary lines. */
 static void finish(struct fsck *f, int status)
 {
 	if (f->o.quiet)

@@ -21,6 +21,7 @@
 #define PMFS_VERSION "0.1"
 #endif
 
+/* Print the usage to fp. */
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -42,6 +43,7 @@ static void usage(FILE *out)
 		"cancelled.\n");
 }
 
+/* SIGINT/SIGTERM: cancel the run (the next question or pass stops). */
 static void on_signal(int sig)
 {
 	(void)sig;

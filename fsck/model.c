@@ -117,6 +117,7 @@ static int ext_punch(struct fino *ip, uint64_t s, uint64_t e)
 	return 0;
 }
 
+/* Map file pages [pgoff, pgoff+n) to blk.. in the model (blk 0: a hole). */
 static int ext_set(struct fino *ip, uint64_t pgoff, uint64_t n, uint64_t blk,
 		   uint32_t flags)
 {
@@ -143,6 +144,7 @@ static int ext_set(struct fino *ip, uint64_t pgoff, uint64_t n, uint64_t blk,
  */
 #define DIR_HASH_MIN 16
 
+/* Hash of a name for the directory hash (FNV-1a, folded). */
 static uint64_t name_hash(const char *name, size_t nlen)
 {
 	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
@@ -152,6 +154,7 @@ static uint64_t name_hash(const char *name, size_t nlen)
 	return h ^ (h >> 29);
 }
 
+/* Put entry idx of dir into its name hash. */
 static void ht_put(struct fino *dir, size_t idx)
 {
 	size_t m = dir->htcap - 1;
@@ -236,6 +239,7 @@ struct fdent *fsck_dir_find(struct fino *dir, const char *name, size_t nlen)
 	return NULL;
 }
 
+/* Remove entry x from dir (the last entry moves into its place). */
 static void dent_remove(struct fino *dir, struct fdent *x)
 {
 	size_t i = (size_t)(x - dir->de), last = dir->nde - 1;
@@ -251,6 +255,7 @@ static void dent_remove(struct fino *dir, struct fdent *x)
 	dir->nde--;
 }
 
+/* Add or replace the entry a DENTRY_ADD names. */
 static int dent_add(struct fino *dir, const struct pmfs_le_dentry *de)
 {
 	struct fdent *x = fsck_dir_find(dir, (const char *)de->name,
@@ -281,6 +286,7 @@ static int dent_add(struct fino *dir, const struct pmfs_le_dentry *de)
 	return 0;
 }
 
+/* Forget the xattr called name, if ip has it. */
 static void xattr_remove(struct fino *ip, const uint8_t *name, size_t nlen)
 {
 	for (size_t i = 0; i < ip->nxa; i++) {
@@ -293,6 +299,7 @@ static void xattr_remove(struct fino *ip, const uint8_t *name, size_t nlen)
 	}
 }
 
+/* Note an xattr of ip (name and value length). */
 static int xattr_add(struct fino *ip, const char *name, size_t nlen,
 		     size_t vlen)
 {
@@ -314,22 +321,26 @@ static int xattr_add(struct fino *ip, const char *name, size_t nlen,
 
 /* ---- the callbacks of ilog_apply (log.h, "replay": the rules) -------- */
 
+/* ilog_apply: pages mapped (or a hole). */
 static int m_extent(void *arg, uint64_t pgoff, uint64_t n, uint64_t blk,
 		    uint32_t flags)
 {
 	return ext_set(arg, pgoff, n, blk, flags & PMFS_WR_UNWRITTEN);
 }
 
+/* ilog_apply: the mapping at and past from_pg dropped. */
 static int m_truncate(void *arg, uint64_t from_pg)
 {
 	return ext_punch(arg, from_pg, UINT64_MAX);
 }
 
+/* ilog_apply: a directory entry added. */
 static int m_dentry_add(void *arg, const struct pmfs_le_dentry *de)
 {
 	return dent_add(arg, de);
 }
 
+/* ilog_apply: a directory entry removed (absent: fine). */
 static int m_dentry_del(void *arg, const struct pmfs_le_dentry *de)
 {
 	struct fino *dir = arg;
@@ -341,6 +352,7 @@ static int m_dentry_del(void *arg, const struct pmfs_le_dentry *de)
 	return 0;
 }
 
+/* ilog_apply: the symlink target (its length and block). */
 static int m_symlink(void *arg, const char *target, uint32_t len,
 		     uint64_t blk)
 {
@@ -353,6 +365,7 @@ static int m_symlink(void *arg, const char *target, uint32_t len,
 	return 0;
 }
 
+/* ilog_apply: an xattr set (replacing one of that name). */
 static int m_xattr_set(void *arg, const char *name, size_t nlen,
 		       const void *val, size_t vlen)
 {
@@ -361,6 +374,7 @@ static int m_xattr_set(void *arg, const char *name, size_t nlen,
 	return xattr_add(arg, name, nlen, vlen);
 }
 
+/* ilog_apply: an xattr removed. */
 static int m_xattr_del(void *arg, const char *name, size_t nlen)
 {
 	xattr_remove(arg, (const uint8_t *)name, nlen);
@@ -440,6 +454,7 @@ static void why_stopped(const struct ilog_err *ie, char *why, size_t len)
 	}
 }
 
+/* The walk: apply entry e to the model; a refused one stops the walk. */
 static int walk_entry(void *arg, const struct pmfs_lentry *e, uint64_t off)
 {
 	struct fsck_walk *w = arg;
@@ -461,6 +476,7 @@ static int walk_entry(void *arg, const struct pmfs_lentry *e, uint64_t off)
 	return 0;
 }
 
+/* The walk: note a log page of the chain. */
 static int walk_page(void *arg, uint64_t off)
 {
 	struct fsck_walk *w = arg;

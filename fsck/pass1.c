@@ -54,6 +54,8 @@ static void report_badblocks(struct fsck *f, const struct pmfs_badblocks *bb)
 			  now);
 }
 
+/* The bad-block table by fmt_badblocks_check; rewritten with its valid
+ * entries when damaged. */
 static void check_badblocks(struct fsck *f)
 {
 	struct pmfs_badblocks *bb = (void *)(f->base +

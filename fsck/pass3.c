@@ -31,6 +31,7 @@
 #include "fsck.h"
 #include "pmemio/pmemio.h"
 
+/* Report inode ip as damaged beyond use and clear it (when allowed). */
 static void clear_inode(struct fsck *f, struct fino *ip, const char *code,
 			const char *what)
 {
@@ -41,6 +42,8 @@ static void clear_inode(struct fsck *f, struct fino *ip, const char *code,
 	f->inodes_cleared++;
 }
 
+/* Walk the log of ino into a new model; cut it after its last good entry or
+ * clear the inode. */
 static int check_inode(struct fsck *f, uint64_t ino, struct pmfs_inode *slot)
 {
 	struct fino *ip = calloc(1, sizeof(*ip));

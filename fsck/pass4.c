@@ -46,6 +46,7 @@ struct claims {
 	size_t n, cap;
 };
 
+/* Note a conflicting claim, resolved after every block has an owner. */
 static int claim_add(struct claims *cl, const struct claim *c)
 {
 	if (util_grow(&cl->c, &cl->cap, cl->n, sizeof(*cl->c), 16))
@@ -54,6 +55,7 @@ static int claim_add(struct claims *cl, const struct claim *c)
 	return 0;
 }
 
+/* Who owns a block, in words. */
 static void owner_name(uint64_t o, char *buf, size_t len)
 {
 	if (o == OWN_FIXED)
@@ -171,6 +173,7 @@ static int punch(struct fsck *f, struct fino *ip, const struct claim *c)
 				      &ip->st.mtime, &ip->st.mtime));
 }
 
+/* Resolve the conflicting claims: copy shared blocks, punch bad ones. */
 static void resolve(struct fsck *f, struct claims *cl)
 {
 	char who[48];

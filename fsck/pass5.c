@@ -28,6 +28,7 @@
 #include "format/fmt.h"
 #include "fsck.h"
 
+/* The kind of file a mode says, in words. */
 static const char *type_name(uint32_t mode)
 {
 	switch (mode & S_IFMT) {

@@ -20,6 +20,7 @@
 #include "format/fmt.h"
 #include "fsck.h"
 
+/* Count, for every inode, the entries naming it and its subdirectories. */
 static void recount(struct fsck *f)
 {
 	struct fino *ip;
@@ -60,6 +61,7 @@ static bool xattr_ns_ok(const char *name, size_t nlen)
 	return false;
 }
 
+/* Remove xattrs whose names no Linux namespace has. */
 static void check_xattrs(struct fsck *f, struct fino *ip)
 {
 	size_t i = 0;

@@ -18,6 +18,7 @@
 
 volatile sig_atomic_t fsck_cancel;
 
+/* Keep a finding for --json and in-process callers. */
 static void record(struct fsck *f, const char *code, uint64_t ino,
 		   const char *msg, bool fixed)
 {

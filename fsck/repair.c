@@ -102,6 +102,7 @@ static int note_page(struct fsck *f, struct fino *ip, uint64_t off)
 	return 0;
 }
 
+/* Note the log pages tx allocated for ip. */
 static int note_pages(struct fsck *f, struct fino *ip,
 		      const struct ilog_tx *tx)
 {
@@ -138,6 +139,8 @@ int fsck_append(struct fsck *f, struct fino *ip, struct pmfs_lentry *e)
 	return err;
 }
 
+/* Append a DENTRY_ADD or _DEL to dir; its link count follows a subdirectory
+ * when count. */
 static int dentry(struct fsck *f, struct fino *dir, uint16_t type,
 		  uint64_t ino, uint32_t gen, uint8_t ftype, const char *name,
 		  size_t nlen, uint64_t cookie, bool count);
@@ -447,6 +450,7 @@ struct cutw {
 	uint64_t end;
 };
 
+/* The cut: stop before page k. */
 static int cut_page(void *arg, uint64_t off)
 {
 	struct cutw *c = arg;
@@ -455,6 +459,7 @@ static int cut_page(void *arg, uint64_t off)
 	return c->seen++ == c->k; /* page k: stop before its entries */
 }
 
+/* The cut: the end of the last entry before page k. */
 static int cut_entry(void *arg, const struct pmfs_lentry *e, uint64_t off)
 {
 	struct cutw *c = arg;

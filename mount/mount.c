@@ -74,6 +74,7 @@ __attribute__((format(printf, 1, 2))) static void msg(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Print the usage to fp. */
 static void usage(FILE *f)
 {
 	fputs("usage: mount.pmfs [-fdsv] [-o options] DEVICE MOUNTPOINT\n"

@@ -39,19 +39,23 @@ struct alloc {
 	uint64_t ino_hint;
 };
 
+/* Bit i of bitmap b. */
 static inline bool bit_get(const uint64_t *b, uint64_t i)
 {
 	return (b[i >> 6] >> (i & 63)) & 1;
 }
+/* Set bit i of bitmap b. */
 static inline void bit_set(uint64_t *b, uint64_t i)
 {
 	b[i >> 6] |= 1ull << (i & 63);
 }
+/* Clear bit i of bitmap b. */
 static inline void bit_clr(uint64_t *b, uint64_t i)
 {
 	b[i >> 6] &= ~(1ull << (i & 63));
 }
 
+/* The lane whose range holds block blk. */
 static struct alloc_lane *lane_of(struct alloc *a, uint64_t blk)
 {
 	uint64_t per = (a->total_blocks - a->data_start + a->nlanes - 1) /
@@ -63,6 +67,7 @@ static struct alloc_lane *lane_of(struct alloc *a, uint64_t blk)
 	return &a->lanes[i];
 }
 
+/* Keep block blk out of use for ever (bad): used, counted. */
 static void mark_bad(struct alloc *a, uint64_t blk)
 {
 	struct alloc_lane *l;
@@ -264,6 +269,8 @@ static bool take_across(struct alloc *a, uint64_t want, uint64_t *start)
 	return found;
 }
 
+/* Take a run of 1..want blocks (exactly want if exact), from lane on; 0 or
+ * -ENOSPC. */
 static int take(struct alloc *a, unsigned lane, uint64_t want, bool exact,
 		unsigned flags, uint64_t *start, uint64_t *got)
 {

@@ -42,6 +42,7 @@ struct fs_dent *fs_dir_find(struct fs_dir *d, const char *name, size_t nlen)
 	return NULL;
 }
 
+/* Double the hash of d (rehashing every entry); 0 or -ENOMEM. */
 static int grow(struct fs_dir *d)
 {
 	size_t nc = d->hcap ? d->hcap * 2 : 16;
@@ -64,6 +65,7 @@ static int grow(struct fs_dir *d)
 	return 0;
 }
 
+/* Remove e from d's hash and cookie order, and free it. */
 static void unlink_dent(struct fs_dir *d, struct fs_dent *e)
 {
 	struct fs_dent **pp = &d->ht[e->hash & (d->hcap - 1)];

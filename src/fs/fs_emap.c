@@ -31,6 +31,7 @@ struct emap_node {
 	};
 };
 
+/* Index of page pg in a node of level l. */
 static inline unsigned emap_idx(uint64_t pg, unsigned l)
 {
 	return (unsigned)(pg >> (EMAP_SHIFT * (l - 1))) & (EMAP_FAN - 1);
@@ -43,6 +44,7 @@ static inline bool emap_cont(uint64_t a, uint64_t b)
 	       (b & ~EMAP_UNWRITTEN) == (a & ~EMAP_UNWRITTEN) + 1;
 }
 
+/* The word of page pg: 0 (hole) or block | EMAP_UNWRITTEN. */
 static uint64_t emap_get(const struct fs_fmap *m, uint64_t pg)
 {
 	const struct emap_node *nd = m->root;
@@ -57,6 +59,7 @@ static uint64_t emap_get(const struct fs_fmap *m, uint64_t pg)
 	return nd->v[pg & (EMAP_FAN - 1)];
 }
 
+/* An extent of n pages from pg, from the word of pg. */
 static void emap_fill(struct fs_ext *out, uint64_t pg, uint64_t n,
 		      uint64_t v)
 {
@@ -159,6 +162,7 @@ struct emap_clr {
 	uint64_t hi, oldlast;    /* end of range, old word of hi - 1 */
 };
 
+/* Clear one mapped page x (word v): run bookkeeping, block freed when live. */
 static void emap_clr_page(struct emap_clr *c, uint64_t x, uint64_t v)
 {
 	uint64_t b = v & ~EMAP_UNWRITTEN;
@@ -178,6 +182,7 @@ static void emap_clr_page(struct emap_clr *c, uint64_t x, uint64_t v)
 	alloc_free(c->fs->a, b, 1);
 }
 
+/* Clear the pages of [lo, c->hi) below node nd (level l, first page base). */
 static void emap_clr_in(struct emap_node *nd, unsigned l, uint64_t base,
 			uint64_t lo, struct emap_clr *c)
 {
@@ -335,6 +340,7 @@ void fs_emap_truncate(struct fs *fs, struct fs_fmap *m, uint64_t from,
 	emap_clear(m, from, UINT64_MAX, &c);
 }
 
+/* Free node nd and everything below it (DRAM only). */
 static void emap_free_in(struct emap_node *nd, unsigned l)
 {
 	if (l > 1)

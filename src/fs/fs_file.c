@@ -125,6 +125,7 @@ struct copy_sink {
 	size_t n;
 };
 
+/* fs_pread's sink: copy the iovecs out. */
 static int copy_out(void *arg, const struct iovec *iov, int iovcnt,
 		    size_t total)
 {
@@ -204,6 +205,7 @@ struct runs {
 	int n, cap;
 };
 
+/* Append a run (file page, block, count); 0 or -ENOMEM. */
 static int runs_push(struct runs *rs, uint64_t pg, uint64_t blk, uint64_t n)
 {
 	if (rs->n == rs->cap) {
@@ -250,6 +252,8 @@ out_free:
 	return err;
 }
 
+/* Write len bytes at off (ip write-locked): copy-on-write blocks, in place
+ * past EOF; LOG(4). */
 static int do_write(struct fs *fs, struct fs_inode *ip, const uint8_t *src,
 		    size_t len, uint64_t off)
 {
@@ -512,6 +516,22 @@ static int cow_zero(struct fs *fs, struct fs_op *op, struct fs_inode *ip,
 			 lent_write(&w, pg, 1, 0, *blk, newsize, now, now));
 }
 
+/* Stage the runs rs as fallocated (unwritten: reads as zeros) extents. */
+static int add_unwritten(struct fs_op *op, struct fs_inode *ip,
+			 const struct runs *rs, uint64_t newsize,
+			 const struct timespec *now)
+{
+	union lent_buf w;
+	int err = 0;
+
+	for (int r = 0; r < rs->n && !err; r++)
+		err = fs_op_add(op, ip,
+				lent_write(&w, rs->r[r].pg, (uint32_t)rs->r[r].n,
+					   PMFS_WR_UNWRITTEN, rs->r[r].blk,
+					   newsize, now, now));
+	return err;
+}
+
 int fs_fallocate(struct fs *fs, uint64_t ino, int mode, uint64_t off,
 		 uint64_t len)
 {
@@ -566,17 +586,9 @@ int fs_fallocate(struct fs *fs, uint64_t ino, int mode, uint64_t off,
 				goto out_abort;
 			pg = stop;
 		}
-		for (int r = 0; r < rs.n; r++) {
-			union lent_buf w;
-
-			err = fs_op_add(&op, ip,
-					lent_write(&w, rs.r[r].pg,
-						   (uint32_t)rs.r[r].n,
-						   PMFS_WR_UNWRITTEN, rs.r[r].blk,
-						   newsize, &now, &now));
-			if (err)
-				goto out_abort;
-		}
+		err = add_unwritten(&op, ip, &rs, newsize, &now);
+		if (err)
+			goto out_abort;
 	} else {
 		uint64_t pa = off >> PMFS_BLOCK_SHIFT;
 		uint64_t pz = (end - 1) >> PMFS_BLOCK_SHIFT;
@@ -608,20 +620,10 @@ int fs_fallocate(struct fs *fs, uint64_t ino, int mode, uint64_t off,
 				goto out_abort;
 		} else if (b1 > b0) {
 			err = alloc_runs(fs, op.lane, b0, b1 - 1, &rs);
+			if (!err)
+				err = add_unwritten(&op, ip, &rs, newsize, &now);
 			if (err)
 				goto out_abort;
-			for (int r = 0; r < rs.n; r++) {
-				union lent_buf w;
-
-				err = fs_op_add(
-					&op, ip,
-					lent_write(&w, rs.r[r].pg,
-						   (uint32_t)rs.r[r].n,
-						   PMFS_WR_UNWRITTEN, rs.r[r].blk,
-						   newsize, &now, &now));
-				if (err)
-					goto out_abort;
-			}
 		}
 	}
 	if (op.ne == 0 && newsize == ip->st.size)
@@ -709,6 +711,7 @@ out:
 
 /* ---- xattrs ----------------------------------------------------------- */
 
+/* The xattr called name of ip, or NULL. */
 static struct fs_xattr *xfind(struct fs_inode *ip, const char *name)
 {
 	size_t n = strlen(name);
@@ -719,6 +722,7 @@ static struct fs_xattr *xfind(struct fs_inode *ip, const char *name)
 	return NULL;
 }
 
+/* Set or remove an xattr: one XATTR entry, LOG(4). */
 static int xattr_change(struct fs *fs, uint64_t ino, const char *name,
 			const void *value, size_t size, int flags, bool del)
 {

@@ -30,6 +30,7 @@
 
 #define GC_MIN_PAGES 4
 
+/* Bytes a compacted log of ip would hold (an upper bound). */
 static uint64_t live_bytes(const struct fs_inode *ip)
 {
 	uint64_t b = 2 * sizeof(struct pmfs_le_attr) + 64;
@@ -219,6 +220,7 @@ void gc_queue(struct fs *fs, struct fs_inode *ip)
 	pthread_mutex_unlock(&fs->gc_mu);
 }
 
+/* The GC thread: compact the queued logs until stopped. */
 static void *gc_main(void *arg)
 {
 	struct fs *fs = arg;

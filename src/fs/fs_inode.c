@@ -55,6 +55,7 @@ int fs_media_error(struct fs *fs, const char *fmt, ...)
 
 /* ---- replay: fs_apply ------------------------------------------------ */
 
+/* Forget the xattr called name of ip (DRAM). */
 static void xattr_del(struct fs_inode *ip, const char *name, size_t nlen)
 {
 	for (struct fs_xattr **pp = &ip->xattrs; *pp; pp = &(*pp)->next) {
@@ -77,6 +78,7 @@ struct apply_arg {
 	bool live;
 };
 
+/* fs_apply: pages mapped in the extent map. */
 static int ap_extent(void *arg, uint64_t pgoff, uint64_t n, uint64_t blk,
 		     uint32_t flags)
 {
@@ -86,6 +88,7 @@ static int ap_extent(void *arg, uint64_t pgoff, uint64_t n, uint64_t blk,
 			   aa->live);
 }
 
+/* fs_apply: the mapping past from_pg dropped. */
 static int ap_truncate(void *arg, uint64_t from_pg)
 {
 	struct apply_arg *aa = arg;
@@ -102,6 +105,7 @@ static int ap_dentry_add(void *arg, const struct pmfs_le_dentry *de)
 	return fs_dir_add(&aa->ip->dir, de, aa->ip->st.maxcookie);
 }
 
+/* fs_apply: a directory entry removed from the index. */
 static int ap_dentry_del(void *arg, const struct pmfs_le_dentry *de)
 {
 	struct apply_arg *aa = arg;
@@ -109,6 +113,7 @@ static int ap_dentry_del(void *arg, const struct pmfs_le_dentry *de)
 	return fs_dir_del(&aa->ip->dir, de, aa->ip->st.maxcookie);
 }
 
+/* fs_apply: the symlink target kept in DRAM. */
 static int ap_symlink(void *arg, const char *target, uint32_t len,
 		      uint64_t blk)
 {
@@ -126,12 +131,14 @@ static int ap_symlink(void *arg, const char *target, uint32_t len,
 	return 0;
 }
 
+/* fs_apply: an xattr removed. */
 static int ap_xattr_del(void *arg, const char *name, size_t nlen)
 {
 	xattr_del(((struct apply_arg *)arg)->ip, name, nlen);
 	return 0;
 }
 
+/* fs_apply: an xattr set (replacing one of that name). */
 static int ap_xattr_set(void *arg, const char *name, size_t nlen,
 			const void *val, size_t vlen)
 {
@@ -180,6 +187,7 @@ int fs_apply(struct fs *fs, struct fs_inode *ip, const struct pmfs_lentry *e,
 
 /* ---- the inode cache ------------------------------------------------- */
 
+/* The cached inode ino, or NULL (icache_lk held). */
 static struct fs_inode *icache_find(struct fs *fs, uint64_t ino)
 {
 	if (!fs->hcap)
@@ -191,6 +199,7 @@ static struct fs_inode *icache_find(struct fs *fs, uint64_t ino)
 	return NULL;
 }
 
+/* Insert ip in the cache hash, growing it (icache_lk held for write). */
 static int icache_insert(struct fs *fs, struct fs_inode *ip)
 {
 	if (fs->n + 1 > fs->hcap) {
@@ -304,6 +313,7 @@ static const struct ilog_replay_ops scan_ops = {
 	.xattr_del = ap_xattr_del,
 };
 
+/* fs_inode_load: a log page (none may be bad), then the caller's callback. */
 static int replay_page(void *arg, uint64_t off)
 {
 	struct replay_arg *ra = arg;
@@ -316,6 +326,7 @@ static int replay_page(void *arg, uint64_t off)
 	return ra->page ? ra->page(ra->parg, off) : 0;
 }
 
+/* fs_inode_load: apply an entry (lent_check first); a refusal says why. */
 static int replay_entry(void *arg, const struct pmfs_lentry *e, uint64_t off)
 {
 	struct replay_arg *ra = arg;
@@ -540,6 +551,7 @@ void fs_ls_release(struct fs *fs, struct fs_lockset *ls, bool locked)
 
 /* ---- attributes -------------------------------------------------------- */
 
+/* a <= b. */
 static bool ts_le(const struct timespec *a, const struct timespec *b)
 {
 	return a->tv_sec < b->tv_sec ||

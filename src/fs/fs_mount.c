@@ -26,6 +26,7 @@ struct mark_arg {
 	int err;
 };
 
+/* Rebuild: a log page is used. */
 static int mark_page(void *arg, uint64_t off)
 {
 	struct mark_arg *ma = arg;
@@ -98,6 +99,7 @@ struct scan {
 	size_t norph, cap;
 };
 
+/* A rebuild thread: rebuild the inodes of work units until none is left. */
 static void *scan_main(void *arg)
 {
 	struct scan *sc = arg;
@@ -488,6 +490,7 @@ int fs_mount(const char *path, const struct fs_opts *o, struct fs **out,
 	return 0;
 }
 
+/* Free the DRAM of a mount (media untouched). */
 static void free_all(struct fs *fs)
 {
 	fs_icache_free_all(fs);

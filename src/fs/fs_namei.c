@@ -43,6 +43,7 @@ static int check_name(const char *name)
 	return 0;
 }
 
+/* The DT_* type of a mode. */
 static unsigned dtype_of(uint32_t mode)
 {
 	return (mode & S_IFMT) >> 12;
@@ -381,6 +382,7 @@ static int drop_link(struct fs_op *op, struct fs_inode *ip, uint32_t by,
 			 lent_attr(&b, PMFS_AT_NLINK | PMFS_AT_CTIME, &st));
 }
 
+/* unlink or rmdir of name in parent: one journaled op (LOG(5)). */
 static int do_remove(struct fs *fs, uint64_t parent, const char *name,
 		     bool dir)
 {
@@ -610,6 +612,7 @@ struct nlk {
 	uint32_t nlink;
 };
 
+/* The running link count of directory ip in this op. */
 static uint32_t *nlk_of(struct nlk *v, int *nv, struct fs_inode *ip)
 {
 	for (int i = 0; i < *nv; i++)

@@ -171,6 +171,7 @@ struct free_arg {
 	uint64_t prev; /* page visited, not yet freed; 0 if none */
 };
 
+/* ilog_free_chain's walk: free the page before this one. */
 static int free_prev(void *arg, uint64_t off)
 {
 	struct free_arg *fa = arg;

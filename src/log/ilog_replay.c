@@ -23,6 +23,7 @@
 #include "format/fmt.h"
 #include "pmemio/pmemio.h"
 
+/* A media timestamp as a timespec (a bad nsec reads as 0). */
 static void ts_from(struct timespec *ts, const struct pmfs_time *t)
 {
 	ts->tv_sec = (time_t)t->sec;
@@ -36,6 +37,7 @@ static uint64_t pages_of(uint64_t size)
 	       ((size & (PMFS_BLOCK_SIZE - 1)) != 0);
 }
 
+/* ATTR: the masked attributes; a size drops the mapping past it. */
 static int apply_attr(struct ilog_state *st, const struct pmfs_le_attr *a,
 		      const struct ilog_replay_ops *ops, void *arg)
 {
@@ -69,6 +71,7 @@ static int apply_attr(struct ilog_state *st, const struct pmfs_le_attr *a,
 	return err;
 }
 
+/* WRITE: map (or punch) the extent, then size, mtime, ctime. */
 static int apply_write(const struct ilog_dev *d, struct ilog_state *st,
 		       const struct pmfs_le_write *w,
 		       const struct ilog_replay_ops *ops, void *arg)
@@ -93,6 +96,8 @@ static int apply_write(const struct ilog_dev *d, struct ilog_state *st,
 	return 0;
 }
 
+/* DENTRY_ADD/DEL: the entry, the highest cookie, the directory's nlink and
+ * times. */
 static int apply_dentry(struct ilog_state *st,
 			const struct pmfs_le_dentry *de,
 			const struct ilog_replay_ops *ops, void *arg)
@@ -113,6 +118,7 @@ static int apply_dentry(struct ilog_state *st,
 	return err;
 }
 
+/* SYMLINK: the target, inline or in its block. */
 static int apply_symlink(const struct ilog_dev *d,
 			 const struct pmfs_le_symlink *s,
 			 const struct ilog_replay_ops *ops, void *arg)
@@ -127,6 +133,7 @@ static int apply_symlink(const struct ilog_dev *d,
 	return ops->symlink ? ops->symlink(arg, src, s->len, blk) : 0;
 }
 
+/* XATTR_SET/DEL: the xattr and the ctime. */
 static int apply_xattr(struct ilog_state *st, const struct pmfs_le_xattr *x,
 		       const struct ilog_replay_ops *ops, void *arg)
 {
@@ -176,6 +183,7 @@ struct replay_arg {
 	void *arg;
 };
 
+/* ilog_replay's walk: the caller's entry callback, then ilog_apply. */
 static int replay_entry(void *arg, const struct pmfs_lentry *e, uint64_t off)
 {
 	struct replay_arg *ra = arg;
@@ -186,6 +194,7 @@ static int replay_entry(void *arg, const struct pmfs_lentry *e, uint64_t off)
 	return ilog_apply(ra->d, ra->st, e, ra->ops, ra->arg);
 }
 
+/* ilog_replay's walk: the caller's page callback. */
 static int replay_page(void *arg, uint64_t off)
 {
 	struct replay_arg *ra = arg;

@@ -173,6 +173,8 @@ static bool dtype_ok(unsigned dt)
 	       dt == DT_BLK || dt == DT_FIFO || dt == DT_SOCK;
 }
 
+/* ATTR: known mask bits, a valid file type that never changes, a possible
+ * size. */
 static const char *check_attr(const struct ilog_state *st,
 			      const struct pmfs_le_attr *a)
 {
@@ -188,6 +190,7 @@ static const char *check_attr(const struct ilog_state *st,
 	return NULL;
 }
 
+/* WRITE: only in a file; blocks, flags, offsets and size in range. */
 static const char *check_write(const struct ilog_dev *d,
 			       const struct ilog_state *st,
 			       const struct pmfs_le_write *w)
@@ -218,6 +221,8 @@ static bool cookie_marker(const struct pmfs_le_dentry *de)
 	       de->name[0] == '.' && de->ino == 0;
 }
 
+/* DENTRY: only in a directory; a valid name (or the old cookie marker),
+ * inode and type. */
 static const char *check_dentry(const struct ilog_state *st,
 				const struct pmfs_le_dentry *de)
 {
@@ -237,6 +242,8 @@ static const char *check_dentry(const struct ilog_state *st,
 	return NULL;
 }
 
+/* SYMLINK: only in a symlink; its block in the data area, no NUL in the
+ * target. */
 static const char *check_symlink(const struct ilog_dev *d,
 				 const struct ilog_state *st,
 				 const struct pmfs_le_symlink *s)
@@ -257,6 +264,7 @@ static const char *check_symlink(const struct ilog_dev *d,
 	return NULL;
 }
 
+/* XATTR: a removal carries no value. */
 static const char *check_xattr(const struct pmfs_le_xattr *x)
 {
 	/* fmt_entry_check saw the lengths fit the entry */

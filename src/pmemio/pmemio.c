@@ -267,6 +267,7 @@ size_t pmio_badblocks(const struct pmio *p, const struct pmio_badblock **bb)
 /* printf into the caller's one-line error buffer (may be NULL). */
 static void pmio_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Format a one-line reason into err (if given). */
 static void pmio_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
