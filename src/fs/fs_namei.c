@@ -626,30 +626,194 @@ static uint32_t *nlk_of(struct nlk *v, int *nv, struct fs_inode *ip)
 /* Fault injection for the tests (fs_int.h): NULL in product programs. */
 const struct fs_inject *fs_inject;
 
+/* One rename as it goes: the two names, their directories and inodes. */
+struct ren {
+	struct fs *fs;
+	uint64_t parent, newparent;
+	const char *name, *newname;
+	size_t sn, tn;
+	unsigned flags;
+	bool xchg, cross, sdir, tdir;
+	struct fs_inode *sp, *dp, *si, *ti; /* ti: NULL when no target */
+	struct fs_dent *sde, *tde;
+	struct fs_lockset ls;
+};
+
+/*
+ * Steps 1-2: resolve both names under short read locks, write-lock the
+ * (up to four) inodes in inode order, order (2), and re-validate.  0 with
+ * everything locked; -EAGAIN when something moved meanwhile (start over);
+ * else -errno, nothing held.
+ */
+static int ren_lock(struct ren *r)
+{
+	struct fs *fs = r->fs;
+	struct target sw, tw; /* what the two names named */
+	int err;
+
+	r->ti = NULL;
+	r->ls.n = 0;
+	err = fs_writable(fs);
+	if (!err)
+		err = get_dir(fs, r->parent, &r->sp);
+	if (err)
+		return err;
+	fs_ls_add(fs, &r->ls, r->sp);
+	err = get_dir(fs, r->newparent, &r->dp);
+	if (err)
+		goto out_put;
+	fs_ls_add(fs, &r->ls, r->dp);
+	peek_name(r->sp, r->name, r->sn, &sw);
+	peek_name(r->dp, r->newname, r->tn, &tw);
+	err = sw.ino ? get_named(fs, r->sp, r->name, r->sn, &sw, &r->si)
+		     : -ENOENT;
+	if (err)
+		goto out_put;
+	fs_ls_add(fs, &r->ls, r->si);
+	if (tw.ino) {
+		err = get_named(fs, r->dp, r->newname, r->tn, &tw, &r->ti);
+		if (err)
+			goto out_put;
+		fs_ls_add(fs, &r->ls, r->ti);
+	}
+	fs_ls_lock(&r->ls);
+	if (atomic_load(&r->sp->dead) || atomic_load(&r->dp->dead) ||
+	    atomic_load(&r->si->dead) || (r->ti && atomic_load(&r->ti->dead)) ||
+	    !name_is(r->sp, r->name, r->sn, sw.ino) ||
+	    !name_is(r->dp, r->newname, r->tn, tw.ino)) {
+		fs_ls_release(fs, &r->ls, true);
+		return -EAGAIN;
+	}
+	r->sdir = S_ISDIR(r->si->st.mode);
+	r->tdir = r->ti && S_ISDIR(r->ti->st.mode);
+	r->sde = fs_dir_find(r->sp->dir, r->name, r->sn);
+	r->tde = fs_dir_find(r->dp->dir, r->newname, r->tn);
+	return 0;
+out_put:
+	fs_ls_release(fs, &r->ls, false);
+	return err;
+}
+
+/* Step 3: what the rename may not do (-errno), nothing to do (1), or go
+ * (0).  The ancestor checks read parent pointers, which only change under
+ * rename_mu, held for a rename across directories. */
+static int ren_check(const struct ren *r)
+{
+	int err = fs_writable(r->fs);
+
+	if (err)
+		return err;
+	if ((r->flags & RENAME_NOREPLACE) && r->tde)
+		return -EEXIST;
+	if (r->xchg && !r->tde)
+		return -ENOENT;
+	if (r->sde == r->tde || (r->ti == r->si && !r->xchg))
+		return 1; /* the same entry, or two links to one inode */
+	if (r->dp->st.nlink == 0)
+		return -ENOENT;
+	if (r->sdir && r->cross &&
+	    (err = is_ancestor(r->fs, r->si->ino, r->newparent)))
+		return err > 0 ? -EINVAL : err;
+	if (r->xchg && r->tdir && r->cross &&
+	    (err = is_ancestor(r->fs, r->ti->ino, r->parent)))
+		return err > 0 ? -EINVAL : err;
+	if (r->ti && !r->xchg) {
+		if (r->sdir && !r->tdir)
+			return -ENOTDIR;
+		if (!r->sdir && r->tdir)
+			return -EISDIR;
+		if (r->tdir && fs_dir_count(r->ti))
+			return -ENOTEMPTY;
+	}
+	return 0;
+}
+
+/* Step 4: stage the entries: the source's DEL, the target's DEL, the
+ * new name's ADD, for an exchange the old name's ADD; the directories'
+ * link counts as subdirectories move; the moved inodes' ctime and '..';
+ * a replaced target loses a link. */
+static int ren_stage(const struct ren *r, struct fs_op *op,
+		     const struct timespec *now)
+{
+	struct nlk nv[4];
+	int nnv = 0, err = 0;
+	struct fs_inode *sp = r->sp, *dp = r->dp;
+	uint32_t *snl = nlk_of(nv, &nnv, sp), *dnl = nlk_of(nv, &nnv, dp);
+	bool moves_dir = r->sdir && sp != dp && !(r->xchg && r->tdir);
+	/* copies: the injected fault below changes the index at once */
+	struct fs_dent s = *r->sde, t = r->tde ? *r->tde : s;
+	const struct fs_dent *sde = &s, *tde = r->tde ? &t : NULL;
+	uint64_t cookie = dp->st.maxcookie;
+	union lent_buf b;
+
+	/* the source entry leaves the old directory */
+	if (moves_dir)
+		(*snl)--;
+	lent_dentry(&b, PMFS_LE_DENTRY_DEL, sde->ino, sde->gen, sde->cookie,
+		    sde->ftype, r->name, r->sn, *snl, now);
+	if (__builtin_expect(fs_inject != NULL, 0) && !r->xchg &&
+	    fs_inject->dentry_del(r->fs, sp, &b) == 0)
+		/* the log has changed already: DRAM follows it now, so a
+		 * compaction in the commit keeps the DEL */
+		fs_apply(r->fs, sp, &b.h, false);
+	else
+		err = fs_op_add(op, sp, &b.h);
+	if (!err && tde) {
+		if (!r->xchg && r->tdir)
+			(*dnl)--; /* the replaced directory's '..' is gone */
+		if (r->xchg && r->tdir && sp != dp && !r->sdir)
+			(*dnl)--;
+		err = fs_op_add(op, dp,
+				lent_dentry(&b, PMFS_LE_DENTRY_DEL, tde->ino,
+					    tde->gen, tde->cookie, tde->ftype,
+					    r->newname, r->tn, *dnl, now));
+	}
+	if (moves_dir)
+		(*dnl)++;
+	if (!err)
+		err = fs_op_add(op, dp,
+				lent_dentry(&b, PMFS_LE_DENTRY_ADD, sde->ino,
+					    sde->gen, cookie + 1, sde->ftype,
+					    r->newname, r->tn, *dnl, now));
+	if (!err && r->xchg) {
+		if (r->tdir && sp != dp && !r->sdir)
+			(*snl)++;
+		err = fs_op_add(op, sp,
+				lent_dentry(&b, PMFS_LE_DENTRY_ADD, tde->ino,
+					    tde->gen,
+					    sp == dp ? cookie + 2
+						     : sp->st.maxcookie + 1,
+					    tde->ftype, r->name, r->sn, *snl,
+					    now));
+	}
+	/* the moved inode(s): ctime, and '..' for directories */
+	if (!err)
+		err = moved(op, r->si, r->newparent, r->cross, now);
+	if (!err && r->xchg)
+		err = moved(op, r->ti, r->parent, r->cross, now);
+	else if (!err && r->ti)
+		err = drop_link(op, r->ti, r->tdir ? 2 : 1, now);
+	return err;
+}
+
 int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 	      uint64_t newparent, const char *newname, unsigned flags)
 {
-	struct fs_inode *sp, *dp, *si, *ti = NULL;
-	struct fs_dent *sde, *tde;
-	struct fs_op op;
-	struct nlk nv[4];
-	int nnv = 0;
-	size_t sn = strlen(name), tn = strlen(newname);
-	bool sdir, tdir = false, xchg = flags & RENAME_EXCHANGE;
-	bool cross = parent != newparent;
-	struct fs_lockset ls = { .n = 0 };
-	struct target sw, tw; /* what the two names named */
-	uint64_t sino, tino;
-	uint64_t s_ino, s_cookie, t_ino = 0, t_cookie = 0;
-	uint32_t s_gen, t_gen = 0;
-	unsigned s_ft, t_ft = 0;
+	struct ren r = {
+		.fs = fs, .parent = parent, .newparent = newparent,
+		.name = name, .newname = newname, .sn = strlen(name),
+		.tn = strlen(newname), .flags = flags,
+		.xchg = flags & RENAME_EXCHANGE, .cross = parent != newparent,
+	};
 	struct timespec now;
+	struct fs_op op;
 	int err;
 
+	/* step 0: the arguments */
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
-	    (xchg && (flags & RENAME_NOREPLACE)))
+	    (r.xchg && (flags & RENAME_NOREPLACE)))
 		return -EINVAL;
-	if (sn > PMFS_NAME_MAX || tn > PMFS_NAME_MAX)
+	if (r.sn > PMFS_NAME_MAX || r.tn > PMFS_NAME_MAX)
 		return -ENAMETOOLONG;
 	if (!strcmp(name, ".") || !strcmp(name, "..") || !strcmp(newname, ".") ||
 	    !strcmp(newname, ".."))
@@ -657,194 +821,30 @@ int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 	err = check_name(newname);
 	if (err)
 		return err;
-	if (cross) /* lock order 1: the tree's shape is ours */
+	if (r.cross) /* order (1): the tree's shape is ours */
 		pthread_mutex_lock(&fs->rename_mu);
-again:
-	ti = NULL;
-	err = fs_writable(fs);
-	if (!err)
-		err = get_dir(fs, parent, &sp);
-	if (err)
-		goto out_unl;
-	fs_ls_add(fs, &ls, sp);
-	err = get_dir(fs, newparent, &dp);
-	if (err)
-		goto out_put;
-	fs_ls_add(fs, &ls, dp);
-	peek_name(sp, name, sn, &sw);
-	peek_name(dp, newname, tn, &tw);
-	sino = sw.ino;
-	tino = tw.ino;
-	if (!sino) {
-		err = -ENOENT;
-		goto out_put;
-	}
-	err = get_named(fs, sp, name, sn, &sw, &si);
-	if (err)
-		goto out_put;
-	fs_ls_add(fs, &ls, si);
-	if (tino) {
-		err = get_named(fs, dp, newname, tn, &tw, &ti);
-		if (err)
-			goto out_put;
-		fs_ls_add(fs, &ls, ti);
-	}
-	sdir = S_ISDIR(si->st.mode);
-	tdir = ti && S_ISDIR(ti->st.mode);
-	fs_ls_lock(&ls);
-	/* re-validate what was resolved without locks */
-	if (atomic_load(&sp->dead) || atomic_load(&dp->dead) ||
-	    atomic_load(&si->dead) || (ti && atomic_load(&ti->dead)) ||
-	    !name_is(sp, name, sn, sino) || !name_is(dp, newname, tn, tino)) {
-		fs_ls_release(fs, &ls, true);
-		goto again;
-	}
-	if ((err = fs_writable(fs)))
-		goto out;
-	sde = fs_dir_find(sp->dir, name, sn);
-	tde = fs_dir_find(dp->dir, newname, tn);
-	if ((flags & RENAME_NOREPLACE) && tde) {
-		err = -EEXIST;
-		goto out;
-	}
-	if (xchg && !tde) {
-		err = -ENOENT;
-		goto out;
-	}
-	if (sde == tde) {
-		err = 0;
-		goto out;
-	}
-	if (dp->st.nlink == 0) {
-		err = -ENOENT;
-		goto out;
-	}
-	/* ancestors: parent pointers are stable while rename_mu is held
-	 * (cross only); is_ancestor takes no inode lock */
-	if (sdir && cross && !(ti == si)) {
-		err = is_ancestor(fs, si->ino, newparent);
-		if (err) {
-			err = err > 0 ? -EINVAL : err;
-			goto out;
-		}
-	}
-	if (xchg && tdir && cross) {
-		err = is_ancestor(fs, ti->ino, parent);
-		if (err) {
-			err = err > 0 ? -EINVAL : err;
-			goto out;
-		}
-	}
-	if (ti && !xchg) {
-		if (ti == si) { /* two links to one inode: nothing to do */
-			err = 0;
-			goto out;
-		}
-		if (sdir && !tdir) {
-			err = -ENOTDIR;
-			goto out;
-		}
-		if (!sdir && tdir) {
-			err = -EISDIR;
-			goto out;
-		}
-		if (tdir && fs_dir_count(ti)) {
-			err = -ENOTEMPTY;
-			goto out;
-		}
-	}
-	s_ino = si->ino;
-	s_gen = si->gen;
-	s_cookie = sde->cookie;
-	s_ft = sde->ftype;
-	if (tde) {
-		t_ino = tde->ino;
-		t_gen = tde->gen;
-		t_cookie = tde->cookie;
-		t_ft = tde->ftype;
-	}
-	fs_op_init(&op, fs, ALLOC_F_RESERVE);
-	fs_now(&now);
-	{
-		uint32_t *snl = nlk_of(nv, &nnv, sp), *dnl = nlk_of(nv, &nnv, dp);
-		uint64_t cookie = dp->st.maxcookie;
-		union lent_buf b;
-
-		/* source entry leaves the old directory */
-		if (sdir && sp != dp && !(xchg && tdir))
-			(*snl)--;
-		lent_dentry(&b, PMFS_LE_DENTRY_DEL, s_ino, s_gen, s_cookie,
-			    s_ft, name, sn, *snl, &now);
-		if (__builtin_expect(fs_inject != NULL, 0) && !xchg &&
-		    fs_inject->dentry_del(fs, sp, &b) == 0)
-			/* the log has changed already: DRAM follows it now,
-			 * so a compaction in the commit keeps the DEL */
-			fs_apply(fs, sp, &b.h, false);
-		else
-			err = fs_op_add(&op, sp, &b.h);
-		if (err)
-			goto out_abort;
-		if (tde) {
-			if (!xchg && tdir)
-				(*dnl)--; /* replaced dir's '..' is gone */
-			if (xchg && tdir && sp != dp && !sdir)
-				(*dnl)--;
-			err = fs_op_add(&op, dp,
-					lent_dentry(&b, PMFS_LE_DENTRY_DEL,
-						    t_ino, t_gen, t_cookie,
-						    t_ft, newname, tn, *dnl,
-						    &now));
+	/* steps 1-2: the names resolved, the inodes locked */
+	while ((err = ren_lock(&r)) == -EAGAIN)
+		;
+	if (!err) {
+		/* step 3 */
+		err = ren_check(&r);
+		if (err == 0) {
+			/* step 4: staged; step 5: one journaled commit,
+			 * LOG(5) - the real commit */
+			fs_op_init(&op, fs, ALLOC_F_RESERVE);
+			fs_now(&now);
+			err = ren_stage(&r, &op, &now);
 			if (err)
-				goto out_abort;
+				fs_op_abort(&op);
+			else
+				err = fs_op_commit(&op);
 		}
-		if (sdir && sp != dp && !(xchg && tdir))
-			(*dnl)++;
-		err = fs_op_add(&op, dp,
-				lent_dentry(&b, PMFS_LE_DENTRY_ADD, s_ino, s_gen,
-					    cookie + 1, s_ft, newname, tn, *dnl,
-					    &now));
-		if (err)
-			goto out_abort;
-		if (xchg) {
-			uint64_t c2 = sp == dp ? cookie + 2
-					       : sp->st.maxcookie + 1;
-
-			if (tdir && sp != dp && !sdir)
-				(*snl)++;
-			err = fs_op_add(&op, sp,
-					lent_dentry(&b, PMFS_LE_DENTRY_ADD,
-						    t_ino, t_gen, c2, t_ft, name,
-						    sn, *snl, &now));
-			if (err)
-				goto out_abort;
-		}
-		/* the moved inode(s): ctime, and '..' for directories */
-		err = moved(&op, si, newparent, cross, &now);
-		if (err)
-			goto out_abort;
-		if (xchg) {
-			err = moved(&op, ti, parent, cross, &now);
-		} else if (ti) {
-			err = drop_link(&op, ti, tdir ? 2 : 1, &now);
-		}
-		if (err)
-			goto out_abort;
+		fs_ls_release(fs, &r.ls, true);
 	}
-	err = fs_op_commit(&op);
-	goto out;
-out_abort:
-	fs_op_abort(&op);
-out:
-	fs_ls_release(fs, &ls, true);
-	goto out_unl;
-out_put:
-	fs_ls_release(fs, &ls, false);
-	if (err == -EAGAIN)
-		goto again;
-out_unl:
-	if (cross)
+	if (r.cross)
 		pthread_mutex_unlock(&fs->rename_mu);
-	return err;
+	return err > 0 ? 0 : err;
 }
 
 int fs_readdir(struct fs *fs, uint64_t ino, uint64_t cookie, fs_fill_fn fill,
