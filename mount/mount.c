@@ -342,9 +342,17 @@ static int mount_fs(const struct cmdline *c, struct fs **fs)
 		msg("%s: %s", c->mo.device, err[0] ? err : strerror(-r));
 		return EX_FAIL;
 	}
-	if (r) {
+	if (r == -EINVAL && strstr(err, "not a pmfs")) {
+		msg("%s: %s; make one with mkfs.pmfs", c->mo.device, err);
+		return EX_FAIL;
+	}
+	if (r == -EUCLEAN) { /* damage: fsck.pmfs repairs it */
 		msg("%s: %s; run fsck.pmfs %s", c->mo.device,
 		    err[0] ? err : strerror(-r), c->mo.device);
+		return EX_FAIL;
+	}
+	if (r) {
+		msg("%s: %s", c->mo.device, err[0] ? err : strerror(-r));
 		return EX_FAIL;
 	}
 	if (c->mo.verbose) {

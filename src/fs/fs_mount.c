@@ -230,9 +230,7 @@ static int mount_check(struct fs *fs, struct fs_mount_info *mi,
 	if (fmt_badblocks_check(bb, &g, why, sizeof(why)) != 0) {
 		if (!fs->rdonly) {
 			snprintf(errbuf, errlen,
-				 "bad-block table is damaged (%s); run "
-				 "fsck.pmfs",
-				 why);
+				 "bad-block table is damaged (%s)", why);
 			return -EUCLEAN;
 		}
 		mount_warn(mi, "bad-block table is damaged (%s); read-only "
@@ -242,7 +240,7 @@ static int mount_check(struct fs *fs, struct fs_mount_info *mi,
 	for (uint64_t c = 0; c < PMFS_ITDIR_ENTRIES; c++) {
 		if (ilog_chunk_check(&fs->d, fs->d.itdir, c, NULL, NULL, why,
 				     sizeof(why)) != 0) {
-			snprintf(errbuf, errlen, "%s; run fsck.pmfs", why);
+			snprintf(errbuf, errlen, "%s", why);
 			return -EUCLEAN;
 		}
 	}
@@ -282,7 +280,7 @@ static int recover_journals(struct fs *fs, struct fs_mount_info *mi,
 	if (!fs->rdonly) {
 		if (recov_journals(&fs->d, &mi->journals_replayed) == 0)
 			return 0;
-		snprintf(errbuf, errlen, "a journal is corrupt; run fsck.pmfs");
+		snprintf(errbuf, errlen, "a journal is corrupt");
 		return -EUCLEAN;
 	}
 	for (unsigned l = 0; l < fs->d.nlanes; l++) {
@@ -347,7 +345,7 @@ static int load_inodes(struct fs *fs, struct fs_mount_info *mi, bool clean,
 				continue;
 			snprintf(errbuf, errlen,
 				 "inode-table chunk %" PRIu64 " at block %" PRIu64
-				 " holds bad block %" PRIu64 "; run fsck.pmfs",
+				 " holds bad block %" PRIu64,
 				 c, b, b + k);
 			err = -EUCLEAN;
 		}
@@ -447,8 +445,7 @@ int fs_mount_pmio(struct pmio *p, const struct fs_opts *o, struct fs **out,
 		fs_iput(fs, root);
 	}
 	if (err) {
-		snprintf(errbuf, errlen, "root directory is missing or corrupt; "
-					 "run fsck.pmfs");
+		snprintf(errbuf, errlen, "root directory is missing or corrupt");
 		err = -EUCLEAN;
 		goto out_free;
 	}

@@ -349,7 +349,8 @@ Test(refuse, not_a_pmfs_image, .init = mnt_need_fuse)
 	r = mount_bg(NULL, NULL, 0, err, sizeof(err));
 	cr_expect_neq(r, 0);
 	cr_expect_eq(msg_lines(err), 1, "stderr: %s", err);
-	cr_expect(strstr(err, "fsck.pmfs"), "stderr: %s", err);
+	cr_expect(strstr(err, "not a pmfs") && strstr(err, "mkfs.pmfs"),
+		  "stderr: %s", err);
 	cr_expect(!mnt_is_mounted(mnt, NULL, 0));
 	tu_rmimg(img);
 	tu_rmtree(mnt);
