@@ -1,4 +1,5 @@
-# crash.mk - the crash harness's exhaustive run (included by the Makefile):
+# crash.mk - the crash harness's build and its exhaustive run (included by
+# the Makefile):
 #
 #   make crashtest        every workload, every in-flight word alone and
 #                         all but each one, more random subsets; prints per
@@ -6,18 +7,34 @@
 #                         failures X" and a total
 #   make crashtest CRASH_ARGS='--only rename-exchange'
 #
-# The bounded run is part of make check (tests/crash/test_crash_*.c).  The
-# tool is also what a failing image's replay line runs.
+# The harness (harness.c) and the workloads (workloads.c) are compiled
+# once into CRASH_OBJS, which the bounded suites (tests/crash/test_*.c,
+# part of make check) and the crashtest tool link.  The tool is also what
+# a failing image's replay line runs.
 
 CRASHTEST := $(BUILD)/tests/crash/crashtest
 CRASH_ARGS ?=
+CRASH_OBJS := $(BUILD)/tests/crash/harness.o $(BUILD)/tests/crash/workloads.o
+CRASH_SUITES := $(filter $(BUILD)/tests/crash/%,$(TEST_BINS))
+CRASH_CPPFLAGS := $(CPPFLAGS) $(TEST_CPPFLAGS) -Itests/crash
 
-$(CRASHTEST): tests/crash/crashtest.c tests/crash/harness.c \
-		tests/crash/harness.h tests/crash/workloads.c \
+$(BUILD)/tests/crash/%.o: tests/crash/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CRASH_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+# The suites: the generic test rule plus the harness objects.
+$(CRASH_SUITES): $(BUILD)/tests/crash/%: tests/crash/%.c $(CRASH_OBJS) \
 		$(TEST_HELPER_OBJS) $(FSCK_LIB) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(TEST_CPPFLAGS) -Itests/crash $(ALL_CFLAGS) \
-		$(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJS) $(FSCK_LIB) $(LIB) $(LDLIBS)
+	$(CC) $(CRASH_CPPFLAGS) $(ALL_CFLAGS) $(CRIT_CFLAGS) -MMD -MP \
+		$(ALL_LDFLAGS) -o $@ $< $(CRASH_OBJS) $(TEST_HELPER_OBJS) \
+		$(FSCK_LIB) $(LIB) $(CRIT_LIBS) $(LDLIBS)
+
+$(CRASHTEST): tests/crash/crashtest.c $(CRASH_OBJS) $(TEST_HELPER_OBJS) \
+		$(FSCK_LIB) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CRASH_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP $(ALL_LDFLAGS) -o $@ \
+		$< $(CRASH_OBJS) $(TEST_HELPER_OBJS) $(FSCK_LIB) $(LIB) $(LDLIBS)
 
 .PHONY: crashtest crashtest-tool
 crashtest-tool: $(CRASHTEST)

@@ -2,7 +2,7 @@
  * crash_suite.h - what the crash suites share: one Criterion test per
  * workload, run with the bounded options (make check), asserting that the
  * workload ran and that no crash image failed.  The harness and the
- * workloads are compiled into each suite (see harness.c).
+ * workloads are linked in as objects (crash.mk, CRASH_OBJS).
  */
 #ifndef PMFS_TESTS_CRASH_SUITE_H
 #define PMFS_TESTS_CRASH_SUITE_H
@@ -11,8 +11,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
-#include "harness.c"
-#include "workloads.c"
+#include "harness.h"
 
 /* Run workload `name` bounded; *res filled; asserts it ran. */
 static inline void cs_run(const char *name, const char *seed,

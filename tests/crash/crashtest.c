@@ -15,8 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.c"
-#include "workloads.c"
+#include "harness.h"
 
 int main(int argc, char **argv)
 {

@@ -2,11 +2,8 @@
  * harness.c - the crash harness engine (harness.h): record a workload on
  * pmemio's recording backend, build the crash images of every fence, and
  * check recovery, fsck, the tree against the workload's snapshots, and a
- * further operation on each.
- *
- * The test binaries include this file (and workloads.c) directly: the
- * Makefile builds each tests/x/test_*.c as one translation unit, and the
- * harness is needed only by the crash suites and the crashtest tool.
+ * further operation on each.  Compiled once (crash.mk) and linked into the
+ * crash suites and the crashtest tool.
  */
 #include <errno.h>
 #include <fcntl.h>

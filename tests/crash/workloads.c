@@ -3,7 +3,7 @@
  * operation alone, on a common starting tree, and the sequences the
  * issue names (atomic replace, many files, log GC, allocator reuse,
  * journal reuse, a crash during recovery, a crash during clean unmount).
- * Included by the crash suites and crashtest.c, after harness.c.
+ * Linked, with harness.c, into the crash suites and crashtest (crash.mk).
  *
  * Starting tree (base_setup):
  *   /d1/f      6000 bytes, xattr user.a = "va"
