@@ -7,14 +7,15 @@
 #                         failures X" and a total
 #   make crashtest CRASH_ARGS='--only rename-exchange'
 #
-# The harness (harness.c) and the workloads (workloads.c) are compiled
+# The harness (harness.c, snap.c) and the workloads (workloads.c) are compiled
 # once into CRASH_OBJS, which the bounded suites (tests/crash/test_*.c,
 # part of make check) and the crashtest tool link.  The tool is also what
 # a failing image's replay line runs.
 
 CRASHTEST := $(BUILD)/tests/crash/crashtest
 CRASH_ARGS ?=
-CRASH_OBJS := $(BUILD)/tests/crash/harness.o $(BUILD)/tests/crash/workloads.o
+CRASH_OBJS := $(BUILD)/tests/crash/harness.o $(BUILD)/tests/crash/snap.o \
+	$(BUILD)/tests/crash/workloads.o
 CRASH_SUITES := $(filter $(BUILD)/tests/crash/%,$(TEST_BINS))
 CRASH_CPPFLAGS := $(CPPFLAGS) $(TEST_CPPFLAGS) -Itests/crash
 

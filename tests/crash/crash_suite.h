@@ -1,7 +1,8 @@
 /*
  * crash_suite.h - what the crash suites share: one Criterion test per
- * workload, run with the bounded options (make check), asserting that the
- * workload ran and that no crash image failed.  The harness and the
+ * workload, run with the bounded options (make check) in one or more
+ * check modes (harness.h), asserting that the workload ran and that no
+ * crash image failed.  The harness and the
  * workloads are linked in as objects (crash.mk, CRASH_OBJS).
  */
 #ifndef PMFS_TESTS_CRASH_SUITE_H
@@ -13,9 +14,10 @@
 
 #include "harness.h"
 
-/* Run workload `name` bounded; *res filled; asserts it ran. */
-static inline void cs_run(const char *name, const char *seed,
-			  struct ch_result *res)
+/* Run workload `name` bounded in `modes` (CH_M(...) bits); *res filled;
+ * asserts it ran. */
+static inline void cs_run_modes(const char *name, const char *seed,
+				unsigned modes, struct ch_result *res)
 {
 	const struct ch_workload *w = ch_find(name);
 	struct ch_opts o;
@@ -25,6 +27,7 @@ static inline void cs_run(const char *name, const char *seed,
 		setenv("PMFS_BUILD", "build", 1);
 	cr_assert_not_null(w, "no workload %s", name);
 	ch_opts_bounded(&o);
+	o.modes = modes;
 	o.seed = seed;
 	if (seed)
 		o.quiet = true;
@@ -36,15 +39,29 @@ static inline void cs_run(const char *name, const char *seed,
 		     name, res->points, res->fences);
 }
 
-/* The workload passes: every crash image recovers to a right state. */
-static inline void cs_pass(const char *name)
+/* Run workload `name` bounded, recovery by mount. */
+static inline void cs_run(const char *name, const char *seed,
+			  struct ch_result *res)
+{
+	cs_run_modes(name, seed, CH_M(CH_MODE_MOUNT), res);
+}
+
+/* The workload passes in `modes`: every crash image recovers to a right
+ * state. */
+static inline void cs_pass_modes(const char *name, unsigned modes)
 {
 	struct ch_result res;
 
-	cs_run(name, NULL, &res);
+	cs_run_modes(name, NULL, modes, &res);
 	cr_assert_eq(res.failures, 0,
 		     "%s: %" PRIu64 " of %" PRIu64 " crash images failed; "
 		     "first: %s", name, res.failures, res.images, res.first);
+}
+
+/* ... recovery by mount. */
+static inline void cs_pass(const char *name)
+{
+	cs_pass_modes(name, CH_M(CH_MODE_MOUNT));
 }
 
 #define CRASH_TEST(suite, id, name)                                            \

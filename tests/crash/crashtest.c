@@ -3,11 +3,15 @@
  * replay line printed for a failing image):
  *
  *   crashtest [--exhaustive] [--only NAME] [--fence K] [--subset S]
- *             [--seed SPEC] [--no-fsck] [--list]
+ *             [--mode mount,fsck-y,fsck-p] [--seed SPEC] [--no-fsck]
+ *             [--ops] [--list]
  *
- * Runs every workload (or NAME), prints one line per workload and a total,
- * exits 0 when no image failed and no workload broke, 1 otherwise.  The
- * tools are found through PMFS_BUILD (default "build").
+ * Runs every workload (or NAME) in every mode (or the modes listed: see
+ * harness.h), prints one line per workload and a total, exits 0 when no
+ * image failed and no workload broke, 1 otherwise.  Without --exhaustive
+ * the fsck-first modes check the bounded sample.  --ops prints each
+ * recorded operation with its fence range.  The tools are found
+ * through PMFS_BUILD (default "build").
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -25,12 +29,15 @@ int main(int argc, char **argv)
 		{ "fence", required_argument, NULL, 'k' },
 		{ "subset", required_argument, NULL, 's' },
 		{ "seed", required_argument, NULL, 'S' },
+		{ "mode", required_argument, NULL, 'm' },
 		{ "no-fsck", no_argument, NULL, 'n' },
+		{ "ops", no_argument, NULL, 'O' },
 		{ "list", no_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ch_opts o;
 	const char *only = NULL;
+	unsigned modes = CH_M_ALL;
 	uint64_t fences = 0, images = 0, failures = 0, broken = 0;
 	int c;
 
@@ -56,8 +63,25 @@ int main(int argc, char **argv)
 		case 'S':
 			o.seed = optarg;
 			break;
+		case 'm':
+			modes = 0;
+			for (char *save = NULL, *t = strtok_r(optarg, ",", &save);
+			     t; t = strtok_r(NULL, ",", &save)) {
+				int m = ch_mode_parse(t);
+
+				if (m < 0) {
+					fprintf(stderr, "crashtest: no mode '%s' "
+						"(mount, fsck-y, fsck-p)\n", t);
+					return 2;
+				}
+				modes |= CH_M(m);
+			}
+			break;
 		case 'n':
 			o.fsck = false;
+			break;
+		case 'O':
+			o.list_ops = true;
 			break;
 		case 'l':
 			for (size_t i = 0; i < ch_nworkloads; i++)
@@ -65,11 +89,13 @@ int main(int argc, char **argv)
 			return 0;
 		default:
 			fprintf(stderr, "usage: crashtest [--exhaustive] [--only "
-				"NAME] [--fence K] [--subset S] [--seed SPEC] "
-				"[--no-fsck] [--list]\n");
+				"NAME] [--fence K] [--subset S] [--mode "
+				"mount,fsck-y,fsck-p] [--seed SPEC] [--no-fsck] "
+				"[--ops] [--list]\n");
 			return 2;
 		}
 	}
+	o.modes = modes;
 	if (only && !ch_find(only)) {
 		fprintf(stderr, "crashtest: no workload '%s' (see --list)\n",
 			only);
