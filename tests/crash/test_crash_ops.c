@@ -1,7 +1,7 @@
 /*
- * test_crash_ops.c - crash images of every mutating operation alone
- * (bounded: make check).  Each test prints
- * "crash: <workload>: fences F, images I, failures X".
+ * test_crash_ops.c - crash images of every mutating operation alone, and
+ * of some at their limits (bounded: make check), recovery by mount.  Each
+ * test prints "crash: <workload>: fences F, images I, failures X".
  */
 #include "crash_suite.h"
 
@@ -33,3 +33,6 @@ CRASH_TEST(ops, chown, "chown")
 CRASH_TEST(ops, utimens, "utimens")
 CRASH_TEST(ops, setxattr, "setxattr")
 CRASH_TEST(ops, removexattr, "removexattr")
+
+/* at the limits */
+CRASH_TEST(ops, append_in_place, "append-in-place")

@@ -11,6 +11,7 @@ CRASH_TEST(seq, many_files, "many-files")
 CRASH_TEST(seq, log_gc, "log-gc")
 CRASH_TEST(seq, alloc_reuse, "alloc-reuse")
 CRASH_TEST(seq, journal_wrap, "journal-wrap")
+CRASH_TEST(seq, log_gc_writes, "log-gc-writes")
 
 /* The recorded phase must start with a real recovery, or the workload
  * tests nothing about a crash during recovery. */

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -495,6 +496,82 @@ static int w_unmount(struct ch_run *r, struct fs *fs)
 	return 0; /* the harness then unmounts (CH_W_UNMOUNT) */
 }
 
+/* ---- log GC of dead writes ---------------------------------------------- */
+
+/* A file log full of WRITE entries (overwrites), then compacted. */
+static int gc_writes_setup(struct ch_run *r, struct fs *fs)
+{
+	uint64_t w;
+
+	WL_TRY(base_setup(r, fs));
+	WL_TRY(ch_mkfile(fs, "/d1/w", 4096, 70));
+	w = ch_ino(fs, "/d1/w");
+	for (unsigned i = 0; i < 120; i++)
+		WL_TRY(wl_write(fs, w, 4096, 0, 71 + i % 20));
+	return 0;
+}
+
+static int w_gc_writes(struct ch_run *r, struct fs *fs)
+{
+	WL_INO(w, fs, "/d1/w");
+
+	CH_OP(r, "log gc of /d1/w (dead WRITE entries)", fs_gc(fs, w));
+	CH_OP(r, "overwrite /d1/w after gc", wl_write(fs, w, 4096, 0, 91));
+	CH_OP(r, "append to /d1/w after gc", wl_write(fs, w, 5000, 4096, 92));
+	return 0;
+}
+
+/* ---- the in-place append past EOF --------------------------------------- */
+
+/* Fail unless [off, off+len) of ino reads the pattern of seed (or zeros
+ * when seed is 0): the live file, not a crash image. */
+static int wl_expect(struct fs *fs, uint64_t ino, uint64_t off, size_t len,
+		     unsigned seed)
+{
+	uint8_t *want = calloc(1, len), *got = malloc(len);
+	size_t nread = 0;
+	int err = want && got ? 0 : -ENOMEM;
+
+	if (!err && seed)
+		ch_pattern(want, len, seed, off);
+	if (!err)
+		err = fs_pread(fs, ino, got, len, off, &nread);
+	if (!err && (nread != len || memcmp(want, got, len))) {
+		fprintf(stderr, "crash: live file %" PRIu64 " [%" PRIu64
+			", +%zu) does not read back\n", ino, off, len);
+		err = -EIO;
+	}
+	free(want);
+	free(got);
+	return err;
+}
+
+/* Appends that go in place into the EOF block (bytes past the committed
+ * size are invisible until the entry that grows it commits), to its end,
+ * past it, and into a block whose tail holds old data after a truncate. */
+static int w_append_in_place(struct ch_run *r, struct fs *fs)
+{
+	struct fs_setattr sa = { .valid = FS_SET_SIZE, .size = 100 };
+	WL_INO(g, fs, "/d1/g");
+	WL_INO(f, fs, "/d1/f");
+
+	CH_OP(r, "append 100 at 100 of /d1/g (in the EOF block)",
+	      wl_write(fs, g, 100, 100, 101));
+	CH_OP(r, "append 3896 at 200 of /d1/g (to the block's end)",
+	      wl_write(fs, g, 3896, 200, 102));
+	CH_OP(r, "append 1 at 4096 of /d1/g (a new block)",
+	      wl_write(fs, g, 1, 4096, 103));
+	CH_OP(r, "write 300 at 4000 of /d1/g (overwrite and append)",
+	      wl_write(fs, g, 300, 4000, 104));
+	CH_OP(r, "truncate /d1/f to 100", wl_setattr(fs, f, &sa));
+	CH_OP(r, "append 50 at 200 of /d1/f (gap over old data)",
+	      wl_write(fs, f, 50, 200, 105));
+	CH_OP(r, "/d1/f: the gap reads zeros", wl_expect(fs, f, 100, 100, 0));
+	CH_OP(r, "append 4000 at 250 of /d1/f",
+	      wl_write(fs, f, 4000, 250, 106));
+	return 0;
+}
+
 /* A workload on the base tree (base_setup). */
 #define BASE(n, fn) { .name = (n), .setup = base_setup, .run = (fn) }
 
@@ -538,5 +615,8 @@ const struct ch_workload ch_workloads[] = {
 	  .pre = pre_mkdir_write, .run = w_recovery },
 	{ .name = "unmount-crash", .flags = CH_W_UNMOUNT, .setup = base_setup,
 	  .run = w_unmount },
+	{ .name = "log-gc-writes", .setup = gc_writes_setup,
+	  .run = w_gc_writes },
+	BASE("append-in-place", w_append_in_place),
 };
 const size_t ch_nworkloads = sizeof(ch_workloads) / sizeof(ch_workloads[0]);
