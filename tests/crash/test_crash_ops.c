@@ -36,3 +36,6 @@ CRASH_TEST(ops, removexattr, "removexattr")
 
 /* at the limits */
 CRASH_TEST(ops, append_in_place, "append-in-place")
+CRASH_TEST(ops, zero_range, "zero-range")
+CRASH_TEST(ops, symlink_long, "symlink-long")
+CRASH_TEST(ops, xattr_limits, "xattr-limits")

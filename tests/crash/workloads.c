@@ -25,6 +25,7 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
+#include "format.h"
 #include "harness.h"
 
 #ifndef RENAME_NOREPLACE
@@ -572,6 +573,137 @@ static int w_append_in_place(struct ch_run *r, struct fs *fs)
 	return 0;
 }
 
+/* ---- fallocate ZERO_RANGE ----------------------------------------------- */
+
+static int w_zero_range(struct ch_run *r, struct fs *fs)
+{
+	WL_INO(f, fs, "/d1/f");
+	WL_INO(h, fs, "/d2/h");
+
+	CH_OP(r, "ZERO_RANGE /d1/f 1000..5000 (partial blocks)",
+	      fs_fallocate(fs, f, FALLOC_FL_ZERO_RANGE, 1000, 4000));
+	CH_OP(r, "ZERO_RANGE /d1/f 0..4096 (a whole block)",
+	      fs_fallocate(fs, f, FALLOC_FL_ZERO_RANGE, 0, 4096));
+	CH_OP(r, "ZERO_RANGE /d1/f 5000..16384 (past EOF: grows)",
+	      fs_fallocate(fs, f, FALLOC_FL_ZERO_RANGE, 5000, 11384));
+	CH_OP(r, "ZERO_RANGE|KEEP_SIZE /d2/h 2000..12288",
+	      fs_fallocate(fs, h, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+			   2000, 10288));
+	CH_OP(r, "write 100 at 6000 of /d2/h (into the kept blocks)",
+	      wl_write(fs, h, 100, 6000, 111));
+	return 0;
+}
+
+/* ---- long symlinks ------------------------------------------------------ */
+
+/* A symlink whose target is len bytes of a path-like pattern. */
+static int wl_symlink(struct fs *fs, uint64_t dir, const char *name,
+		      size_t len)
+{
+	struct fs_attr a;
+	char *t = malloc(len + 1);
+	int err;
+
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < len; i++)
+		t[i] = i % 16 == 15 ? '/' : (char)('a' + (i * 7 + len) % 26);
+	t[len] = 0;
+	err = fs_symlink(fs, &ch_ctx, dir, name, t, &a);
+	free(t);
+	return err;
+}
+
+/* Targets around the largest that fits in the log entry and up to
+ * PMFS_SYMLINK_MAX (out of line, in a block of their own). */
+static int w_symlink_long(struct ch_run *r, struct fs *fs)
+{
+	const size_t inl = PMFS_SYMLINK_INLINE_MAX;
+	WL_INO(d1, fs, "/d1");
+	WL_INO(d2, fs, "/d2");
+
+	CH_OP(r, "symlink /d1/s-inline (largest inline target)",
+	      wl_symlink(fs, d1, "s-inline", inl));
+	CH_OP(r, "symlink /d1/s-block (smallest out-of-line target)",
+	      wl_symlink(fs, d1, "s-block", inl + 1));
+	CH_OP(r, "symlink /d2/s-max (PMFS_SYMLINK_MAX)",
+	      wl_symlink(fs, d2, "s-max", PMFS_SYMLINK_MAX));
+	CH_OP(r, "symlink of PMFS_SYMLINK_MAX + 1 refused",
+	      wl_symlink(fs, d2, "s-over", PMFS_SYMLINK_MAX + 1) ==
+			      -ENAMETOOLONG
+		      ? 0
+		      : -EIO);
+	CH_OP(r, "log gc of /d2/s-max", fs_gc(fs, ch_ino(fs, "/d2/s-max")));
+	CH_OP(r, "rename /d1/s-block over /d2/s-max",
+	      fs_rename(fs, d1, "s-block", d2, "s-max", 0));
+	CH_OP(r, "unlink /d1/s-inline", fs_unlink(fs, d1, "s-inline"));
+	CH_OP(r, "link /d2/s-max /d1/s-link",
+	      fs_link(fs, ch_ino(fs, "/d2/s-max"), d1, "s-link",
+		      &(struct fs_attr){ 0 }));
+	CH_OP(r, "unlink /d2/s-max (one link left)",
+	      fs_unlink(fs, d2, "s-max"));
+	return 0;
+}
+
+/* ---- near-limit xattrs -------------------------------------------------- */
+
+/* "user." and a pattern up to len bytes in all, NUL-terminated. */
+static void wl_xname(char *buf, size_t len, char tag)
+{
+	memcpy(buf, "user.", 5);
+	for (size_t i = 5; i < len; i++)
+		buf[i] = i == 5 ? tag : (char)('a' + i % 26);
+	buf[len] = 0;
+}
+
+static int wl_setxattr(struct fs *fs, uint64_t ino, const char *name,
+		       size_t vlen, unsigned seed, int flags)
+{
+	void *v = malloc(vlen ? vlen : 1);
+	int err;
+
+	if (!v)
+		return -ENOMEM;
+	ch_pattern(v, vlen, seed, 0);
+	err = fs_setxattr(fs, ino, name, v, vlen, flags);
+	free(v);
+	return err;
+}
+
+/* Names of PMFS_XATTR_NAME_MAX bytes with values of
+ * PMFS_XATTR_VALUE_MAX and just under (one log entry each, about a page),
+ * replaced, removed, on a file and on a directory. */
+static int w_xattr_limits(struct ch_run *r, struct fs *fs)
+{
+	char a[PMFS_XATTR_NAME_MAX + 2], b[PMFS_XATTR_NAME_MAX + 2];
+	char c[PMFS_XATTR_NAME_MAX + 2];
+	WL_INO(f, fs, "/d1/f");
+	WL_INO(d2, fs, "/d2");
+
+	wl_xname(a, PMFS_XATTR_NAME_MAX, 'A');
+	wl_xname(b, PMFS_XATTR_NAME_MAX, 'B');
+	wl_xname(c, PMFS_XATTR_NAME_MAX + 1, 'C');
+	CH_OP(r, "setxattr /d1/f name 255, value PMFS_XATTR_VALUE_MAX",
+	      wl_setxattr(fs, f, a, PMFS_XATTR_VALUE_MAX, 131, XATTR_CREATE));
+	CH_OP(r, "setxattr /d1/f name 255, value PMFS_XATTR_VALUE_MAX - 1",
+	      wl_setxattr(fs, f, b, PMFS_XATTR_VALUE_MAX - 1, 132, 0));
+	CH_OP(r, "setxattr value PMFS_XATTR_VALUE_MAX + 1 refused",
+	      wl_setxattr(fs, f, a, PMFS_XATTR_VALUE_MAX + 1, 133, 0) == -E2BIG
+		      ? 0
+		      : -EIO);
+	CH_OP(r, "setxattr name of 256 bytes refused",
+	      wl_setxattr(fs, f, c, 10, 134, 0) == -ERANGE ? 0 : -EIO);
+	CH_OP(r, "setxattr REPLACE /d1/f name 255, value 3000",
+	      wl_setxattr(fs, f, a, 3000, 135, XATTR_REPLACE));
+	CH_OP(r, "setxattr /d2 (a directory) name 255, value max",
+	      wl_setxattr(fs, d2, a, PMFS_XATTR_VALUE_MAX, 136, 0));
+	CH_OP(r, "setxattr /d1/f name 255, empty value",
+	      wl_setxattr(fs, f, b, 0, 137, XATTR_REPLACE));
+	CH_OP(r, "removexattr /d1/f name 255", fs_removexattr(fs, f, a));
+	CH_OP(r, "log gc of /d1/f", fs_gc(fs, f));
+	return 0;
+}
+
 /* A workload on the base tree (base_setup). */
 #define BASE(n, fn) { .name = (n), .setup = base_setup, .run = (fn) }
 
@@ -618,5 +750,8 @@ const struct ch_workload ch_workloads[] = {
 	{ .name = "log-gc-writes", .setup = gc_writes_setup,
 	  .run = w_gc_writes },
 	BASE("append-in-place", w_append_in_place),
+	BASE("zero-range", w_zero_range),
+	BASE("symlink-long", w_symlink_long),
+	BASE("xattr-limits", w_xattr_limits),
 };
 const size_t ch_nworkloads = sizeof(ch_workloads) / sizeof(ch_workloads[0]);
