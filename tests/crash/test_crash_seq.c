@@ -12,6 +12,7 @@ CRASH_TEST(seq, log_gc, "log-gc")
 CRASH_TEST(seq, alloc_reuse, "alloc-reuse")
 CRASH_TEST(seq, journal_wrap, "journal-wrap")
 CRASH_TEST(seq, log_gc_writes, "log-gc-writes")
+CRASH_TEST(seq, rename_deep, "rename-deep")
 
 /* The recorded phase must start with a real recovery, or the workload
  * tests nothing about a crash during recovery. */

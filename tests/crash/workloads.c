@@ -704,6 +704,84 @@ static int w_xattr_limits(struct ch_run *r, struct fs *fs)
 	return 0;
 }
 
+/* ---- deep rename chains with directory exchange ------------------------- */
+
+/* Two chains of directories, a file at every level:
+ *   /a/b/c/d/e with /a/fa, /a/b/fb, /a/b/c/fc, /a/b/c/d/fd, /a/b/c/d/e/fe
+ *   /x/y/z     with /x/y/z/fz */
+static int deep_setup(struct ch_run *r, struct fs *fs)
+{
+	static const char *const dirs[] = { "/a", "/a/b", "/a/b/c",
+					    "/a/b/c/d", "/a/b/c/d/e", "/x",
+					    "/x/y", "/x/y/z" };
+	static const char *const files[] = { "/a/fa", "/a/b/fb", "/a/b/c/fc",
+					     "/a/b/c/d/fd", "/a/b/c/d/e/fe",
+					     "/x/y/z/fz" };
+
+	WL_TRY(base_setup(r, fs));
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		WL_TRY(ch_mkdir(fs, dirs[i]));
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		WL_TRY(ch_mkfile(fs, files[i], 100 + i * 50,
+				 140 + (unsigned)i));
+	return 0;
+}
+
+/* A rename of absolute paths. */
+static int wl_rename(struct fs *fs, const char *from, const char *to,
+		     unsigned flags)
+{
+	uint64_t fp, tp;
+	const char *fn, *tn;
+	int err = ch_parent(fs, from, &fp, &fn);
+
+	if (!err)
+		err = ch_parent(fs, to, &tp, &tn);
+	return err ? err : fs_rename(fs, fp, fn, tp, tn, flags);
+}
+
+/* An operation that must be refused, leaving everything as it was. */
+static int wl_refused(int rc)
+{
+	return rc < 0 ? 0 : -EIO;
+}
+
+/* Subtrees moved up and down and exchanged across depths, and back
+ * (the comments give the tree after each step; capitals are the
+ * directories first named so). */
+static int w_rename_deep(struct ch_run *r, struct fs *fs)
+{
+	CH_OP(r, "EXCHANGE dirs /a/b/c (depth 3) and /x/y (depth 2)",
+	      wl_rename(fs, "/a/b/c", "/x/y", RENAME_EXCHANGE));
+	/* /a/b/c = Y{z}, /x/y = C{fc, d{fd, e{fe}}} */
+	CH_OP(r, "rename /x/y/d to /a/d (a subtree one level up)",
+	      wl_rename(fs, "/x/y/d", "/a/d", 0));
+	/* /a/d = D{fd, e}, /x/y = C{fc} */
+	CH_OP(r, "EXCHANGE dirs /a/d/e (depth 3) and /a/b (depth 2)",
+	      wl_rename(fs, "/a/d/e", "/a/b", RENAME_EXCHANGE));
+	/* /a/b = E{fe}, /a/d/e = B{fb, c=Y{z}} */
+	CH_OP(r, "EXCHANGE dirs /a/d/e/c/z (depth 5) and /x (depth 1)",
+	      wl_rename(fs, "/a/d/e/c/z", "/x", RENAME_EXCHANGE));
+	/* /x = Z{fz}, /a/d/e/c/z = X{y=C{fc}} */
+	CH_OP(r, "rename /a/d into its own subtree refused",
+	      wl_refused(wl_rename(fs, "/a/d", "/a/d/e/c/d2", 0)));
+	CH_OP(r, "EXCHANGE /a/d/e with its descendant refused",
+	      wl_refused(wl_rename(fs, "/a/d/e", "/a/d/e/c/z",
+				   RENAME_EXCHANGE)));
+	CH_OP(r, "EXCHANGE back /x and /a/d/e/c/z",
+	      wl_rename(fs, "/x", "/a/d/e/c/z", RENAME_EXCHANGE));
+	CH_OP(r, "EXCHANGE back /a/b and /a/d/e",
+	      wl_rename(fs, "/a/b", "/a/d/e", RENAME_EXCHANGE));
+	CH_OP(r, "rename /a/d back to /x/y/d",
+	      wl_rename(fs, "/a/d", "/x/y/d", 0));
+	CH_OP(r, "EXCHANGE back /x/y and /a/b/c",
+	      wl_rename(fs, "/x/y", "/a/b/c", RENAME_EXCHANGE));
+	/* as set up */
+	CH_OP(r, "rename dir /a/b/c/d over empty /e (depth 4 to 1)",
+	      wl_rename(fs, "/a/b/c/d", "/e", 0));
+	return 0;
+}
+
 /* A workload on the base tree (base_setup). */
 #define BASE(n, fn) { .name = (n), .setup = base_setup, .run = (fn) }
 
@@ -753,5 +831,6 @@ const struct ch_workload ch_workloads[] = {
 	BASE("zero-range", w_zero_range),
 	BASE("symlink-long", w_symlink_long),
 	BASE("xattr-limits", w_xattr_limits),
+	{ .name = "rename-deep", .setup = deep_setup, .run = w_rename_deep },
 };
 const size_t ch_nworkloads = sizeof(ch_workloads) / sizeof(ch_workloads[0]);
