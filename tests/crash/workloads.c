@@ -594,6 +594,51 @@ static int w_zero_range(struct ch_run *r, struct fs *fs)
 	return 0;
 }
 
+/* ---- GC of a directory log ---------------------------------------------- */
+
+/* /gd: 60 names created, then all but the first ten removed in order, so
+ * the newest entry is gone; the log stays under the size at which the
+ * background GC would compact it during setup. */
+static int gc_dir_setup(struct ch_run *r, struct fs *fs)
+{
+	char path[32];
+	uint64_t gd, pages = 0;
+
+	WL_TRY(base_setup(r, fs));
+	WL_TRY(ch_mkdir(fs, "/gd"));
+	WL_TRY(ch_mkdir(fs, "/gd/sub"));
+	for (int i = 0; i < 60; i++) {
+		snprintf(path, sizeof(path), "/gd/n%02d", i);
+		WL_TRY(ch_mkfile(fs, path, (size_t)i * 10, 120 + i));
+	}
+	gd = ch_ino(fs, "/gd");
+	for (int i = 10; i < 60; i++) {
+		snprintf(path, sizeof(path), "n%02d", i);
+		WL_TRY(fs_unlink(fs, gd, path));
+	}
+	WL_TRY(fs_log_pages(fs, gd, &pages));
+	if (pages >= 4) {
+		fprintf(stderr, "crash: setup: /gd has %" PRIu64 " log pages: "
+			"the background GC may have run\n", pages);
+		return -EFBIG;
+	}
+	return 0;
+}
+
+static int w_gc_dir(struct ch_run *r, struct fs *fs)
+{
+	struct fs_attr a;
+	WL_INO(gd, fs, "/gd");
+
+	CH_OP(r, "log gc of /gd (its newest entry removed)", fs_gc(fs, gd));
+	CH_OP(r, "create /gd/after-gc",
+	      fs_mknod(fs, &ch_ctx, gd, "after-gc", S_IFREG | 0644, 0, &a));
+	CH_OP(r, "unlink /gd/n00", fs_unlink(fs, gd, "n00"));
+	CH_OP(r, "rmdir /gd/sub", fs_rmdir(fs, gd, "sub"));
+	CH_OP(r, "log gc of /gd again", fs_gc(fs, gd));
+	return 0;
+}
+
 /* ---- long symlinks ------------------------------------------------------ */
 
 /* A symlink whose target is len bytes of a path-like pattern. */
@@ -829,6 +874,7 @@ const struct ch_workload ch_workloads[] = {
 	  .run = w_gc_writes },
 	BASE("append-in-place", w_append_in_place),
 	BASE("zero-range", w_zero_range),
+	{ .name = "gc-dir", .setup = gc_dir_setup, .run = w_gc_dir },
 	BASE("symlink-long", w_symlink_long),
 	BASE("xattr-limits", w_xattr_limits),
 	{ .name = "rename-deep", .setup = deep_setup, .run = w_rename_deep },
