@@ -16,6 +16,8 @@ CRASH_TEST(seq, log_gc_writes, "log-gc-writes")
  * an invalid name (fsck -n -f exit 4 once the compaction commits). */
 CRASH_TEST(seq, gc_dir, "gc-dir")
 CRASH_TEST(seq, rename_deep, "rename-deep")
+CRASH_TEST(seq, refcount_unlink, "refcount-unlink")
+CRASH_TEST(seq, refcount_rmdir, "refcount-rmdir")
 
 /* The recorded phase must start with a real recovery, or the workload
  * tests nothing about a crash during recovery. */

@@ -827,6 +827,89 @@ static int w_rename_deep(struct ch_run *r, struct fs *fs)
 	return 0;
 }
 
+/* ---- lookup reference counting (FS_O_REFCOUNT) -------------------------- */
+
+/* Take a lookup reference on path, as the kernel does for an open file. */
+static int wl_hold(struct fs *fs, const char *path, uint64_t *ino)
+{
+	struct fs_attr a;
+	uint64_t dir;
+	const char *name;
+	int err = ch_parent(fs, path, &dir, &name);
+
+	if (!err)
+		err = fs_lookup(fs, dir, name, &a);
+	*ino = err ? 0 : a.ino;
+	return err;
+}
+
+/* The inode is gone (freed): getattr fails. */
+static int wl_gone(struct fs *fs, uint64_t ino)
+{
+	struct fs_attr a;
+
+	return fs_getattr(fs, ino, &a) ? 0 : -EEXIST;
+}
+
+/* Unlink and rename-over of open files: orphans that live while held,
+ * one reclaimed at fs_forget, one left for the mount to reclaim. */
+static int w_refcount_unlink(struct ch_run *r, struct fs *fs)
+{
+	uint64_t f, h;
+	char buf[64];
+	size_t n = 0;
+	WL_INO(d1, fs, "/d1");
+	WL_INO(d2, fs, "/d2");
+	WL_INO(sparse, fs, "/d1/sparse");
+
+	WL_TRY(wl_hold(fs, "/d1/f", &f));
+	WL_TRY(wl_hold(fs, "/d2/h", &h));
+	CH_OP(r, "unlink /d1/f (open: an orphan)", fs_unlink(fs, d1, "f"));
+	CH_OP(r, "write to the orphan", wl_write(fs, f, 8192, 100, 151));
+	CH_OP(r, "the orphan reads back", wl_expect(fs, f, 100, 8192, 151));
+	CH_OP(r, "rename /d1/g over /d2/h (open: an orphan)",
+	      fs_rename(fs, d1, "g", d2, "h", 0));
+	CH_OP(r, "the replaced file still reads",
+	      fs_pread(fs, h, buf, sizeof(buf), 0, &n) || n != sizeof(buf)
+		      ? -EIO
+		      : 0);
+	CH_OP(r, "forget the unlinked /d1/f (reclaimed now)",
+	      (fs_forget(fs, f, 1), 0));
+	CH_OP(r, "the forgotten orphan is gone", wl_gone(fs, f));
+	CH_OP(r, "unlink /d1/sparse (not open: freed at once)",
+	      fs_unlink(fs, d1, "sparse"));
+	CH_OP(r, "the unlinked /d1/sparse is gone", wl_gone(fs, sparse));
+	return 0; /* /d2/h's old inode stays held: the mount reclaims it */
+}
+
+/* rmdir of open directories: one forgotten (reclaimed at fs_forget), one
+ * held to the end (reclaimed at mount); a removed directory takes no
+ * new entry. */
+static int w_refcount_rmdir(struct ch_run *r, struct fs *fs)
+{
+	struct fs_attr a;
+	uint64_t e, sub;
+	WL_INO(d1, fs, "/d1");
+	WL_INO(d2, fs, "/d2");
+
+	WL_TRY(wl_hold(fs, "/e", &e));
+	WL_TRY(wl_hold(fs, "/d1/sub", &sub));
+	CH_OP(r, "rmdir /e (open: an orphan directory)", fs_rmdir(fs, 1, "e"));
+	CH_OP(r, "create in the removed /e refused",
+	      fs_mknod(fs, &ch_ctx, e, "x", S_IFREG | 0644, 0, &a) == -ENOENT
+		      ? 0
+		      : -EIO);
+	CH_OP(r, "rename /d1/sub/x /d2/x", fs_rename(fs, sub, "x", d2, "x", 0));
+	CH_OP(r, "rmdir /d1/sub (open: an orphan directory)",
+	      fs_rmdir(fs, d1, "sub"));
+	CH_OP(r, "forget the removed /e (reclaimed now)",
+	      (fs_forget(fs, e, 1), 0));
+	CH_OP(r, "the forgotten directory is gone", wl_gone(fs, e));
+	CH_OP(r, "mkdir /d1/sub again", fs_mkdir(fs, &ch_ctx, d1, "sub", 0755,
+						 &a));
+	return 0; /* the old /d1/sub stays held: the mount reclaims it */
+}
+
 /* A workload on the base tree (base_setup). */
 #define BASE(n, fn) { .name = (n), .setup = base_setup, .run = (fn) }
 
@@ -878,5 +961,9 @@ const struct ch_workload ch_workloads[] = {
 	BASE("symlink-long", w_symlink_long),
 	BASE("xattr-limits", w_xattr_limits),
 	{ .name = "rename-deep", .setup = deep_setup, .run = w_rename_deep },
+	{ .name = "refcount-unlink", .flags = CH_W_REFCOUNT,
+	  .setup = base_setup, .run = w_refcount_unlink },
+	{ .name = "refcount-rmdir", .flags = CH_W_REFCOUNT,
+	  .setup = base_setup, .run = w_refcount_rmdir },
 };
 const size_t ch_nworkloads = sizeof(ch_workloads) / sizeof(ch_workloads[0]);
