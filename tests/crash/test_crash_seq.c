@@ -18,6 +18,7 @@ CRASH_TEST(seq, gc_dir, "gc-dir")
 CRASH_TEST(seq, rename_deep, "rename-deep")
 CRASH_TEST(seq, refcount_unlink, "refcount-unlink")
 CRASH_TEST(seq, refcount_rmdir, "refcount-rmdir")
+CRASH_TEST(seq, relatime, "relatime")
 
 /* The recorded phase must start with a real recovery, or the workload
  * tests nothing about a crash during recovery. */

@@ -910,6 +910,41 @@ static int w_refcount_rmdir(struct ch_run *r, struct fs *fs)
 	return 0; /* the old /d1/sub stays held: the mount reclaims it */
 }
 
+/* ---- relatime ----------------------------------------------------------- */
+
+/* Each operation makes one inode due for an atime update, which the
+ * harness's next walk (a reader) makes; and reads that relatime
+ * declines. */
+static int w_relatime(struct ch_run *r, struct fs *fs)
+{
+	struct fs_setattr mode = { .valid = FS_SET_MODE, .mode = 0600 };
+	struct fs_setattr times = { .valid = FS_SET_ATIME | FS_SET_MTIME,
+				    .atime = { 1000000, 1 },
+				    .mtime = { 2000000, 2 } };
+	char buf[100];
+	size_t n;
+	WL_INO(f, fs, "/d1/f");
+	WL_INO(g, fs, "/d1/g");
+	WL_INO(h, fs, "/d2/h");
+	WL_INO(x, fs, "/d1/sub/x");
+
+	CH_OP(r, "read /d1/g (atime newer than mtime: no update)",
+	      fs_pread(fs, g, buf, sizeof(buf), 0, &n));
+	CH_OP(r, "write /d1/g (mtime moves past atime)",
+	      wl_write(fs, g, 100, 0, 161));
+	CH_OP(r, "chmod /d1/f (ctime moves past atime)",
+	      wl_setattr(fs, f, &mode));
+	CH_OP(r, "utimens /d2/h to 1970 (atime old)",
+	      wl_setattr(fs, h, &times));
+	CH_OP(r, "setxattr /d1/sub/x (ctime moves past atime)",
+	      fs_setxattr(fs, x, "user.t", "t", 1, 0));
+	CH_OP(r, "read /d1/f again (no update)",
+	      fs_pread(fs, f, buf, sizeof(buf), 0, &n));
+	CH_OP(r, "chmod /e (a directory: readdir updates its atime)",
+	      wl_setattr(fs, ch_ino(fs, "/e"), &mode));
+	return 0;
+}
+
 /* A workload on the base tree (base_setup). */
 #define BASE(n, fn) { .name = (n), .setup = base_setup, .run = (fn) }
 
@@ -965,5 +1000,7 @@ const struct ch_workload ch_workloads[] = {
 	  .setup = base_setup, .run = w_refcount_unlink },
 	{ .name = "refcount-rmdir", .flags = CH_W_REFCOUNT,
 	  .setup = base_setup, .run = w_refcount_rmdir },
+	{ .name = "relatime", .flags = CH_W_RELATIME, .setup = base_setup,
+	  .run = w_relatime },
 };
 const size_t ch_nworkloads = sizeof(ch_workloads) / sizeof(ch_workloads[0]);
