@@ -1,8 +1,11 @@
 /*
  * test_crash_seq.c - crash images of operation sequences (bounded: make
- * check): the atomic replace pattern, many files in one directory, log GC,
- * allocator reuse, journal reuse, a crash during recovery of an earlier
- * crash, a crash during clean unmount.
+ * check), recovery by mount: the atomic replace pattern, many files in one
+ * directory, log GC of a file (attributes, writes) and of a directory,
+ * allocator reuse, journal reuse, deep renames and directory exchanges, a
+ * crash during recovery of an earlier crash, a crash during clean
+ * unmount, open files and directories removed (lookup reference
+ * counting), atime updates (relatime), two threads committing at once.
  */
 #include "crash_suite.h"
 
@@ -45,3 +48,19 @@ Test(seq, recovery_crash_2, .timeout = 600)
 	recovery("recovery-crash-2");
 }
 CRASH_TEST(seq, unmount_crash, "unmount-crash")
+
+/* Two threads on two tracks: their operations must have overlapped, on
+ * more than one journal lane, or the workload tests nothing between
+ * lanes (LOG(7)). */
+Test(seq, lanes, .timeout = 600)
+{
+	struct ch_result res;
+
+	cs_run("lanes", NULL, &res);
+	cr_assert_gt(res.overlaps, 0, "lanes: no two operations overlapped");
+	cr_assert_geq(res.lanes_used, 2, "lanes: %u journal lane committed",
+		      res.lanes_used);
+	cr_assert_eq(res.failures, 0,
+		     "lanes: %" PRIu64 " of %" PRIu64 " crash images failed; "
+		     "first: %s", res.failures, res.images, res.first);
+}

@@ -1,9 +1,13 @@
 /*
  * workloads.c - the crash harness's workloads (harness.h): every mutating
- * operation alone, on a common starting tree, and the sequences the
- * issue names (atomic replace, many files, log GC, allocator reuse,
- * journal reuse, a crash during recovery, a crash during clean unmount).
- * Linked, with harness.c, into the crash suites and crashtest (crash.mk).
+ * operation alone, on a common starting tree; operations at their limits
+ * (in-place appends past EOF, ZERO_RANGE, long symlinks, near-limit
+ * xattrs); and sequences: atomic replace, many files, log GC of a file
+ * and of a directory, allocator reuse, journal reuse, deep renames and
+ * directory exchanges, a crash during recovery, a crash during clean
+ * unmount, open files and directories removed under lookup reference
+ * counting, relatime, and two threads committing at once.  Linked, with
+ * harness.c, into the crash suites and crashtest (crash.mk).
  *
  * Starting tree (base_setup):
  *   /d1/f      6000 bytes, xattr user.a = "va"
@@ -18,6 +22,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/fs.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -945,6 +950,113 @@ static int w_relatime(struct ch_run *r, struct fs *fs)
 	return 0;
 }
 
+/* ---- two threads committing on two journal lanes at once ---------------- */
+
+#define LANES_ROUNDS 4
+
+static int lanes_setup(struct ch_run *r, struct fs *fs)
+{
+	WL_TRY(base_setup(r, fs));
+	WL_TRY(ch_mkdir(fs, "/t1"));
+	WL_TRY(ch_mkdir(fs, "/t2"));
+	WL_TRY(ch_mkfile(fs, "/t1/keep", 3000, 170));
+	WL_TRY(ch_mkfile(fs, "/t2/keep", 3000, 171));
+	return 0;
+}
+
+struct lanes_arg {
+	struct ch_run *r;
+	struct fs *fs;
+	pthread_barrier_t *round;
+	unsigned track;
+	int waited; /* rounds begun: each thread waits LANES_ROUNDS times */
+	int err;
+};
+
+/* One thread's rounds in /tN: create nI, write it, rename it over cur,
+ * link cur as lI, unlink l(I-1), the last name of the previous cur, whose
+ * inode the other thread may take next.  Both threads wait at the barrier
+ * before each round, so their journaled commits race. */
+static int lanes_track(struct lanes_arg *la)
+{
+	struct ch_run *r = la->r;
+	struct fs *fs = la->fs;
+	unsigned t = la->track;
+	char dir[8], name[16], what[64];
+	struct fs_attr a;
+	uint64_t d;
+
+	snprintf(dir, sizeof(dir), "/t%u", t);
+	d = ch_ino(fs, dir);
+	if (!d)
+		return -ENOENT;
+	ch_track(r, t);
+	for (int i = 0; i < LANES_ROUNDS; i++) {
+		pthread_barrier_wait(la->round);
+		la->waited++;
+		snprintf(name, sizeof(name), "n%d", i);
+		snprintf(what, sizeof(what), "create %s/%s", dir, name);
+		CH_OP(r, what,
+		      fs_mknod(fs, &ch_ctx, d, name, S_IFREG | 0644, 0, &a));
+		snprintf(what, sizeof(what), "write %s/%s", dir, name);
+		CH_OP(r, what, wl_write(fs, a.ino, 600 + 100 * i, 0, 172 + t));
+		snprintf(what, sizeof(what), "rename %s/%s over %s/cur", dir,
+			 name, dir);
+		CH_OP(r, what, fs_rename(fs, d, name, d, "cur", 0));
+		snprintf(name, sizeof(name), "l%d", i);
+		snprintf(what, sizeof(what), "link %s/cur %s/%s", dir, dir,
+			 name);
+		CH_OP(r, what, fs_link(fs, a.ino, d, name, &a));
+		if (i) { /* the previous cur's last name: its inode is freed */
+			snprintf(name, sizeof(name), "l%d", i - 1);
+			snprintf(what, sizeof(what), "unlink %s/%s", dir, name);
+			CH_OP(r, what, fs_unlink(fs, d, name));
+		}
+	}
+	return 0;
+}
+
+static void *lanes_main(void *arg)
+{
+	struct lanes_arg *la = arg;
+
+	la->err = lanes_track(la);
+	while (la->waited < LANES_ROUNDS) { /* let the other one finish */
+		pthread_barrier_wait(la->round);
+		la->waited++;
+	}
+	return NULL;
+}
+
+static int w_lanes(struct ch_run *r, struct fs *fs)
+{
+	pthread_barrier_t round;
+	struct lanes_arg la[2];
+	pthread_t th[2];
+	int err = 0, started = 0;
+
+	if (pthread_barrier_init(&round, NULL, 2))
+		return -ENOMEM;
+	for (unsigned i = 0; i < 2; i++) {
+		la[i] = (struct lanes_arg){ r, fs, &round, i + 1, 0, 0 };
+		if (pthread_create(&th[i], NULL, lanes_main, &la[i]))
+			break;
+		started++;
+	}
+	if (started < 2) { /* the one started waits at its first round */
+		for (int i = 0; started && i < LANES_ROUNDS; i++)
+			pthread_barrier_wait(&round);
+		err = -EAGAIN;
+	}
+	for (int i = 0; i < started; i++) {
+		pthread_join(th[i], NULL);
+		if (!err)
+			err = la[i].err;
+	}
+	pthread_barrier_destroy(&round);
+	return err;
+}
+
 /* A workload on the base tree (base_setup). */
 #define BASE(n, fn) { .name = (n), .setup = base_setup, .run = (fn) }
 
@@ -1002,5 +1114,7 @@ const struct ch_workload ch_workloads[] = {
 	  .setup = base_setup, .run = w_refcount_rmdir },
 	{ .name = "relatime", .flags = CH_W_RELATIME, .setup = base_setup,
 	  .run = w_relatime },
+	{ .name = "lanes", .flags = CH_W_THREADS, .setup = lanes_setup,
+	  .run = w_lanes, .tracks = { "/t1", "/t2" } },
 };
 const size_t ch_nworkloads = sizeof(ch_workloads) / sizeof(ch_workloads[0]);
