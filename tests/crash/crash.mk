@@ -2,10 +2,12 @@
 # the Makefile):
 #
 #   make crashtest        every workload, every in-flight word alone and
-#                         all but each one, more random subsets; prints per
-#                         workload "crash: NAME: fences F, images I,
-#                         failures X" and a total
-#   make crashtest CRASH_ARGS='--only rename-exchange'
+#                         all but each one, more random subsets, each image
+#                         in every check mode (mount first, fsck -y first,
+#                         fsck -p first); prints per workload "crash: NAME:
+#                         fences F, images I, failures X (per mode)" and a
+#                         total
+#   make crashtest CRASH_ARGS='--only rename-exchange --mode mount'
 #
 # The harness (harness.c, snap.c) and the workloads (workloads.c) are compiled
 # once into CRASH_OBJS, which the bounded suites (tests/crash/test_*.c,

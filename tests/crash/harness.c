@@ -573,8 +573,8 @@ static int ch_quiet_mount(struct pmio *p, const struct fs_opts *fo,
 	return r;
 }
 
-/* Run fsck.pmfs with one flag set on the scratch image; its exit status,
- * and its first lines (and stderr) on one line in out. */
+/* Run fsck.pmfs f1 [f2] on the scratch image; its exit status, and its
+ * first two lines of output (and stderr) as one line in out. */
 static int ch_fsck(struct ch_ctl *x, const char *f1, const char *f2,
 		   char *out, size_t len)
 {

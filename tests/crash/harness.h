@@ -31,7 +31,10 @@
  *        the ones the walk found (no orphan left, none lost);
  *        fsck.pmfs -n -f must exit 0 (when the tool is built); a further
  *        operation must work: create + write, clean unmount, mount, read
- *        back, same tree;
+ *        back, same tree; last, every regular file grown by 5000 bytes
+ *        must read zeros past its old size (bytes past EOF stay
+ *        invisible).  Recovery runs on one thread at even crash points
+ *        and on two (the parallel log scan) at odd ones;
  *      fsck -y first / fsck -p first: fsck.pmfs -y (or -p) on the raw
  *        crash image, before any mount, must exit 0 or 1 (a crash image
  *        is never "uncorrectable"); fsck.pmfs -f -n must then exit 0;
@@ -62,7 +65,7 @@
  * after its last completed operation or before/after the one in progress,
  * and the rest of the tree as the operations of track 0 (the mount) left
  * it.  The recording then compares every page at each fence
- * (PMFS_REC_FULLSCAN): see record_threads in harness.c for why.
+ * (PMFS_REC_FULLSCAN): see ch_open_record in harness.c for why.
  */
 #ifndef PMFS_TESTS_CRASH_HARNESS_H
 #define PMFS_TESTS_CRASH_HARNESS_H

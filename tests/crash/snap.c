@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fs.h"
+#include "fs/fs.h"
 #include "snap.h"
 
 #define CH_MAX_FILE (64u << 20)
