@@ -30,7 +30,7 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
-#include "format.h"
+#include "format/format.h"
 #include "harness.h"
 
 #ifndef RENAME_NOREPLACE
