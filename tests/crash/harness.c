@@ -22,6 +22,7 @@
 #include "harness.h"
 #include "log/log.h"
 #include "pmemio/pmemio.h"
+#include "differ.h"
 #include "seed.h"
 #include "snap.h"
 #include "testutil.h"
@@ -485,6 +486,7 @@ void ch_opts_bounded(struct ch_opts *o)
 	o->first_each = 3;
 	o->first_max = 60;
 	o->fsck = true;
+	o->differ = 1;
 	o->only_fence = -1;
 	o->max_report = 3;
 	o->seed = getenv("PMFS_SEED");
@@ -807,6 +809,19 @@ static int ch_check_image(struct ch_ctl *x, enum ch_mode mode, uint64_t k,
 
 	if (mode != CH_MODE_MOUNT && ch_fsck_first(x, mode, msg, len))
 		return 1;
+	if (mode == CH_MODE_MOUNT && x->o->differ &&
+	    x->res->images_mode[mode] % x->o->differ == 0) {
+		struct differ_result dr;
+
+		/* the raw image, before any recovery: fsck -n and the mount
+		 * (on a copy) must agree about it */
+		x->res->differ_images++;
+		if (differ_check(x->spath, &dr) == -1) {
+			snprintf(msg, len, "mount and fsck disagree: %s",
+				 dr.why);
+			return 1;
+		}
+	}
 	r = ch_quiet_mount(x->sp, &fo, &fs, &mi, err, sizeof(err));
 	if (r) {
 		snprintf(msg, len, "%s: mount failed: %d %s",
@@ -1278,6 +1293,9 @@ static void ch_print(const struct ch_workload *w, const struct ch_opts *o,
 		}
 		fprintf(stderr, ")");
 	}
+	if (res->differ_images)
+		fprintf(stderr, ", %" PRIu64 " raw images held to the "
+			"differential check", res->differ_images);
 	fprintf(stderr, "\n");
 	if (w->flags & CH_W_THREADS)
 		fprintf(stderr, "crash: %s: note: %" PRIu64 " operations "

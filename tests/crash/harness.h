@@ -42,6 +42,9 @@
  *        first: what fsck repaired must be what recovery would give.
  *      The bounded fsck-first runs check a sample of each point's images
  *      (ch_opts.first_each, first_max); exhaustive runs check them all.
+ * Before the mount, every raw image (mount mode) is also held to the
+ * differential check of the two readers (tests/lib/differ.h): fsck -n
+ * and the mount with its tree walk must agree about it.
  * A failing image is saved under /dev/shm with a line that replays it.
  *
  * Snapshots compare: path, inode number, type and mode, uid, gid, nlink,
@@ -133,6 +136,9 @@ struct ch_opts {
 	unsigned first_each;
 	unsigned first_max;
 	bool fsck;              /* run fsck.pmfs -n -f when it is built */
+	unsigned differ;        /* the differential check of mount and fsck
+				 * (differ.h) on the raw image of every
+				 * differ-th image in mount mode; 0 never */
 	const char *seed;       /* pmemio seed spec (seed.h) or NULL */
 	/* replay one image only: fence and subset spec, or fence < 0 */
 	long long only_fence;
@@ -146,6 +152,7 @@ struct ch_result {
 	uint64_t fences;
 	uint64_t points;
 	uint64_t images;        /* all modes */
+	uint64_t differ_images; /* raw images held to differ.h's contract */
 	uint64_t failures;      /* all modes */
 	uint64_t images_mode[CH_NMODES];
 	uint64_t failures_mode[CH_NMODES];
