@@ -164,10 +164,13 @@ static void rec_segv(int sig, siginfo_t *si, void *uc)
 		    a >= (uintptr_t)r->base + r->size)
 			continue;
 		pg = (a - (uintptr_t)r->base) / r->pgsz;
-		__atomic_fetch_or(&r->dirty[pg / 64], 1ULL << (pg % 64),
-				  __ATOMIC_SEQ_CST);
+		/* open first, mark second: a drain on another thread between
+		 * the two would otherwise clear the mark and close the page
+		 * again under this store, which would go unrecorded */
 		mprotect(r->base + pg * r->pgsz, r->pgsz,
 			 PROT_READ | PROT_WRITE);
+		__atomic_fetch_or(&r->dirty[pg / 64], 1ULL << (pg % 64),
+				  __ATOMIC_SEQ_CST);
 		errno = saved;
 		return;
 	}
