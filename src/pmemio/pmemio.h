@@ -162,7 +162,11 @@ struct pmio_stats pmio_stats_total(void);
  * state of fence k plus any subset of the words "in flight": every word
  * whose latest value (just before fence k+1, or the end of the recording)
  * differs from its durable value.  8-byte words are atomic; larger stores
- * tear at word boundaries.  Fence 0 is the state at open.
+ * tear at word boundaries.  Fence 0 is the state at open.  The drain of
+ * any thread counts (the recording has one fence sequence), so with
+ * several threads the model is more lenient than the hardware, where a
+ * drain waits only for its own thread's flushes: it can miss a protocol
+ * that leans on another thread's fence, never report a false failure.
  */
 struct pmio_rec_word {
 	uint64_t off; /* byte offset, 8-aligned */
