@@ -80,16 +80,22 @@ $(XBUILD)/tests/vm/vm_pmemio: tests/vm/vm_pmemio.c $(VMX_LIB)
 	$(CC) $(CPPFLAGS) $(XINC) $(XCFLAGS) -MMD -MP $(ALL_LDFLAGS) -o $@ $< \
 		$(VMX_LIB) $(VMX_LIBS)
 
-VMX_TEST_OBJS := $(XBUILD)/tests/lib/testutil.o $(XBUILD)/tests/lib/seed.o
+VMX_TEST_OBJS := $(patsubst %.c,$(XBUILD)/%.o,$(TEST_HELPERS))
+VMX_CRASH_OBJS := $(patsubst $(BUILD)/%,$(XBUILD)/%,$(CRASH_OBJS))
+VMX_FSCK_LIB := $(XBUILD)/libfsck.a
 
-$(VMX_TEST_OBJS): CPPFLAGS += $(TEST_CPPFLAGS)
+$(VMX_TEST_OBJS) $(VMX_CRASH_OBJS): CPPFLAGS += $(TEST_CPPFLAGS) -Itests/crash
 
-$(XBUILD)/tests/crash/crashtest: tests/crash/crashtest.c tests/crash/harness.c \
-		tests/crash/harness.h tests/crash/workloads.c \
-		$(VMX_TEST_OBJS) $(VMX_LIB)
+$(VMX_FSCK_LIB): $(patsubst $(BUILD)/%,$(XBUILD)/%,$(FSCK_LIB_OBJS))
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(XBUILD)/tests/crash/crashtest: tests/crash/crashtest.c $(VMX_CRASH_OBJS) \
+		$(VMX_TEST_OBJS) $(VMX_FSCK_LIB) $(VMX_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(XINC) $(TEST_CPPFLAGS) -Itests/crash $(XCFLAGS) \
-		$(ALL_LDFLAGS) -o $@ $< $(VMX_TEST_OBJS) $(VMX_LIB) $(VMX_LIBS)
+		$(ALL_LDFLAGS) -o $@ $< $(VMX_CRASH_OBJS) $(VMX_TEST_OBJS) \
+		$(VMX_FSCK_LIB) $(VMX_LIB) $(VMX_LIBS)
 
 .PHONY: vm-cross
 vm-cross: $(XBUILD)/mkfs.pmfs $(XBUILD)/fsck.pmfs \
