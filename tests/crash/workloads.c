@@ -29,9 +29,11 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <time.h>
 
 #include "format/format.h"
 #include "harness.h"
+#include "pmemio/inject.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -964,6 +966,126 @@ static int lanes_setup(struct ch_run *r, struct fs *fs)
 	return 0;
 }
 
+/*
+ * The overlap of the two tracks is made, not hoped for: in round 0 track 1
+ * stops at the first drain of its create (the inject hook, before the
+ * drain) and waits there until track 2, which starts its create only then,
+ * has finished it.  Track 2's create thus begins and ends inside track
+ * 1's, on every machine and under any load.  The tracks share no lock a
+ * create holds at a drain (each has its own directory and journal lane);
+ * if one ever did, the waits time out and the workload fails saying so
+ * rather than hanging.  With a seeded bug armed, the seed owns the inject
+ * table and the tracks overlap only by chance.
+ */
+enum { LH_IDLE, LH_INSIDE, LH_DONE, LH_TIMEOUT };
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int state;
+} lanes_hs = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+	       LH_IDLE };
+static __thread bool lanes_hold; /* stop at this thread's next drain */
+
+/* Wait (lanes_hs.mu held) until the handshake reaches state; false after
+ * LANES_WAIT seconds, the handshake then marked LH_TIMEOUT. */
+#define LANES_WAIT 300
+static bool lanes_wait_for(int state)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += LANES_WAIT;
+	while (lanes_hs.state != state && lanes_hs.state != LH_TIMEOUT)
+		if (pthread_cond_timedwait(&lanes_hs.cv, &lanes_hs.mu,
+					   &until) == ETIMEDOUT)
+			lanes_hs.state = LH_TIMEOUT;
+	pthread_cond_broadcast(&lanes_hs.cv);
+	return lanes_hs.state == state;
+}
+
+/* Set the handshake's state and wake the other track. */
+static void lanes_set(int state)
+{
+	pthread_mutex_lock(&lanes_hs.mu);
+	if (lanes_hs.state != LH_TIMEOUT)
+		lanes_hs.state = state;
+	pthread_cond_broadcast(&lanes_hs.cv);
+	pthread_mutex_unlock(&lanes_hs.mu);
+}
+
+/* Before a drain: the holding thread (inside its create, which maps only
+ * the recorded image) announces it is inside and waits for the other
+ * track's create.  Never skips the drain. */
+static bool lanes_drain(struct pmio *p)
+{
+	(void)p;
+	if (!lanes_hold)
+		return false;
+	lanes_hold = false;
+	pthread_mutex_lock(&lanes_hs.mu);
+	lanes_hs.state = LH_INSIDE;
+	pthread_cond_broadcast(&lanes_hs.cv);
+	lanes_wait_for(LH_DONE);
+	pthread_mutex_unlock(&lanes_hs.mu);
+	return false;
+}
+
+/* The other points: nothing to do. */
+static bool lanes_no_skip(struct pmio *p)
+{
+	(void)p;
+	return false;
+}
+
+/* A store or commit point: nothing to do. */
+static void lanes_none(struct pmio *p)
+{
+	(void)p;
+}
+
+static const struct pmio_inject lanes_inject = {
+	.drain = lanes_drain, .flush = lanes_no_skip,
+	.commit = lanes_none, .store = lanes_none,
+};
+
+/* Track t's part of the handshake before its round-0 create; false if
+ * the handshake is off (a seed is armed). */
+static bool lanes_before_create(unsigned t)
+{
+	if (pmio_inject != &lanes_inject)
+		return false;
+	if (t == 1) {
+		lanes_hold = true;
+		return true;
+	}
+	pthread_mutex_lock(&lanes_hs.mu);
+	lanes_wait_for(LH_INSIDE);
+	pthread_mutex_unlock(&lanes_hs.mu);
+	return true;
+}
+
+/* After the round-0 create: track 2 releases track 1; track 1 checks it
+ * was released by track 2's finished create, not by the timeout. */
+static int lanes_after_create(unsigned t)
+{
+	int state;
+
+	if (t == 2)
+		lanes_set(LH_DONE);
+	pthread_mutex_lock(&lanes_hs.mu);
+	state = lanes_hs.state;
+	pthread_mutex_unlock(&lanes_hs.mu);
+	lanes_hold = false;
+	if (state == LH_TIMEOUT) {
+		fprintf(stderr, "crash: lanes: track %u waited %d s for the "
+			"other track's create: a lock shared between them\n",
+			t, LANES_WAIT);
+		return -EDEADLK;
+	}
+	return 0;
+}
+
 struct lanes_arg {
 	struct ch_run *r;
 	struct fs *fs;
@@ -985,6 +1107,7 @@ static int lanes_track(struct lanes_arg *la)
 	char dir[8], name[16], what[64];
 	struct fs_attr a;
 	uint64_t d;
+	bool hs;
 
 	snprintf(dir, sizeof(dir), "/t%u", t);
 	d = ch_ino(fs, dir);
@@ -996,8 +1119,11 @@ static int lanes_track(struct lanes_arg *la)
 		la->waited++;
 		snprintf(name, sizeof(name), "n%d", i);
 		snprintf(what, sizeof(what), "create %s/%s", dir, name);
+		hs = i == 0 && lanes_before_create(t);
 		CH_OP(r, what,
 		      fs_mknod(fs, &ch_ctx, d, name, S_IFREG | 0644, 0, &a));
+		if (hs)
+			WL_TRY(lanes_after_create(t));
 		snprintf(what, sizeof(what), "write %s/%s", dir, name);
 		CH_OP(r, what, wl_write(fs, a.ino, 600 + 100 * i, 0, 172 + t));
 		snprintf(what, sizeof(what), "rename %s/%s over %s/cur", dir,
@@ -1037,6 +1163,9 @@ static int w_lanes(struct ch_run *r, struct fs *fs)
 
 	if (pthread_barrier_init(&round, NULL, 2))
 		return -ENOMEM;
+	lanes_hs.state = LH_IDLE;
+	if (!pmio_inject)
+		pmio_inject = &lanes_inject;
 	for (unsigned i = 0; i < 2; i++) {
 		la[i] = (struct lanes_arg){ r, fs, &round, i + 1, 0, 0 };
 		if (pthread_create(&th[i], NULL, lanes_main, &la[i]))
@@ -1054,6 +1183,8 @@ static int w_lanes(struct ch_run *r, struct fs *fs)
 			err = la[i].err;
 	}
 	pthread_barrier_destroy(&round);
+	if (pmio_inject == &lanes_inject)
+		pmio_inject = NULL;
 	return err;
 }
 
