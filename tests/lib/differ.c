@@ -164,7 +164,8 @@ static int compare_dir(struct differ_result *res, const struct fino *dir,
 
 	if (!v)
 		return -ENOMEM;
-	memcpy(v, dir->de, dir->nde * sizeof(*v));
+	if (dir->nde) /* an empty directory may have no array */
+		memcpy(v, dir->de, dir->nde * sizeof(*v));
 	qsort(v, dir->nde, sizeof(*v), cmp_dent);
 	if (n->nents != dir->nde)
 		err = broken(res, "%s: the mount lists %zu names, fsck %zu",

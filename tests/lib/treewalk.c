@@ -361,8 +361,9 @@ uint64_t tw_walk(struct fs *fs, struct tw_result *r)
 			r->n[k].ents[i].ino = l.e[i].ino;
 		}
 		r->n[k].nents = r->n[k].ents ? l.n : 0;
-		qsort(r->n[k].ents, r->n[k].nents, sizeof(struct tw_ent),
-		      cmp_str);
+		if (r->n[k].nents)
+			qsort(r->n[k].ents, r->n[k].nents,
+			      sizeof(struct tw_ent), cmp_str);
 		for (size_t i = 0; i < l.n; i++) {
 			char path[4096];
 			size_t v;
