@@ -161,7 +161,8 @@ check-nm: tools
 
 check: check-unit check-nm check-asan check-cross fuzz-check check-vm
 	@scripts/summary.sh $(BUILD)/test-summary $(BUILD)/asan/test-summary \
-		$(BUILD)/cross-summary $(BUILD)/nm-summary $(BUILD)/vm-summary
+		$(BUILD)/cross-summary $(BUILD)/nm-summary \
+		$(BUILD)/fuzz-summary $(BUILD)/vm-summary
 
 # ---- the main job on the embedded default ----------------------------------
 

@@ -43,9 +43,10 @@ $(FUZZ_DIR)/%: fuzz/%.c $(FUZZ_COMMON) fuzz/fuzz_img.h tests/lib/differ.c \
 
 ifeq ($(shell command -v $(FUZZ_CC) 2>/dev/null),)
 fuzz-check:
-	@echo "fuzz-check: $(FUZZ_CC) not found; skipped"
+	@echo "fuzz-check: $(FUZZ_CC) not found: run scripts/deps.sh"; exit 1
 else
 fuzz-check: $(FUZZ_BINS) $(BUILD)/mkfs.pmfs
+	@rm -f $(BUILD)/fuzz-summary
 	@for t in $(FUZZ_TARGETS); do \
 		rm -rf $(FUZZ_DIR)/corpus-$$t && \
 		mkdir -p $(FUZZ_DIR)/corpus-$$t && \
@@ -58,6 +59,8 @@ fuzz-check: $(FUZZ_BINS) $(BUILD)/mkfs.pmfs
 			{ tail -n 40 $(FUZZ_DIR)/$$t.log; exit 1; }; \
 		grep -E '^Done [0-9]+ runs' $(FUZZ_DIR)/$$t.log; \
 	done
+	@echo "fuzz-check $(words $(FUZZ_TARGETS)) 0 $(words $(FUZZ_TARGETS))" \
+		>$(BUILD)/fuzz-summary
 endif
 
 fuzz: $(FUZZ_BINS) $(BUILD)/mkfs.pmfs
