@@ -255,7 +255,7 @@ int gc_start(struct fs *fs)
 
 	pthread_cond_init(&fs->gc_cv, NULL);
 	fs->gc_stop = false;
-	err = pthread_create(&fs->gc_thread, NULL, gc_main, fs);
+	err = util_thread_start(&fs->gc_thread, gc_main, fs);
 	if (err)
 		return -err;
 	fs->gc_running = true;

@@ -153,7 +153,7 @@ static int rebuild_all(struct fs *fs, const uint64_t *chunks, uint64_t n,
 	if (nthreads > 16)
 		nthreads = 16;
 	for (unsigned i = 1; i < nthreads; i++)
-		if (pthread_create(&th[started], NULL, scan_main, &sc) == 0)
+		if (util_thread_start(&th[started], scan_main, &sc) == 0)
 			started++;
 	scan_main(&sc);
 	for (unsigned i = 0; i < started; i++)

@@ -4,6 +4,7 @@
 #include "util/util.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,4 +30,16 @@ int util_grow(void *vp, size_t *cap, size_t n, size_t elem, size_t first)
 	memcpy(vp, &nv, sizeof(nv));
 	*cap = nc;
 	return 0;
+}
+
+int util_thread_start(pthread_t *th, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int err;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(th, NULL, fn, arg); /* inherits the full mask */
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return err;
 }
