@@ -158,18 +158,50 @@ static inline void mnt_start(struct mnt *m, const char *flag,
 	cr_assert_fail("mount.pmfs -f did not mount");
 }
 
-/* Wait for the foreground daemon; its exit code (128+sig if killed). */
-static inline int mnt_wait(struct mnt *m)
+/* How long a daemon told to exit (unmounted, signalled) may take. */
+#define MNT_EXIT_WAIT_S 120
+
+/*
+ * Reap daemon pid: its exit code (128+sig if killed), or -1.  A daemon
+ * that has not exited after MNT_EXIT_WAIT_S seconds is killed and -2
+ * returned: a daemon that ignores its unmount fails the test, it never
+ * hangs the suite.
+ */
+static inline int mnt_reap(pid_t pid)
 {
 	int st;
 
+	for (long i = 0;; i++) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid)
+			break;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (i >= MNT_EXIT_WAIT_S * 100L) {
+			fprintf(stderr, "mount.pmfs (pid %d) still running "
+				"%d s after it was told to exit: killed\n",
+				(int)pid, MNT_EXIT_WAIT_S);
+			kill(pid, SIGKILL);
+			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+				;
+			return -2;
+		}
+		usleep(10000);
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Wait for the foreground daemon; its exit code (mnt_reap). */
+static inline int mnt_wait(struct mnt *m)
+{
+	int rc;
+
 	if (!m->fg)
 		return -1;
-	while (waitpid(m->fg, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
+	rc = mnt_reap(m->fg);
 	m->fg = 0;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return rc;
 }
 
 /*

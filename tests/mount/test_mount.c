@@ -130,18 +130,16 @@ static void mount_fg(const char *opts)
 	cr_assert_fail("mount.pmfs -f did not mount");
 }
 
-/* Wait for the foreground daemon; its exit code. */
+/* Wait for the foreground daemon; its exit code (mnt_reap). */
 static int wait_fg(void)
 {
-	int st;
+	int rc;
 
 	if (!fg)
 		return -1;
-	while (waitpid(fg, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
+	rc = mnt_reap(fg);
 	fg = 0;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return rc;
 }
 
 static void umount_fuse(void)
