@@ -2,7 +2,11 @@
 # mount suite (tests/mount/test_*) on the guest's kernel and FUSE, with
 # their images on the guest's tmpfs, then the crash harness over every
 # workload (bounded images per fence).  Each suite and the harness count
-# as one check; their own output is in the console log.
+# as one check; their own output is in the console log.  Not run here:
+# test_helper, which needs util-linux's mount(8) (busybox's mount has no
+# mount.TYPE helpers and no loop devices: "can't setup loop device"), and
+# test_big, whose 100,000-entry directory exceeds its 600 s timeout under
+# TCG; both run natively in make check.
 # shellcheck disable=SC1091 # the guest's copy
 . /pmfs/lib.sh
 
@@ -14,6 +18,7 @@ ln -sf /pmfs/fsx /pmfs/tests/mount/fsx
 
 for t in /pmfs/test_*; do
 	n=${t##*/}
+	case $n in test_helper | test_big) continue ;; esac
 	stage "$n"
 	OUT=$("$t" --jobs 1 2>&1)
 	st=$?
