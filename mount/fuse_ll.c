@@ -26,16 +26,21 @@
  *      the reference is given back at once with fs_forget().
  *  (5) Directory offsets: 0 is the start, 1 is after ".", 2 after "..";
  *      an fs_readdir cookie c (>= 1) is offset c + PM_DOT_OFFSETS, so the
- *      offsets stay valid while the directory changes.
+ *      offsets stay valid while the directory changes.  A listing ends at
+ *      the directory's cookie mark taken at OPENDIR and again at each
+ *      read from offset 0 (rewinddir), kept in fi->fh: a name renamed
+ *      away and back meanwhile is not listed a second time, and a
+ *      listing ends however fast names move (fs_readdir_upto).
  *  (6) The kernel checks permissions (default_permissions is always on)
  *      and clears setuid/setgid itself on write, truncate and chown by an
  *      unprivileged caller (FUSE_CAP_HANDLE_KILLPRIV is turned off); the
  *      caller's identity is still passed to fs_write/fs_setattr.
- *  (7) pmfs keeps no state per open file or directory: the first OPEN and
- *      OPENDIR are answered ENOSYS where the kernel supports it, and it
- *      then opens and closes without asking (no OPEN, RELEASE, OPENDIR,
- *      RELEASEDIR round trips); FLUSH is not sent (noflush on OPEN and
- *      CREATE, and the first FLUSH anyway is answered ENOSYS).
+ *  (7) pmfs keeps no state per open file: the first OPEN is answered
+ *      ENOSYS where the kernel supports it, and it then opens and closes
+ *      files without asking (no OPEN, RELEASE round trips); FLUSH is not
+ *      sent (noflush on OPEN and CREATE, and the first FLUSH anyway is
+ *      answered ENOSYS).  An open directory keeps its listing's end
+ *      (rule (5)), so OPENDIR and RELEASEDIR are answered.
  */
 #define FUSE_USE_VERSION 312
 
@@ -150,12 +155,12 @@ static void reply_attr(fuse_req_t req, int err, const struct fs_attr *a)
 /* ---- init / destroy ----------------------------------------------------- */
 
 /*
- * Set by pm_init when the kernel takes ENOSYS from OPEN and OPENDIR as
- * "no need to ever send these" (FUSE_CAP_NO_OPEN[DIR]_SUPPORT): pmfs keeps
- * no per-open state, so opening and closing then cost no round trip.
+ * Set by pm_init when the kernel takes ENOSYS from OPEN as "no need to
+ * ever send this" (FUSE_CAP_NO_OPEN_SUPPORT): pmfs keeps no per-open state
+ * for files, so opening and closing them then costs no round trip.
  * One session per process: a plain static is enough.
  */
-static bool pm_no_open, pm_no_opendir;
+static bool pm_no_open;
 
 static void pm_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -185,13 +190,12 @@ static void pm_init(void *userdata, struct fuse_conn_info *conn)
 	 * SETATTR of size 0 (it would skip that SETATTR under ATOMIC_O_TRUNC,
 	 * which is therefore only asked for when OPEN is still sent). */
 	pm_no_open = conn->capable & FUSE_CAP_NO_OPEN_SUPPORT;
-	pm_no_opendir = conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT;
 	if (pm_no_open)
 		conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
 	else if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
-	if (pm_no_opendir)
-		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
+	/* OPENDIR is answered: rule (5) */
+	conn->want &= ~(unsigned)FUSE_CAP_NO_OPENDIR_SUPPORT;
 }
 
 /* ---- names -------------------------------------------------------------- */
@@ -758,27 +762,36 @@ static void pm_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 
 /* ---- directories -------------------------------------------------------- */
 
+/* An open directory: where its listing ends (rule (5)). */
+struct pm_dir {
+	uint64_t end; /* the directory's cookie mark when listing began */
+};
+
 static void pm_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	(void)ino;
-	if (pm_no_opendir) {
-		fuse_reply_err(req, ENOSYS); /* rule (7) */
+	struct pm_dir *d = malloc(sizeof(*d));
+	int err = d ? fs_readdir_mark(req_fs(req), ino, &d->end) : -ENOMEM;
+
+	if (err) {
+		free(d);
+		fuse_reply_err(req, -err);
 		return;
 	}
-	fi->fh = 0;
+	fi->fh = (uintptr_t)d;
 	/* rule (2): the kernel keeps listings in its page cache and drops
 	 * them itself when the directory changes through it */
 	fi->cache_readdir = 1;
 	fi->keep_cache = 1;
-	fuse_reply_open(req, fi);
+	if (fuse_reply_open(req, fi) != 0)
+		free(d); /* the open was interrupted: no RELEASEDIR follows */
 }
 
 static void pm_releasedir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
 	(void)ino;
-	(void)fi;
+	free((struct pm_dir *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -867,9 +880,10 @@ static uint64_t dotdot_ino(struct fs *fs, fuse_ino_t ino)
 	return a.ino;
 }
 
-/* List from `off` into w->ents (names only, no lookups yet). */
+/* List from `off` into w->ents (names only, no lookups yet), up to the
+ * listing's end in d (taken anew at offset 0: rule (5)). */
 static int dir_list(struct fs *fs, fuse_ino_t ino, off_t off,
-		    struct dir_walk *w)
+		    struct pm_dir *d, struct dir_walk *w)
 {
 	struct fs_attr a;
 	int err;
@@ -881,12 +895,14 @@ static int dir_list(struct fs *fs, fuse_ino_t ino, off_t off,
 		return err;
 	if (!S_ISDIR(a.mode))
 		return -ENOTDIR;
+	if (off == 0 && (err = fs_readdir_mark(fs, ino, &d->end)))
+		return err;
 	if (off == 0 && dir_add(w, ".", ino, DT_DIR, 1))
 		return w->err;
 	if (off <= 1 && dir_add(w, "..", dotdot_ino(fs, ino), DT_DIR, 2))
 		return w->err;
 	off = off < PM_DOT_OFFSETS ? 0 : off - PM_DOT_OFFSETS;
-	err = fs_readdir(fs, ino, (uint64_t)off, dir_fill, w);
+	err = fs_readdir_upto(fs, ino, (uint64_t)off, d->end, dir_fill, w);
 	return err ? err : w->err;
 }
 
@@ -951,14 +967,18 @@ static void dir_unref(struct fs *fs, struct dir_walk *w)
 			fs_forget(fs, w->ents[i].ref, 1); /* rule (4) */
 }
 
+/* READDIR and READDIRPLUS: list from `off` for the open directory fi. */
 static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
-			   off_t off, bool plus)
+			   off_t off, struct fuse_file_info *fi, bool plus)
 {
 	struct fs *fs = req_fs(req);
 	struct dir_walk w = { .req = req, .plus = plus, .size = size };
+	struct pm_dir unbounded = { UINT64_MAX };
+	struct pm_dir *d = fi->fh ? (struct pm_dir *)(uintptr_t)fi->fh
+				  : &unbounded;
 	char *buf = NULL;
 	size_t len = 0;
-	int err = dir_list(fs, ino, off, &w);
+	int err = dir_list(fs, ino, off, d, &w);
 
 	if (!err || w.n > 0) {
 		buf = malloc(size ? size : 1);
@@ -977,15 +997,13 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
 static void pm_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	(void)fi;
-	readdir_common(req, ino, size, off, false);
+	readdir_common(req, ino, size, off, fi, false);
 }
 
 static void pm_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 			   off_t off, struct fuse_file_info *fi)
 {
-	(void)fi;
-	readdir_common(req, ino, size, off, true);
+	readdir_common(req, ino, size, off, fi, true);
 }
 
 static void pm_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,

@@ -250,6 +250,18 @@ typedef int (*fs_fill_fn)(void *arg, const char *name, uint64_t ino,
 			  unsigned dtype, uint64_t next_cookie);
 int fs_readdir(struct fs *fs, uint64_t ino, uint64_t cookie, fs_fill_fn fill,
 	       void *arg);
+/*
+ * fs_readdir, stopping after cookie `end`.  Every entry added gets a
+ * cookie above all before it, also a name renamed away and back, and the
+ * names a rename replaces or exchanges.  A listing that takes `end` from
+ * fs_readdir_mark when it starts therefore ends, and lists each name that
+ * stays in the directory untouched exactly once, however the directory
+ * changes meanwhile (as btrfs does).
+ */
+int fs_readdir_upto(struct fs *fs, uint64_t ino, uint64_t cookie,
+		    uint64_t end, fs_fill_fn fill, void *arg);
+/* *mark = the highest cookie directory ino has given out so far. */
+int fs_readdir_mark(struct fs *fs, uint64_t ino, uint64_t *mark);
 
 /* ---- data -------------------------------------------------------------- */
 

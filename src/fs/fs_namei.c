@@ -847,8 +847,30 @@ int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 	return err > 0 ? 0 : err;
 }
 
+int fs_readdir_mark(struct fs *fs, uint64_t ino, uint64_t *mark)
+{
+	struct fs_inode *dp;
+	int err;
+
+	err = fs_iget_locked(fs, ino, false, &dp);
+	if (err)
+		return err;
+	if (S_ISDIR(dp->st.mode))
+		*mark = dp->st.maxcookie;
+	else
+		err = -ENOTDIR;
+	fs_iput_unlock(fs, dp);
+	return err;
+}
+
 int fs_readdir(struct fs *fs, uint64_t ino, uint64_t cookie, fs_fill_fn fill,
 	       void *arg)
+{
+	return fs_readdir_upto(fs, ino, cookie, UINT64_MAX, fill, arg);
+}
+
+int fs_readdir_upto(struct fs *fs, uint64_t ino, uint64_t cookie,
+		    uint64_t end, fs_fill_fn fill, void *arg)
 {
 	static const struct fs_dir empty;
 	const struct fs_dir *dir;
@@ -877,6 +899,8 @@ int fs_readdir(struct fs *fs, uint64_t ino, uint64_t cookie, fs_fill_fn fill,
 	for (; lo < dir->nord; lo++) {
 		struct fs_dent *e = dir->ord[lo];
 
+		if (dir->ordc[lo] > end)
+			break;
 		if (!e)
 			continue;
 		if (fill(arg, e->name, e->ino, e->ftype, e->cookie + 1))
