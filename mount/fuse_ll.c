@@ -41,6 +41,19 @@
  *      sent (noflush on OPEN and CREATE, and the first FLUSH anyway is
  *      answered ENOSYS).  An open directory keeps its listing's end
  *      (rule (5)), so OPENDIR and RELEASEDIR are answered.
+ *  (8) A write through a file opened O_DIRECT drops the written range
+ *      from the kernel's page cache before it is answered.  The kernel
+ *      drops the range itself before sending the write, but not after an
+ *      asynchronous one (AIO, io_uring) completes, so a buffered read that
+ *      ran in between would leave the old bytes cached for every later
+ *      reader.  The invalidation waits for pages that readers have locked
+ *      while their READ is served, so it is not done by a loop worker: the
+ *      write is committed by the worker, then handed to one invalidation
+ *      thread (pm_inval) that invalidates and answers.  Buffered writes,
+ *      mmap writes and copy_file_range go through (or are dropped from)
+ *      the page cache by the kernel itself.  The loop's end waits for that
+ *      thread; a SIGTERM that stops the workers while it waits for such a
+ *      READ leaves it waiting until the reader is killed.
  */
 #define FUSE_USE_VERSION 312
 
@@ -48,6 +61,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -611,6 +625,120 @@ static int do_write_buf(fuse_req_t req, fuse_ino_t ino,
 	return err;
 }
 
+/*
+ * The invalidation thread of rule (8): a queue of committed direct writes
+ * it drops from the page cache and then answers.  One session per
+ * process: a plain static is enough.
+ */
+struct pm_inval_job {
+	struct pm_inval_job *next;
+	fuse_req_t req;
+	fuse_ino_t ino;
+	off_t off;
+	size_t written;
+};
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct pm_inval_job *head, **tail;
+	struct fuse_session *se;
+	pthread_t th;
+	bool running, stop;
+} pm_inval = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.cv = PTHREAD_COND_INITIALIZER,
+	.tail = &pm_inval.head,
+};
+
+/* Drop a committed write's range from the page cache, then answer it. */
+static void inval_answer(struct pm_inval_job *j)
+{
+	/* -ENOENT: the kernel caches nothing of the inode; nothing to drop */
+	fuse_lowlevel_notify_inval_inode(pm_inval.se, j->ino, j->off,
+					 (off_t)j->written);
+	fuse_reply_write(j->req, j->written);
+	free(j);
+}
+
+/* The invalidation thread: answers queued writes until told to stop and
+ * the queue is empty. */
+static void *inval_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&pm_inval.mu);
+	for (;;) {
+		struct pm_inval_job *j = pm_inval.head;
+
+		if (!j) {
+			if (pm_inval.stop)
+				break;
+			pthread_cond_wait(&pm_inval.cv, &pm_inval.mu);
+			continue;
+		}
+		pm_inval.head = j->next;
+		if (!pm_inval.head)
+			pm_inval.tail = &pm_inval.head;
+		pthread_mutex_unlock(&pm_inval.mu);
+		inval_answer(j);
+		pthread_mutex_lock(&pm_inval.mu);
+	}
+	pthread_mutex_unlock(&pm_inval.mu);
+	return NULL;
+}
+
+/* Start the invalidation thread for se; 0 or -errno. */
+static int inval_start(struct fuse_session *se)
+{
+	int r;
+
+	pm_inval.se = se;
+	pm_inval.stop = false;
+	r = pthread_create(&pm_inval.th, NULL, inval_main, NULL);
+	if (r)
+		return -r;
+	pm_inval.running = true;
+	return 0;
+}
+
+/* Answer what is queued, then end the invalidation thread. */
+static void inval_stop(void)
+{
+	if (!pm_inval.running)
+		return;
+	pthread_mutex_lock(&pm_inval.mu);
+	pm_inval.stop = true;
+	pthread_cond_signal(&pm_inval.cv);
+	pthread_mutex_unlock(&pm_inval.mu);
+	pthread_join(pm_inval.th, NULL);
+	pm_inval.running = false;
+}
+
+/* Answer a committed write of `written` bytes at off: rule (8). */
+static void reply_written(fuse_req_t req, fuse_ino_t ino, off_t off,
+			  size_t written, const struct fuse_file_info *fi)
+{
+	struct pm_inval_job *j;
+
+	if (!(fi->flags & O_DIRECT) || written == 0 || !pm_inval.running) {
+		fuse_reply_write(req, written);
+		return;
+	}
+	j = malloc(sizeof(*j));
+	if (!j) {
+		/* the write is committed: it cannot fail now */
+		fuse_reply_write(req, written);
+		return;
+	}
+	*j = (struct pm_inval_job){ .req = req, .ino = ino, .off = off,
+				    .written = written };
+	pthread_mutex_lock(&pm_inval.mu);
+	*pm_inval.tail = j;
+	pm_inval.tail = &j->next;
+	pthread_cond_signal(&pm_inval.cv);
+	pthread_mutex_unlock(&pm_inval.mu);
+}
+
 static void pm_write_buf(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_bufvec *in_buf, off_t off,
 			 struct fuse_file_info *fi)
@@ -618,11 +746,10 @@ static void pm_write_buf(fuse_req_t req, fuse_ino_t ino,
 	size_t written = 0;
 	int err = do_write_buf(req, ino, in_buf, off, &written);
 
-	(void)fi;
 	if (err)
 		fuse_reply_err(req, -err);
 	else
-		fuse_reply_write(req, written);
+		reply_written(req, ino, off, written, fi);
 }
 
 /* Rule (7): files opened without OPEN have no noflush flag; the kernel
@@ -1266,16 +1393,29 @@ int fuse_ll_loop(struct fuse_ll *ll)
 	struct fuse_loop_config *cfg;
 	int r;
 
-	if (ll->singlethread)
-		return fuse_session_loop(ll->se) < 0 ? -EIO : 0;
+	/* started here, after mount.pmfs detached: rule (8) */
+	r = inval_start(ll->se);
+	if (r) {
+		fprintf(stderr, "mount.pmfs: cannot start a thread: %s\n",
+			strerror(-r));
+		return r;
+	}
+	if (ll->singlethread) {
+		r = fuse_session_loop(ll->se);
+		inval_stop();
+		return r < 0 ? -EIO : 0;
+	}
 	cfg = fuse_loop_cfg_create();
-	if (!cfg)
+	if (!cfg) {
+		inval_stop();
 		return -ENOMEM;
+	}
 	/* one /dev/fuse for all workers: cloned fds measured no faster */
 	fuse_loop_cfg_set_clone_fd(cfg, 0);
 	fuse_loop_cfg_set_max_threads(cfg, loop_threads());
 	r = fuse_session_loop_mt(ll->se, cfg);
 	fuse_loop_cfg_destroy(cfg);
+	inval_stop();
 	/* > 0: ended by SIGTERM/SIGINT/SIGHUP, a normal end */
 	return r < 0 ? -EIO : 0;
 }
