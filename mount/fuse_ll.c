@@ -1179,7 +1179,93 @@ static void pm_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	fuse_reply_err(req, -err);
 }
 
-/* getxattr/listxattr: size 0 asks for the length only. */
+/*
+ * Does the calling process have CAP_SYS_ADMIN in the daemon's user
+ * namespace (the kernel's capable())?  The daemon learns only the pid:
+ * /proc/PID/status gives the effective set, which counts only when PID
+ * is in our own user namespace.  No pid (the caller is in a pid namespace
+ * the daemon cannot see) or anything unreadable: no.
+ */
+static bool caller_sys_admin(fuse_req_t req)
+{
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	char p[64], ns[64], own[64], line[256];
+	unsigned long long eff = 0;
+	bool found = false;
+	ssize_t n, m;
+	FILE *f;
+
+	if (!c || c->pid <= 0)
+		return false;
+	snprintf(p, sizeof(p), "/proc/%d/ns/user", (int)c->pid);
+	n = readlink(p, ns, sizeof(ns));
+	m = readlink("/proc/self/ns/user", own, sizeof(own));
+	if (n <= 0 || n != m || memcmp(ns, own, (size_t)n) != 0)
+		return false;
+	snprintf(p, sizeof(p), "/proc/%d/status", (int)c->pid);
+	f = fopen(p, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "CapEff: %llx", &eff) == 1;
+	fclose(f);
+	return found && (eff >> 21 & 1); /* CAP_SYS_ADMIN */
+}
+
+/* Drop the trusted.* names from a NUL-separated list of len bytes. */
+static size_t drop_trusted(char *list, size_t len)
+{
+	size_t in = 0, out = 0;
+
+	while (in < len) {
+		size_t n = strnlen(list + in, len - in) + 1;
+
+		if (strncmp(list + in, "trusted.", 8) != 0) {
+			memmove(list + out, list + in, n);
+			out += n;
+		}
+		in += n;
+	}
+	return out;
+}
+
+/*
+ * listxattr: the names of ino, without trusted.* unless the caller has
+ * CAP_SYS_ADMIN (as ext4 and xfs list them); size 0 asks for the length
+ * only.  The whole list is read first, so that the length is that of the
+ * names the caller sees.
+ */
+static int do_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size,
+			char **buf, size_t *len)
+{
+	struct fs *fs = req_fs(req);
+	bool all = caller_sys_admin(req);
+	size_t need = 0;
+	int err;
+
+	*buf = NULL;
+	for (;;) {
+		err = fs_listxattr(fs, ino, NULL, 0, &need);
+		if (err)
+			return err;
+		free(*buf);
+		*buf = malloc(need ? need : 1);
+		if (!*buf)
+			return -ENOMEM;
+		err = fs_listxattr(fs, ino, *buf, need, len);
+		if (err != -ERANGE) /* -ERANGE: names added meanwhile */
+			break;
+	}
+	if (err)
+		return err;
+	if (!all)
+		*len = drop_trusted(*buf, *len);
+	if (size && size < *len)
+		return -ERANGE;
+	return 0;
+}
+
+/* getxattr: size 0 asks for the length only. */
 static int do_getxattr(struct fs *fs, fuse_ino_t ino, const char *name,
 		       size_t size, char **buf, size_t *len)
 {
@@ -1193,15 +1279,11 @@ static int do_getxattr(struct fs *fs, fuse_ino_t ino, const char *name,
 		if (!*buf)
 			return -ENOMEM;
 	}
-	if (name) {
-		err = check_xattr_name(name);
-		if (err == -EOPNOTSUPP)
-			err = -ENODATA;
-		if (!err)
-			err = fs_getxattr(fs, ino, name, *buf, size, len);
-	} else {
-		err = fs_listxattr(fs, ino, *buf, size, len);
-	}
+	err = check_xattr_name(name);
+	if (err == -EOPNOTSUPP)
+		err = -ENODATA;
+	if (!err)
+		err = fs_getxattr(fs, ino, name, *buf, size, len);
 	return err;
 }
 
@@ -1231,7 +1313,7 @@ static void pm_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	char *buf;
 	size_t len = 0;
-	int err = do_getxattr(req_fs(req), ino, NULL, size, &buf, &len);
+	int err = do_listxattr(req, ino, size, &buf, &len);
 
 	reply_xattr(req, err, size, buf, len);
 	free(buf);

@@ -4,7 +4,8 @@
  * ends and lists every name that stayed exactly once while other names
  * are renamed away and back (Linux's generic/736); once a write returned
  * (direct, also asynchronous, buffered, through mmap, copy_file_range)
- * every later read sees it (generic/451).
+ * every later read sees it (generic/451); trusted.* xattr names are
+ * listed only to callers with CAP_SYS_ADMIN.
  *
  * Each test mounts a fresh image (mnt.h) with the built mount.pmfs in the
  * foreground and unmounts it cleanly at the end.  Nothing is timed: the
@@ -13,9 +14,11 @@
  */
 #include <dirent.h>
 #include <linux/aio_abi.h>
+#include <linux/capability.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 
 #include "mnt.h"
 
@@ -354,4 +357,80 @@ Test(semantics, every_write_kind_seen_by_later_reads)
 	free(dbuf);
 	free(p);
 	free(q);
+}
+
+/* ---- xattr names ------------------------------------------------------- */
+
+/* In a child: drop to `uid` (if not 0) or drop CAP_SYS_ADMIN from the
+ * effective set (uid 0), then list fd's names; exit code: 0 when the list
+ * is exactly "user.b" and its size query agrees, 10+ otherwise. */
+static int list_as(int fd, uid_t uid)
+{
+	pid_t pid = fork();
+	int st;
+
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		char buf[256];
+		ssize_t n, len;
+
+		if (uid) {
+			if (setresgid(uid, uid, uid) || setresuid(uid, uid, uid))
+				_exit(2);
+		} else {
+			struct __user_cap_header_struct h = {
+				.version = _LINUX_CAPABILITY_VERSION_3
+			};
+			struct __user_cap_data_struct d[2];
+
+			if (syscall(SYS_capget, &h, d))
+				_exit(3);
+			d[0].effective &= ~(1u << CAP_SYS_ADMIN);
+			if (syscall(SYS_capset, &h, d))
+				_exit(4);
+		}
+		len = flistxattr(fd, NULL, 0);
+		n = flistxattr(fd, buf, sizeof(buf));
+		if (n != 7 || len != 7 || memcmp(buf, "user.b", 7) != 0)
+			_exit(10);
+		/* the value stays hidden too (the kernel: ENODATA) */
+		if (fgetxattr(fd, "trusted.a", buf, sizeof(buf)) >= 0 ||
+		    errno != ENODATA)
+			_exit(11);
+		/* a buffer that fits the visible names only is enough */
+		if (flistxattr(fd, buf, 7) != 7)
+			_exit(12);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+Test(semantics, trusted_names_listed_to_sys_admin_only)
+{
+	char *p, buf[256];
+	int fd, r;
+
+	/* other users reach a FUSE mount only with allow_other */
+	mnt_umount(&M);
+	mnt_start(&M, NULL, "allow_other", NULL);
+	p = make_filled("x", 16, 'x');
+	fd = open(p, O_RDONLY);
+	cr_assert(fd >= 0);
+	cr_assert_eq(fsetxattr(fd, "trusted.a", "1", 1, 0), 0, "%s",
+		     strerror(errno));
+	cr_assert_eq(fsetxattr(fd, "user.b", "2", 1, 0), 0, "%s",
+		     strerror(errno));
+	/* root with CAP_SYS_ADMIN sees both */
+	cr_assert_eq(flistxattr(fd, NULL, 0), 17);
+	cr_assert_eq(flistxattr(fd, buf, sizeof(buf)), 17);
+	cr_assert(memmem(buf, 17, "trusted.a", 10) && memmem(buf, 17, "user.b", 7));
+	cr_assert_eq(flistxattr(fd, buf, 16), -1);
+	cr_assert_eq(errno, ERANGE);
+	r = list_as(fd, 65534);
+	cr_assert_eq(r, 0, "as nobody: child exit %d", r);
+	r = list_as(fd, 0);
+	cr_assert_eq(r, 0, "as root without CAP_SYS_ADMIN: child exit %d", r);
+	close(fd);
+	free(p);
 }
