@@ -1392,10 +1392,16 @@ static int build_mount_opts(const struct pmfs_mount_opts *o, char **opts)
 		r = fuse_opt_add_opt(opts, o->suid ? "suid" : "nosuid");
 	if (!r)
 		r = fuse_opt_add_opt(opts, o->noexec ? "noexec" : "exec");
+	if (!r && o->sync)
+		r = fuse_opt_add_opt(opts, "sync");
+	if (!r && o->dirsync)
+		r = fuse_opt_add_opt(opts, "dirsync");
+	/* The kernel never updates a FUSE inode's atime (S_NOATIME): pmfs
+	 * keeps atime itself and the kernel flag only shows the mode in
+	 * /proc/mounts.  libfuse 3.14 passes noatime on and refuses
+	 * strictatime, nodiratime and lazytime, so only noatime is shown. */
 	if (!r && o->atime == PMFS_ATIME_NOATIME)
 		r = fuse_opt_add_opt(opts, "noatime");
-	if (!r && o->atime == PMFS_ATIME_STRICT)
-		r = fuse_opt_add_opt(opts, "strictatime");
 	return r ? -ENOMEM : 0;
 }
 

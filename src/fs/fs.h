@@ -54,7 +54,7 @@
  * atime: relatime by default (a read or readdir updates atime when it is
  * not newer than mtime or ctime, or a day old: one ATTR entry, 2 fences,
  * none when relatime says no); FS_O_STRICTATIME on every read;
- * FS_O_NOATIME never.  Directories report st_size = the bytes of their
+ * FS_O_NOATIME never; FS_O_NODIRATIME never for directories.  Directories report st_size = the bytes of their
  * entries in the log (plus "." and ".."), st_blocks = their log pages.
  *
  * Crash invariants (on top of LOG(1)..(8) in log.h):
@@ -101,6 +101,7 @@ struct pmio;
 #define FS_O_STRICTATIME 0x08 /* default is relatime */
 #define FS_O_QUIET 0x10 /* fs_mount: no warnings from pmemio (PMIO_O_QUIET),
 			 * e.g. "not DAX storage" */
+#define FS_O_NODIRATIME 0x20 /* readdir leaves a directory's atime */
 
 struct fs_opts {
 	unsigned flags;
