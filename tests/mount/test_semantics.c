@@ -5,7 +5,8 @@
  * are renamed away and back (Linux's generic/736); once a write returned
  * (direct, also asynchronous, buffered, through mmap, copy_file_range)
  * every later read sees it (generic/451); trusted.* xattr names are
- * listed only to callers with CAP_SYS_ADMIN.
+ * listed only to callers with CAP_SYS_ADMIN; fsck.pmfs on the mounted
+ * filesystem warns (-n) or refuses (-y, -p), as e2fsck does.
  *
  * Each test mounts a fresh image (mnt.h) with the built mount.pmfs in the
  * foreground and unmounts it cleanly at the end.  Nothing is timed: the
@@ -432,5 +433,31 @@ Test(semantics, trusted_names_listed_to_sys_admin_only)
 	r = list_as(fd, 0);
 	cr_assert_eq(r, 0, "as root without CAP_SYS_ADMIN: child exit %d", r);
 	close(fd);
+	free(p);
+}
+
+/* ---- fsck.pmfs on a mounted filesystem ---------------------------------- */
+
+Test(semantics, fsck_on_mounted_warns_or_refuses)
+{
+	char out[65536], err[4096], *p = make_filled("data", 8192, 'd');
+	int r;
+
+	r = mnt_tool(out, sizeof(out), err, sizeof(err), "fsck.pmfs", "-fn",
+		     M.img, NULL);
+	cr_assert(r == 0 || r == 4, "fsck -n: %d: %s", r, err);
+	cr_assert(!strncmp(out, "fsck.pmfs: WARNING: ", 20) &&
+			  strstr(out, "mounted") &&
+			  strstr(out, "not reliable\n"),
+		  "first line: %s", out);
+	for (int i = 0; i < 2; i++) {
+		err[0] = 0;
+		r = mnt_tool(out, sizeof(out), err, sizeof(err), "fsck.pmfs",
+			     i ? "-p" : "-fy", M.img, NULL);
+		cr_assert_eq(r, 8, "fsck %s: %d", i ? "-p" : "-y", r);
+		cr_assert(strstr(err, "refusing to repair"), "%s", err);
+	}
+	/* nothing was touched: the file reads back */
+	cr_assert_eq(first_other(p, 0, 8192, 'd'), -1);
 	free(p);
 }
