@@ -447,25 +447,26 @@ static void pm_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_err(req, -err);
 }
 
-static int do_rename(struct fs *fs, fuse_ino_t parent, const char *name,
+/* RENAME_WHITEOUT (overlayfs's upper layer) leaves a whiteout owned by
+ * the caller under the old name. */
+static int do_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     fuse_ino_t newparent, const char *newname,
 		     unsigned int flags)
 {
+	struct fs_ctx ctx = req_ctx(req);
 	int err = check_name(newname);
 
 	if (err)
 		return err;
-	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
-		return -EINVAL; /* RENAME_WHITEOUT: no overlayfs upper */
-	return fs_rename(fs, parent, name, newparent, newname, flags);
+	return fs_rename_ctx(req_fs(req), &ctx, parent, name, newparent,
+			     newname, flags);
 }
 
 static void pm_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname,
 		      unsigned int flags)
 {
-	int err = do_rename(req_fs(req), parent, name, newparent, newname,
-			    flags);
+	int err = do_rename(req, parent, name, newparent, newname, flags);
 
 	fuse_reply_err(req, -err);
 }

@@ -238,6 +238,16 @@ int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
 /* flags: 0, RENAME_NOREPLACE or RENAME_EXCHANGE. */
 int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 	      uint64_t newparent, const char *newname, unsigned flags);
+/*
+ * fs_rename that also takes RENAME_WHITEOUT (alone or with
+ * RENAME_NOREPLACE), as overlayfs asks of its upper layer: in the same
+ * commit, the old name then names a new whiteout, a character device 0:0
+ * of mode 0 owned by ctx (uid/gid 0 when NULL; the directory's group
+ * when it is setgid).
+ */
+int fs_rename_ctx(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent,
+		  const char *name, uint64_t newparent, const char *newname,
+		  unsigned flags);
 
 /*
  * Directory listing from position `cookie` (0 = start; "." and ".." are

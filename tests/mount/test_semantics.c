@@ -6,7 +6,8 @@
  * (direct, also asynchronous, buffered, through mmap, copy_file_range)
  * every later read sees it (generic/451); trusted.* xattr names are
  * listed only to callers with CAP_SYS_ADMIN; fsck.pmfs on the mounted
- * filesystem warns (-n) or refuses (-y, -p), as e2fsck does.
+ * filesystem warns (-n) or refuses (-y, -p), as e2fsck does; pmfs as the
+ * upper layer of overlayfs (whiteout devices, RENAME_WHITEOUT).
  *
  * Each test mounts a fresh image (mnt.h) with the built mount.pmfs in the
  * foreground and unmounts it cleanly at the end.  Nothing is timed: the
@@ -17,6 +18,7 @@
 #include <linux/aio_abi.h>
 #include <linux/capability.h>
 #include <sys/mman.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
@@ -460,4 +462,76 @@ Test(semantics, fsck_on_mounted_warns_or_refuses)
 	/* nothing was touched: the file reads back */
 	cr_assert_eq(first_other(p, 0, 8192, 'd'), -1);
 	free(p);
+}
+
+/* ---- overlayfs upper layer ------------------------------------------------ */
+
+/* rel (under the pmfs mount) is a whiteout: a character device 0:0. */
+static void expect_whiteout(const char *rel)
+{
+	char *p = mnt_path(&M, rel);
+	struct stat st;
+
+	cr_assert_eq(lstat(p, &st), 0, "%s: %s", rel, strerror(errno));
+	cr_expect(S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0),
+		  "%s: mode %o rdev %lx", rel, st.st_mode,
+		  (unsigned long)st.st_rdev);
+	free(p);
+}
+
+/*
+ * An overlay whose upper and work directories are on pmfs, over a lower
+ * directory on tmpfs: removing a lower file leaves a whiteout in the
+ * upper layer, renaming one leaves a whiteout by RENAME_WHITEOUT, and the
+ * overlay shows neither; a whiteout made by mknod(c 0 0) works too.
+ */
+Test(semantics, overlay_upper_layer)
+{
+	char *lower = tu_tmpdir(), *ovl = tu_tmpdir(), *opts = NULL, p[4096];
+	char *up = mnt_path(&M, "up"), *work = mnt_path(&M, "work");
+	struct stat st;
+	int fd;
+
+	cr_assert_eq(mkdir(up, 0755), 0);
+	cr_assert_eq(mkdir(work, 0755), 0);
+	for (int i = 0; i < 2; i++) {
+		snprintf(p, sizeof(p), "%s/%s", lower, i ? "b" : "a");
+		fd = open(p, O_CREAT | O_WRONLY, 0644);
+		cr_assert(fd >= 0);
+		cr_assert_eq(write(fd, "lower", 5), 5);
+		close(fd);
+	}
+	cr_assert(asprintf(&opts, "lowerdir=%s,upperdir=%s,workdir=%s", lower,
+			   up, work) > 0);
+	cr_assert_eq(mount("overlay", ovl, "overlay", 0, opts), 0,
+		     "mount overlay: %s", strerror(errno));
+	snprintf(p, sizeof(p), "%s/a", ovl);
+	cr_expect_eq(unlink(p), 0, "unlink a: %s", strerror(errno));
+	{
+		char q[4096];
+
+		snprintf(p, sizeof(p), "%s/b", ovl);
+		snprintf(q, sizeof(q), "%s/c", ovl);
+		cr_expect_eq(rename(p, q), 0, "rename b c: %s", strerror(errno));
+	}
+	snprintf(p, sizeof(p), "%s/a", ovl);
+	cr_expect_eq(lstat(p, &st), -1);
+	snprintf(p, sizeof(p), "%s/b", ovl);
+	cr_expect_eq(lstat(p, &st), -1);
+	snprintf(p, sizeof(p), "%s/c", ovl);
+	cr_expect_eq(lstat(p, &st), 0);
+	cr_assert_eq(umount(ovl), 0, "umount overlay: %s", strerror(errno));
+	expect_whiteout("up/a");
+	expect_whiteout("up/b");
+	/* a whiteout device made directly */
+	snprintf(p, sizeof(p), "%s/w", M.dir);
+	cr_assert_eq(mknod(p, S_IFCHR | 0, makedev(0, 0)), 0, "%s",
+		     strerror(errno));
+	expect_whiteout("w");
+	free(opts);
+	free(up);
+	free(work);
+	rmdir(ovl);
+	tu_rmtree(lower);
+	free(ovl);
 }
