@@ -62,6 +62,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -688,14 +689,20 @@ static void *inval_main(void *arg)
 	return NULL;
 }
 
-/* Start the invalidation thread for se; 0 or -errno. */
+/* Start the invalidation thread for se; 0 or -errno.  It blocks every
+ * signal, as libfuse's workers do: SIGTERM must reach the thread that
+ * waits for the loop's end, else the loop never ends. */
 static int inval_start(struct fuse_session *se)
 {
+	sigset_t all, old;
 	int r;
 
 	pm_inval.se = se;
 	pm_inval.stop = false;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	r = pthread_create(&pm_inval.th, NULL, inval_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r)
 		return -r;
 	pm_inval.running = true;

@@ -19,6 +19,7 @@
 #include "fs/fs_int.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,11 +252,18 @@ static void *gc_main(void *arg)
 
 int gc_start(struct fs *fs)
 {
+	sigset_t all, old;
 	int err;
 
 	pthread_cond_init(&fs->gc_cv, NULL);
 	fs->gc_stop = false;
+	/* the thread blocks every signal: a program's signal handlers run
+	 * in its own threads (mount.pmfs's SIGTERM ends the FUSE loop only
+	 * when the thread waiting for that loop takes it) */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	err = pthread_create(&fs->gc_thread, NULL, gc_main, fs);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err)
 		return -err;
 	fs->gc_running = true;

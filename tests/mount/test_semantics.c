@@ -535,3 +535,52 @@ Test(semantics, overlay_upper_layer)
 	tu_rmtree(lower);
 	free(ovl);
 }
+
+/* ---- the daemon's threads and signals ------------------------------------ */
+
+/*
+ * SIGTERM ends the loop only when the thread that waits for the loop's
+ * end takes it: every other thread of mount.pmfs (loop workers, the
+ * invalidation thread, the core's threads) blocks it.  Then SIGTERM
+ * unmounts and the daemon exits 0.
+ */
+Test(semantics, sigterm_reaches_the_loop)
+{
+	char p[64], line[256];
+	int open_threads = 0, threads = 0;
+	DIR *d;
+	struct dirent *e;
+
+	/* a direct write starts nothing new, but let every thread exist */
+	free(make_filled("f", 4096, 'x'));
+	snprintf(p, sizeof(p), "/proc/%d/task", (int)M.fg);
+	d = opendir(p);
+	cr_assert(d);
+	while ((e = readdir(d))) {
+		char sp[512];
+		unsigned long long blk = 0;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(sp, sizeof(sp), "%s/%s/status", p, e->d_name);
+		f = fopen(sp, "r");
+		if (!f)
+			continue; /* gone meanwhile */
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "SigBlk: %llx", &blk) == 1)
+				break;
+		fclose(f);
+		threads++;
+		if (!(blk & (1ull << (SIGTERM - 1))))
+			open_threads++;
+	}
+	closedir(d);
+	cr_assert_gt(threads, 2);
+	cr_assert_eq(open_threads, 1,
+		     "%d of %d threads take SIGTERM; only the loop's may",
+		     open_threads, threads);
+	cr_assert_eq(kill(M.fg, SIGTERM), 0);
+	cr_assert_eq(mnt_wait(&M), 0, "mount.pmfs after SIGTERM");
+	cr_assert(!mnt_is_mounted(M.dir, NULL, 0));
+}
