@@ -175,11 +175,14 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(MANDIR)/man5
 	install -m 755 $(BUILT_TOOLS) $(DESTDIR)$(SBINDIR)/
+	# mount(8) runs mount.fuse.pmfs for fstab type fuse.pmfs
+	ln -sf mount.pmfs $(DESTDIR)$(SBINDIR)/mount.fuse.pmfs
 	$(if $(MAN8),install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/)
 	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/)
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,mkfs.pmfs fsck.pmfs mount.pmfs)
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,mkfs.pmfs fsck.pmfs mount.pmfs \
+		mount.fuse.pmfs)
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
 

@@ -1,7 +1,8 @@
 /*
  * check.c - one run of fsck.pmfs over a namespace, for main.c and the
- * fuzzer: open it (read-only without the device lock for -n; with the
- * lock otherwise, so a mounted filesystem is never repaired), pass 1, the
+ * fuzzer: open it (read-only without the device lock for -n, with a
+ * warning first when someone holds the lock; with the lock otherwise, so
+ * a mounted filesystem is never repaired), pass 1, the
  * clean fast path, passes 2..6, marking the filesystem clean after a
  * successful repair, the report (text or --json) and the exit status.
  */
@@ -179,6 +180,37 @@ static int open_failed(const struct fsck *f, const char *why)
 	return FSCK_EXIT_ERROR;
 }
 
+/*
+ * -n on a device someone holds the lock of (mount.pmfs while mounted, or
+ * a repairing fsck.pmfs): say so on the first line, as e2fsck does, since
+ * the filesystem may change under the check.  The lock is probed the way
+ * every holder takes it (pmio_open with PMIO_O_EXCL), and let go at once.
+ */
+static void warn_if_in_use(const struct fsck *f)
+{
+	struct pmio_opts po = { .flags = PMIO_O_QUIET | PMIO_O_RDONLY |
+					 PMIO_O_EXCL };
+	struct pmio *p;
+	FILE *out = f->o.json ? stderr : stdout;
+	int r;
+
+	if (f->o.quiet)
+		return;
+	r = pmio_open(f->o.dev, &po, &p, NULL, 0);
+	if (r == 0) {
+		pmio_close(p);
+		return;
+	}
+	if (r != -EBUSY)
+		return; /* the open below reports it */
+	fprintf(out,
+		"fsck.pmfs: WARNING: %s is in use (mounted by mount.pmfs?): "
+		"it may change while it is checked, so the results below are "
+		"not reliable\n",
+		f->o.dev);
+	fflush(out);
+}
+
 /* A clean filesystem may be skipped: nothing found, journals idle. */
 static bool skip_clean(const struct fsck *f)
 {
@@ -202,6 +234,8 @@ int fsck_run(struct fsck *f, const struct fsck_opts *o)
 	f->o = *o;
 	f->rdonly = f->o.mode == FSCK_MODE_NO;
 	po.flags = PMIO_O_QUIET | (f->rdonly ? PMIO_O_RDONLY : PMIO_O_EXCL);
+	if (f->rdonly)
+		warn_if_in_use(f);
 	r = pmio_open(f->o.dev, &po, &f->p, err, sizeof(err));
 	if (r == -EBUSY && !f->rdonly) {
 		snprintf(err, sizeof(err),

@@ -26,16 +26,34 @@
  *      the reference is given back at once with fs_forget().
  *  (5) Directory offsets: 0 is the start, 1 is after ".", 2 after "..";
  *      an fs_readdir cookie c (>= 1) is offset c + PM_DOT_OFFSETS, so the
- *      offsets stay valid while the directory changes.
+ *      offsets stay valid while the directory changes.  A listing ends at
+ *      the directory's cookie mark taken at OPENDIR and again at each
+ *      read from offset 0 (rewinddir), kept in fi->fh: a name renamed
+ *      away and back meanwhile is not listed a second time, and a
+ *      listing ends however fast names move (fs_readdir_upto).
  *  (6) The kernel checks permissions (default_permissions is always on)
  *      and clears setuid/setgid itself on write, truncate and chown by an
  *      unprivileged caller (FUSE_CAP_HANDLE_KILLPRIV is turned off); the
  *      caller's identity is still passed to fs_write/fs_setattr.
- *  (7) pmfs keeps no state per open file or directory: the first OPEN and
- *      OPENDIR are answered ENOSYS where the kernel supports it, and it
- *      then opens and closes without asking (no OPEN, RELEASE, OPENDIR,
- *      RELEASEDIR round trips); FLUSH is not sent (noflush on OPEN and
- *      CREATE, and the first FLUSH anyway is answered ENOSYS).
+ *  (7) pmfs keeps no state per open file: the first OPEN is answered
+ *      ENOSYS where the kernel supports it, and it then opens and closes
+ *      files without asking (no OPEN, RELEASE round trips); FLUSH is not
+ *      sent (noflush on OPEN and CREATE, and the first FLUSH anyway is
+ *      answered ENOSYS).  An open directory keeps its listing's end
+ *      (rule (5)), so OPENDIR and RELEASEDIR are answered.
+ *  (8) A write through a file opened O_DIRECT drops the written range
+ *      from the kernel's page cache before it is answered.  The kernel
+ *      drops the range itself before sending the write, but not after an
+ *      asynchronous one (AIO, io_uring) completes, so a buffered read that
+ *      ran in between would leave the old bytes cached for every later
+ *      reader.  The invalidation waits for pages that readers have locked
+ *      while their READ is served, so it is not done by a loop worker: the
+ *      write is committed by the worker, then handed to one invalidation
+ *      thread (pm_inval) that invalidates and answers.  Buffered writes,
+ *      mmap writes and copy_file_range go through (or are dropped from)
+ *      the page cache by the kernel itself.  The loop's end waits for that
+ *      thread; a SIGTERM that stops the workers while it waits for such a
+ *      READ leaves it waiting until the reader is killed.
  */
 #define FUSE_USE_VERSION 312
 
@@ -43,6 +61,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +75,7 @@
 #include "format/format.h"
 #include "fs/fs.h"
 #include "fuse_ll.h"
+#include "util/util.h"
 
 #define PM_TIMEOUT 3600.0          /* entry, negative entry, attr cache */
 #define PM_MAX_WRITE (1u << 20)    /* largest WRITE request we ask for */
@@ -150,12 +170,12 @@ static void reply_attr(fuse_req_t req, int err, const struct fs_attr *a)
 /* ---- init / destroy ----------------------------------------------------- */
 
 /*
- * Set by pm_init when the kernel takes ENOSYS from OPEN and OPENDIR as
- * "no need to ever send these" (FUSE_CAP_NO_OPEN[DIR]_SUPPORT): pmfs keeps
- * no per-open state, so opening and closing then cost no round trip.
+ * Set by pm_init when the kernel takes ENOSYS from OPEN as "no need to
+ * ever send this" (FUSE_CAP_NO_OPEN_SUPPORT): pmfs keeps no per-open state
+ * for files, so opening and closing them then costs no round trip.
  * One session per process: a plain static is enough.
  */
-static bool pm_no_open, pm_no_opendir;
+static bool pm_no_open;
 
 static void pm_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -185,13 +205,12 @@ static void pm_init(void *userdata, struct fuse_conn_info *conn)
 	 * SETATTR of size 0 (it would skip that SETATTR under ATOMIC_O_TRUNC,
 	 * which is therefore only asked for when OPEN is still sent). */
 	pm_no_open = conn->capable & FUSE_CAP_NO_OPEN_SUPPORT;
-	pm_no_opendir = conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT;
 	if (pm_no_open)
 		conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
 	else if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
-	if (pm_no_opendir)
-		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
+	/* OPENDIR is answered: rule (5) */
+	conn->want &= ~(unsigned)FUSE_CAP_NO_OPENDIR_SUPPORT;
 }
 
 /* ---- names -------------------------------------------------------------- */
@@ -429,25 +448,26 @@ static void pm_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_err(req, -err);
 }
 
-static int do_rename(struct fs *fs, fuse_ino_t parent, const char *name,
+/* RENAME_WHITEOUT (overlayfs's upper layer) leaves a whiteout owned by
+ * the caller under the old name. */
+static int do_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     fuse_ino_t newparent, const char *newname,
 		     unsigned int flags)
 {
+	struct fs_ctx ctx = req_ctx(req);
 	int err = check_name(newname);
 
 	if (err)
 		return err;
-	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
-		return -EINVAL; /* RENAME_WHITEOUT: no overlayfs upper */
-	return fs_rename(fs, parent, name, newparent, newname, flags);
+	return fs_rename_ctx(req_fs(req), &ctx, parent, name, newparent,
+			     newname, flags);
 }
 
 static void pm_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname,
 		      unsigned int flags)
 {
-	int err = do_rename(req_fs(req), parent, name, newparent, newname,
-			    flags);
+	int err = do_rename(req, parent, name, newparent, newname, flags);
 
 	fuse_reply_err(req, -err);
 }
@@ -607,6 +627,122 @@ static int do_write_buf(fuse_req_t req, fuse_ino_t ino,
 	return err;
 }
 
+/*
+ * The invalidation thread of rule (8): a queue of committed direct writes
+ * it drops from the page cache and then answers.  One session per
+ * process: a plain static is enough.
+ */
+struct pm_inval_job {
+	struct pm_inval_job *next;
+	fuse_req_t req;
+	fuse_ino_t ino;
+	off_t off;
+	size_t written;
+};
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct pm_inval_job *head, **tail;
+	struct fuse_session *se;
+	pthread_t th;
+	bool running, stop;
+} pm_inval = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.cv = PTHREAD_COND_INITIALIZER,
+	.tail = &pm_inval.head,
+};
+
+/* Drop a committed write's range from the page cache, then answer it. */
+static void inval_answer(struct pm_inval_job *j)
+{
+	/* -ENOENT: the kernel caches nothing of the inode; nothing to drop */
+	fuse_lowlevel_notify_inval_inode(pm_inval.se, j->ino, j->off,
+					 (off_t)j->written);
+	fuse_reply_write(j->req, j->written);
+	free(j);
+}
+
+/* The invalidation thread: answers queued writes until told to stop and
+ * the queue is empty. */
+static void *inval_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&pm_inval.mu);
+	for (;;) {
+		struct pm_inval_job *j = pm_inval.head;
+
+		if (!j) {
+			if (pm_inval.stop)
+				break;
+			pthread_cond_wait(&pm_inval.cv, &pm_inval.mu);
+			continue;
+		}
+		pm_inval.head = j->next;
+		if (!pm_inval.head)
+			pm_inval.tail = &pm_inval.head;
+		pthread_mutex_unlock(&pm_inval.mu);
+		inval_answer(j);
+		pthread_mutex_lock(&pm_inval.mu);
+	}
+	pthread_mutex_unlock(&pm_inval.mu);
+	return NULL;
+}
+
+/* Start the invalidation thread for se; 0 or -errno.  It blocks every
+ * signal, as libfuse's workers do: SIGTERM must reach the thread that
+ * waits for the loop's end, else the loop never ends. */
+static int inval_start(struct fuse_session *se)
+{
+	int r;
+
+	pm_inval.se = se;
+	pm_inval.stop = false;
+	r = util_thread_start(&pm_inval.th, inval_main, NULL);
+	if (r)
+		return -r;
+	pm_inval.running = true;
+	return 0;
+}
+
+/* Answer what is queued, then end the invalidation thread. */
+static void inval_stop(void)
+{
+	if (!pm_inval.running)
+		return;
+	pthread_mutex_lock(&pm_inval.mu);
+	pm_inval.stop = true;
+	pthread_cond_signal(&pm_inval.cv);
+	pthread_mutex_unlock(&pm_inval.mu);
+	pthread_join(pm_inval.th, NULL);
+	pm_inval.running = false;
+}
+
+/* Answer a committed write of `written` bytes at off: rule (8). */
+static void reply_written(fuse_req_t req, fuse_ino_t ino, off_t off,
+			  size_t written, const struct fuse_file_info *fi)
+{
+	struct pm_inval_job *j;
+
+	if (!(fi->flags & O_DIRECT) || written == 0 || !pm_inval.running) {
+		fuse_reply_write(req, written);
+		return;
+	}
+	j = malloc(sizeof(*j));
+	if (!j) {
+		/* the write is committed: it cannot fail now */
+		fuse_reply_write(req, written);
+		return;
+	}
+	*j = (struct pm_inval_job){ .req = req, .ino = ino, .off = off,
+				    .written = written };
+	pthread_mutex_lock(&pm_inval.mu);
+	*pm_inval.tail = j;
+	pm_inval.tail = &j->next;
+	pthread_cond_signal(&pm_inval.cv);
+	pthread_mutex_unlock(&pm_inval.mu);
+}
+
 static void pm_write_buf(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_bufvec *in_buf, off_t off,
 			 struct fuse_file_info *fi)
@@ -614,11 +750,10 @@ static void pm_write_buf(fuse_req_t req, fuse_ino_t ino,
 	size_t written = 0;
 	int err = do_write_buf(req, ino, in_buf, off, &written);
 
-	(void)fi;
 	if (err)
 		fuse_reply_err(req, -err);
 	else
-		fuse_reply_write(req, written);
+		reply_written(req, ino, off, written, fi);
 }
 
 /* Rule (7): files opened without OPEN have no noflush flag; the kernel
@@ -758,27 +893,36 @@ static void pm_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 
 /* ---- directories -------------------------------------------------------- */
 
+/* An open directory: where its listing ends (rule (5)). */
+struct pm_dir {
+	uint64_t end; /* the directory's cookie mark when listing began */
+};
+
 static void pm_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	(void)ino;
-	if (pm_no_opendir) {
-		fuse_reply_err(req, ENOSYS); /* rule (7) */
+	struct pm_dir *d = malloc(sizeof(*d));
+	int err = d ? fs_readdir_mark(req_fs(req), ino, &d->end) : -ENOMEM;
+
+	if (err) {
+		free(d);
+		fuse_reply_err(req, -err);
 		return;
 	}
-	fi->fh = 0;
+	fi->fh = (uintptr_t)d;
 	/* rule (2): the kernel keeps listings in its page cache and drops
 	 * them itself when the directory changes through it */
 	fi->cache_readdir = 1;
 	fi->keep_cache = 1;
-	fuse_reply_open(req, fi);
+	if (fuse_reply_open(req, fi) != 0)
+		free(d); /* the open was interrupted: no RELEASEDIR follows */
 }
 
 static void pm_releasedir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
 	(void)ino;
-	(void)fi;
+	free((struct pm_dir *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -867,9 +1011,10 @@ static uint64_t dotdot_ino(struct fs *fs, fuse_ino_t ino)
 	return a.ino;
 }
 
-/* List from `off` into w->ents (names only, no lookups yet). */
+/* List from `off` into w->ents (names only, no lookups yet), up to the
+ * listing's end in d (taken anew at offset 0: rule (5)). */
 static int dir_list(struct fs *fs, fuse_ino_t ino, off_t off,
-		    struct dir_walk *w)
+		    struct pm_dir *d, struct dir_walk *w)
 {
 	struct fs_attr a;
 	int err;
@@ -881,12 +1026,14 @@ static int dir_list(struct fs *fs, fuse_ino_t ino, off_t off,
 		return err;
 	if (!S_ISDIR(a.mode))
 		return -ENOTDIR;
+	if (off == 0 && (err = fs_readdir_mark(fs, ino, &d->end)))
+		return err;
 	if (off == 0 && dir_add(w, ".", ino, DT_DIR, 1))
 		return w->err;
 	if (off <= 1 && dir_add(w, "..", dotdot_ino(fs, ino), DT_DIR, 2))
 		return w->err;
 	off = off < PM_DOT_OFFSETS ? 0 : off - PM_DOT_OFFSETS;
-	err = fs_readdir(fs, ino, (uint64_t)off, dir_fill, w);
+	err = fs_readdir_upto(fs, ino, (uint64_t)off, d->end, dir_fill, w);
 	return err ? err : w->err;
 }
 
@@ -951,14 +1098,18 @@ static void dir_unref(struct fs *fs, struct dir_walk *w)
 			fs_forget(fs, w->ents[i].ref, 1); /* rule (4) */
 }
 
+/* READDIR and READDIRPLUS: list from `off` for the open directory fi. */
 static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
-			   off_t off, bool plus)
+			   off_t off, struct fuse_file_info *fi, bool plus)
 {
 	struct fs *fs = req_fs(req);
 	struct dir_walk w = { .req = req, .plus = plus, .size = size };
+	struct pm_dir unbounded = { UINT64_MAX };
+	struct pm_dir *d = fi->fh ? (struct pm_dir *)(uintptr_t)fi->fh
+				  : &unbounded;
 	char *buf = NULL;
 	size_t len = 0;
-	int err = dir_list(fs, ino, off, &w);
+	int err = dir_list(fs, ino, off, d, &w);
 
 	if (!err || w.n > 0) {
 		buf = malloc(size ? size : 1);
@@ -977,15 +1128,13 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
 static void pm_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	(void)fi;
-	readdir_common(req, ino, size, off, false);
+	readdir_common(req, ino, size, off, fi, false);
 }
 
 static void pm_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 			   off_t off, struct fuse_file_info *fi)
 {
-	(void)fi;
-	readdir_common(req, ino, size, off, true);
+	readdir_common(req, ino, size, off, fi, true);
 }
 
 static void pm_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -1034,7 +1183,93 @@ static void pm_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	fuse_reply_err(req, -err);
 }
 
-/* getxattr/listxattr: size 0 asks for the length only. */
+/*
+ * Does the calling process have CAP_SYS_ADMIN in the daemon's user
+ * namespace (the kernel's capable())?  The daemon learns only the pid:
+ * /proc/PID/status gives the effective set, which counts only when PID
+ * is in our own user namespace.  No pid (the caller is in a pid namespace
+ * the daemon cannot see) or anything unreadable: no.
+ */
+static bool caller_sys_admin(fuse_req_t req)
+{
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	char p[64], ns[64], own[64], line[256];
+	unsigned long long eff = 0;
+	bool found = false;
+	ssize_t n, m;
+	FILE *f;
+
+	if (!c || c->pid <= 0)
+		return false;
+	snprintf(p, sizeof(p), "/proc/%d/ns/user", (int)c->pid);
+	n = readlink(p, ns, sizeof(ns));
+	m = readlink("/proc/self/ns/user", own, sizeof(own));
+	if (n <= 0 || n != m || memcmp(ns, own, (size_t)n) != 0)
+		return false;
+	snprintf(p, sizeof(p), "/proc/%d/status", (int)c->pid);
+	f = fopen(p, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "CapEff: %llx", &eff) == 1;
+	fclose(f);
+	return found && (eff >> 21 & 1); /* CAP_SYS_ADMIN */
+}
+
+/* Drop the trusted.* names from a NUL-separated list of len bytes. */
+static size_t drop_trusted(char *list, size_t len)
+{
+	size_t in = 0, out = 0;
+
+	while (in < len) {
+		size_t n = strnlen(list + in, len - in) + 1;
+
+		if (strncmp(list + in, "trusted.", 8) != 0) {
+			memmove(list + out, list + in, n);
+			out += n;
+		}
+		in += n;
+	}
+	return out;
+}
+
+/*
+ * listxattr: the names of ino, without trusted.* unless the caller has
+ * CAP_SYS_ADMIN (as ext4 and xfs list them); size 0 asks for the length
+ * only.  The whole list is read first, so that the length is that of the
+ * names the caller sees.
+ */
+static int do_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size,
+			char **buf, size_t *len)
+{
+	struct fs *fs = req_fs(req);
+	bool all = caller_sys_admin(req);
+	size_t need = 0;
+	int err;
+
+	*buf = NULL;
+	for (;;) {
+		err = fs_listxattr(fs, ino, NULL, 0, &need);
+		if (err)
+			return err;
+		free(*buf);
+		*buf = malloc(need ? need : 1);
+		if (!*buf)
+			return -ENOMEM;
+		err = fs_listxattr(fs, ino, *buf, need, len);
+		if (err != -ERANGE) /* -ERANGE: names added meanwhile */
+			break;
+	}
+	if (err)
+		return err;
+	if (!all)
+		*len = drop_trusted(*buf, *len);
+	if (size && size < *len)
+		return -ERANGE;
+	return 0;
+}
+
+/* getxattr: size 0 asks for the length only. */
 static int do_getxattr(struct fs *fs, fuse_ino_t ino, const char *name,
 		       size_t size, char **buf, size_t *len)
 {
@@ -1048,15 +1283,11 @@ static int do_getxattr(struct fs *fs, fuse_ino_t ino, const char *name,
 		if (!*buf)
 			return -ENOMEM;
 	}
-	if (name) {
-		err = check_xattr_name(name);
-		if (err == -EOPNOTSUPP)
-			err = -ENODATA;
-		if (!err)
-			err = fs_getxattr(fs, ino, name, *buf, size, len);
-	} else {
-		err = fs_listxattr(fs, ino, *buf, size, len);
-	}
+	err = check_xattr_name(name);
+	if (err == -EOPNOTSUPP)
+		err = -ENODATA;
+	if (!err)
+		err = fs_getxattr(fs, ino, name, *buf, size, len);
 	return err;
 }
 
@@ -1086,7 +1317,7 @@ static void pm_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	char *buf;
 	size_t len = 0;
-	int err = do_getxattr(req_fs(req), ino, NULL, size, &buf, &len);
+	int err = do_listxattr(req, ino, size, &buf, &len);
 
 	reply_xattr(req, err, size, buf, len);
 	free(buf);
@@ -1165,10 +1396,16 @@ static int build_mount_opts(const struct pmfs_mount_opts *o, char **opts)
 		r = fuse_opt_add_opt(opts, o->suid ? "suid" : "nosuid");
 	if (!r)
 		r = fuse_opt_add_opt(opts, o->noexec ? "noexec" : "exec");
+	if (!r && o->sync)
+		r = fuse_opt_add_opt(opts, "sync");
+	if (!r && o->dirsync)
+		r = fuse_opt_add_opt(opts, "dirsync");
+	/* The kernel never updates a FUSE inode's atime (S_NOATIME): pmfs
+	 * keeps atime itself and the kernel flag only shows the mode in
+	 * /proc/mounts.  libfuse 3.14 passes noatime on and refuses
+	 * strictatime, nodiratime and lazytime, so only noatime is shown. */
 	if (!r && o->atime == PMFS_ATIME_NOATIME)
 		r = fuse_opt_add_opt(opts, "noatime");
-	if (!r && o->atime == PMFS_ATIME_STRICT)
-		r = fuse_opt_add_opt(opts, "strictatime");
 	return r ? -ENOMEM : 0;
 }
 
@@ -1248,16 +1485,29 @@ int fuse_ll_loop(struct fuse_ll *ll)
 	struct fuse_loop_config *cfg;
 	int r;
 
-	if (ll->singlethread)
-		return fuse_session_loop(ll->se) < 0 ? -EIO : 0;
+	/* started here, after mount.pmfs detached: rule (8) */
+	r = inval_start(ll->se);
+	if (r) {
+		fprintf(stderr, "mount.pmfs: cannot start a thread: %s\n",
+			strerror(-r));
+		return r;
+	}
+	if (ll->singlethread) {
+		r = fuse_session_loop(ll->se);
+		inval_stop();
+		return r < 0 ? -EIO : 0;
+	}
 	cfg = fuse_loop_cfg_create();
-	if (!cfg)
+	if (!cfg) {
+		inval_stop();
 		return -ENOMEM;
+	}
 	/* one /dev/fuse for all workers: cloned fds measured no faster */
 	fuse_loop_cfg_set_clone_fd(cfg, 0);
 	fuse_loop_cfg_set_max_threads(cfg, loop_threads());
 	r = fuse_session_loop_mt(ll->se, cfg);
 	fuse_loop_cfg_destroy(cfg);
+	inval_stop();
 	/* > 0: ended by SIGTERM/SIGINT/SIGHUP, a normal end */
 	return r < 0 ? -EIO : 0;
 }

@@ -39,7 +39,9 @@ struct pmfs_mount_opts {
 	bool rdonly;            /* -o ro */
 	bool allow_other;       /* -o allow_other */
 	bool dev, suid, noexec; /* -o dev, -o suid, -o noexec (kernel) */
+	bool sync, dirsync;     /* -o sync, -o dirsync (kernel) */
 	enum pmfs_atime atime;
+	bool nodiratime;        /* -o nodiratime: readdir keeps atime */
 	bool debug;        /* -d: libfuse request tracing, implies foreground */
 	bool foreground;   /* -f */
 	bool singlethread; /* libfuse -s (single-threaded loop) */

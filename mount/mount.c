@@ -83,23 +83,32 @@ static void usage(FILE *f)
 	      "  -s  before DEVICE: single-threaded; after MOUNTPOINT: sloppy\n"
 	      "  -n  no mtab (ignored) -v  verbose  -h  help  -V  version\n"
 	      "options: ro rw allow_other noatime relatime strictatime atime\n"
-	      "  defaults dev nodev suid nosuid exec noexec sync async\n"
-	      "  dirsync default_permissions (always on); see mount.pmfs(8)\n",
+	      "  norelatime nostrictatime diratime nodiratime lazytime\n"
+	      "  nolazytime dev nodev suid nosuid exec noexec sync async\n"
+	      "  dirsync default_permissions (always on), and those of\n"
+	      "  mount(8) and fstab(5); see mount.pmfs(8)\n",
 	      f);
 }
 
-/* Options that mount(8)/fstab use and that mean nothing here. */
+/*
+ * Options that mean nothing to pmfs: those of mount(8) and fstab(5) that
+ * mount(8), systemd or the boot scripts act on (who may mount, when, what
+ * to do on failure), default_permissions (always on), and lazytime (every
+ * change, atime included, is durable when made).
+ */
 static bool ignored_opt(const char *o)
 {
 	static const char *const names[] = {
-		"defaults", "default_permissions", "sync", "async", "dirsync",
-		"auto", "noauto", "nofail", "_netdev", "nouser", NULL,
+		"defaults", "default_permissions", "auto", "noauto", "nofail",
+		"_netdev", "user", "nouser", "users", "owner", "group",
+		"lazytime", "nolazytime", NULL,
 	};
 
 	for (int i = 0; names[i]; i++)
 		if (!strcmp(o, names[i]))
 			return true;
-	return !strncmp(o, "x-", 2) || !strncmp(o, "comment=", 8);
+	return !strncmp(o, "x-", 2) || !strncmp(o, "comment=", 8) ||
+	       !strncmp(o, "user=", 5);
 }
 
 /* Apply one -o word; 0, or -EINVAL after a message. */
@@ -117,10 +126,17 @@ static int apply_opt(struct cmdline *c, const char *o)
 		m->allow_other = true;
 	else if (!strcmp(o, "noatime"))
 		m->atime = PMFS_ATIME_NOATIME;
-	else if (!strcmp(o, "relatime") || !strcmp(o, "atime"))
+	else if (!strcmp(o, "relatime") || !strcmp(o, "atime") ||
+		 !strcmp(o, "nostrictatime"))
 		m->atime = PMFS_ATIME_RELATIME;
-	else if (!strcmp(o, "strictatime"))
+	else if (!strcmp(o, "strictatime") || !strcmp(o, "norelatime"))
 		m->atime = PMFS_ATIME_STRICT;
+	else if (!strcmp(o, "diratime") || !strcmp(o, "nodiratime"))
+		m->nodiratime = o[0] == 'n';
+	else if (!strcmp(o, "sync") || !strcmp(o, "async"))
+		m->sync = o[0] == 's';
+	else if (!strcmp(o, "dirsync"))
+		m->dirsync = true;
 	else if (!strcmp(o, "dev") || !strcmp(o, "nodev"))
 		m->dev = o[0] == 'd';
 	else if (!strcmp(o, "suid") || !strcmp(o, "nosuid"))
@@ -326,6 +342,8 @@ static int mount_fs(const struct cmdline *c, struct fs **fs)
 		fo.flags |= FS_O_NOATIME;
 	else if (c->mo.atime == PMFS_ATIME_STRICT)
 		fo.flags |= FS_O_STRICTATIME;
+	if (c->mo.nodiratime)
+		fo.flags |= FS_O_NODIRATIME;
 	memset(&info, 0, sizeof(info));
 	r = fs_mount(c->mo.device, &fo, fs, &info, err, sizeof(err));
 	if (r == -EBUSY && wait_for_lock(c->mo.device)) {

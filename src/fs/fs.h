@@ -54,7 +54,7 @@
  * atime: relatime by default (a read or readdir updates atime when it is
  * not newer than mtime or ctime, or a day old: one ATTR entry, 2 fences,
  * none when relatime says no); FS_O_STRICTATIME on every read;
- * FS_O_NOATIME never.  Directories report st_size = the bytes of their
+ * FS_O_NOATIME never; FS_O_NODIRATIME never for directories.  Directories report st_size = the bytes of their
  * entries in the log (plus "." and ".."), st_blocks = their log pages.
  *
  * Crash invariants (on top of LOG(1)..(8) in log.h):
@@ -101,6 +101,7 @@ struct pmio;
 #define FS_O_STRICTATIME 0x08 /* default is relatime */
 #define FS_O_QUIET 0x10 /* fs_mount: no warnings from pmemio (PMIO_O_QUIET),
 			 * e.g. "not DAX storage" */
+#define FS_O_NODIRATIME 0x20 /* readdir leaves a directory's atime */
 
 struct fs_opts {
 	unsigned flags;
@@ -237,6 +238,16 @@ int fs_link(struct fs *fs, uint64_t ino, uint64_t newparent,
 /* flags: 0, RENAME_NOREPLACE or RENAME_EXCHANGE. */
 int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 	      uint64_t newparent, const char *newname, unsigned flags);
+/*
+ * fs_rename that also takes RENAME_WHITEOUT (alone or with
+ * RENAME_NOREPLACE), as overlayfs asks of its upper layer: in the same
+ * commit, the old name then names a new whiteout, a character device 0:0
+ * of mode 0 owned by ctx (uid/gid 0 when NULL; the directory's group
+ * when it is setgid).
+ */
+int fs_rename_ctx(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent,
+		  const char *name, uint64_t newparent, const char *newname,
+		  unsigned flags);
 
 /*
  * Directory listing from position `cookie` (0 = start; "." and ".." are
@@ -250,6 +261,18 @@ typedef int (*fs_fill_fn)(void *arg, const char *name, uint64_t ino,
 			  unsigned dtype, uint64_t next_cookie);
 int fs_readdir(struct fs *fs, uint64_t ino, uint64_t cookie, fs_fill_fn fill,
 	       void *arg);
+/*
+ * fs_readdir, stopping after cookie `end`.  Every entry added gets a
+ * cookie above all before it, also a name renamed away and back, and the
+ * names a rename replaces or exchanges.  A listing that takes `end` from
+ * fs_readdir_mark when it starts therefore ends, and lists each name that
+ * stays in the directory untouched exactly once, however the directory
+ * changes meanwhile (as btrfs does).
+ */
+int fs_readdir_upto(struct fs *fs, uint64_t ino, uint64_t cookie,
+		    uint64_t end, fs_fill_fn fill, void *arg);
+/* *mark = the highest cookie directory ino has given out so far. */
+int fs_readdir_mark(struct fs *fs, uint64_t ino, uint64_t *mark);
 
 /* ---- data -------------------------------------------------------------- */
 

@@ -564,6 +564,8 @@ bool fs_atime_due(struct fs *fs, const struct fs_inode *ip)
 
 	if (fs->o.flags & FS_O_NOATIME || fs_writable(fs))
 		return false;
+	if (fs->o.flags & FS_O_NODIRATIME && S_ISDIR(ip->st.mode))
+		return false;
 	if (fs->o.flags & FS_O_STRICTATIME)
 		return true;
 	/* relatime: atime not newer than the last change, or a day old */

@@ -27,6 +27,9 @@
 #ifndef RENAME_EXCHANGE
 #define RENAME_EXCHANGE (1 << 1)
 #endif
+#ifndef RENAME_WHITEOUT
+#define RENAME_WHITEOUT (1 << 2)
+#endif
 
 /* A name a new entry may have: 0, -ENOENT (empty), -ENAMETOOLONG or
  * -EINVAL ('/'). */
@@ -629,11 +632,12 @@ const struct fs_inject *fs_inject;
 /* One rename as it goes: the two names, their directories and inodes. */
 struct ren {
 	struct fs *fs;
+	const struct fs_ctx *ctx; /* owner of a whiteout; may be NULL */
 	uint64_t parent, newparent;
 	const char *name, *newname;
 	size_t sn, tn;
 	unsigned flags;
-	bool xchg, cross, sdir, tdir;
+	bool xchg, cross, sdir, tdir, wout;
 	struct fs_inode *sp, *dp, *si, *ti; /* ti: NULL when no target */
 	struct fs_dent *sde, *tde;
 	struct fs_lockset ls;
@@ -728,12 +732,46 @@ static int ren_check(const struct ren *r)
 	return 0;
 }
 
+/* Step 4 for RENAME_WHITEOUT: a new whiteout inode (its ATTR) and its
+ * ADD under the old name, with cookie `cookie` and the source directory's
+ * link count snl.  *wi: the new inode, locked, once made. */
+static int ren_stage_whiteout(const struct ren *r, struct fs_op *op,
+			      uint64_t cookie, uint32_t snl,
+			      const struct timespec *now,
+			      struct fs_inode **wi)
+{
+	struct fs_inode *ip;
+	union lent_buf b;
+	int err = fs_op_new_inode(op, &ip);
+
+	if (err)
+		return err;
+	*wi = ip;
+	ip->st.mode = S_IFCHR; /* the kernel's WHITEOUT_MODE, WHITEOUT_DEV */
+	ip->st.rdev = 0;
+	ip->st.uid = r->ctx ? r->ctx->uid : 0;
+	ip->st.gid = (r->sp->st.mode & S_ISGID) ? r->sp->st.gid
+			 : r->ctx ? r->ctx->gid : 0;
+	ip->st.nlink = 1;
+	ip->st.parent = 0;
+	ip->st.size = 0;
+	ip->st.atime = ip->st.mtime = ip->st.ctime = ip->st.btime = *now;
+	err = fs_op_add(op, ip, lent_attr(&b, PMFS_AT_ALL, &ip->st));
+	if (!err)
+		err = fs_op_add(op, r->sp,
+				lent_dentry(&b, PMFS_LE_DENTRY_ADD, ip->ino,
+					    ip->gen, cookie, dtype_of(S_IFCHR),
+					    r->name, r->sn, snl, now));
+	return err;
+}
+
 /* Step 4: stage the entries: the source's DEL, the target's DEL, the
- * new name's ADD, for an exchange the old name's ADD; the directories'
- * link counts as subdirectories move; the moved inodes' ctime and '..';
- * a replaced target loses a link. */
+ * new name's ADD, for an exchange the old name's ADD, for a whiteout a
+ * new inode and its ADD under the old name; the directories' link counts
+ * as subdirectories move; the moved inodes' ctime and '..'; a replaced
+ * target loses a link.  *wi: the whiteout made, locked (or NULL). */
 static int ren_stage(const struct ren *r, struct fs_op *op,
-		     const struct timespec *now)
+		     const struct timespec *now, struct fs_inode **wi)
 {
 	struct nlk nv[4];
 	int nnv = 0, err = 0;
@@ -786,6 +824,11 @@ static int ren_stage(const struct ren *r, struct fs_op *op,
 					    tde->ftype, r->name, r->sn, *snl,
 					    now));
 	}
+	if (!err && r->wout)
+		err = ren_stage_whiteout(r, op,
+					 sp == dp ? cookie + 2
+						  : sp->st.maxcookie + 1,
+					 *snl, now, wi);
 	/* the moved inode(s): ctime, and '..' for directories */
 	if (!err)
 		err = moved(op, r->si, r->newparent, r->cross, now);
@@ -799,19 +842,32 @@ static int ren_stage(const struct ren *r, struct fs_op *op,
 int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 	      uint64_t newparent, const char *newname, unsigned flags)
 {
+	if (flags & RENAME_WHITEOUT)
+		return -EINVAL;
+	return fs_rename_ctx(fs, NULL, parent, name, newparent, newname,
+			     flags);
+}
+
+int fs_rename_ctx(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent,
+		  const char *name, uint64_t newparent, const char *newname,
+		  unsigned flags)
+{
 	struct ren r = {
-		.fs = fs, .parent = parent, .newparent = newparent,
+		.fs = fs, .ctx = ctx, .parent = parent, .newparent = newparent,
 		.name = name, .newname = newname, .sn = strlen(name),
 		.tn = strlen(newname), .flags = flags,
 		.xchg = flags & RENAME_EXCHANGE, .cross = parent != newparent,
+		.wout = flags & RENAME_WHITEOUT,
 	};
+	struct fs_inode *wi = NULL;
 	struct timespec now;
 	struct fs_op op;
 	int err;
 
 	/* step 0: the arguments */
-	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
-	    (r.xchg && (flags & RENAME_NOREPLACE)))
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE |
+				RENAME_WHITEOUT) ||
+	    (r.xchg && (flags & (RENAME_NOREPLACE | RENAME_WHITEOUT))))
 		return -EINVAL;
 	if (r.sn > PMFS_NAME_MAX || r.tn > PMFS_NAME_MAX)
 		return -ENAMETOOLONG;
@@ -834,11 +890,13 @@ int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 			 * LOG(5) - the real commit */
 			fs_op_init(&op, fs, ALLOC_F_RESERVE);
 			fs_now(&now);
-			err = ren_stage(&r, &op, &now);
+			err = ren_stage(&r, &op, &now, &wi);
 			if (err)
 				fs_op_abort(&op);
 			else
 				err = fs_op_commit(&op);
+			if (wi && !err)
+				fs_iput_unlock(fs, wi);
 		}
 		fs_ls_release(fs, &r.ls, true);
 	}
@@ -847,8 +905,30 @@ int fs_rename(struct fs *fs, uint64_t parent, const char *name,
 	return err > 0 ? 0 : err;
 }
 
+int fs_readdir_mark(struct fs *fs, uint64_t ino, uint64_t *mark)
+{
+	struct fs_inode *dp;
+	int err;
+
+	err = fs_iget_locked(fs, ino, false, &dp);
+	if (err)
+		return err;
+	if (S_ISDIR(dp->st.mode))
+		*mark = dp->st.maxcookie;
+	else
+		err = -ENOTDIR;
+	fs_iput_unlock(fs, dp);
+	return err;
+}
+
 int fs_readdir(struct fs *fs, uint64_t ino, uint64_t cookie, fs_fill_fn fill,
 	       void *arg)
+{
+	return fs_readdir_upto(fs, ino, cookie, UINT64_MAX, fill, arg);
+}
+
+int fs_readdir_upto(struct fs *fs, uint64_t ino, uint64_t cookie,
+		    uint64_t end, fs_fill_fn fill, void *arg)
 {
 	static const struct fs_dir empty;
 	const struct fs_dir *dir;
@@ -877,6 +957,8 @@ int fs_readdir(struct fs *fs, uint64_t ino, uint64_t cookie, fs_fill_fn fill,
 	for (; lo < dir->nord; lo++) {
 		struct fs_dent *e = dir->ord[lo];
 
+		if (dir->ordc[lo] > end)
+			break;
 		if (!e)
 			continue;
 		if (fill(arg, e->name, e->ino, e->ftype, e->cookie + 1))

@@ -235,6 +235,21 @@ static int w_rename_exchange(struct ch_run *r, struct fs *fs)
 	return 0;
 }
 
+/* overlayfs's upper layer: the old name becomes a whiteout (a new inode
+ * in the rename's commit); then a rename over that whiteout frees it and
+ * makes another. */
+static int w_rename_whiteout(struct ch_run *r, struct fs *fs)
+{
+	WL_INO(d1, fs, "/d1");
+	WL_INO(d2, fs, "/d2");
+
+	CH_OP(r, "rename WHITEOUT /d1/f /d2/f",
+	      fs_rename_ctx(fs, &ch_ctx, d1, "f", d2, "f", RENAME_WHITEOUT));
+	CH_OP(r, "rename WHITEOUT /d1/g over whiteout /d1/f",
+	      fs_rename_ctx(fs, &ch_ctx, d1, "g", d1, "f", RENAME_WHITEOUT));
+	return 0;
+}
+
 static int w_rename_exchange_dir(struct ch_run *r, struct fs *fs)
 {
 	WL_INO(d1, fs, "/d1");
@@ -1207,6 +1222,7 @@ const struct ch_workload ch_workloads[] = {
 	BASE("rename-noreplace", w_rename_noreplace),
 	BASE("rename-exchange", w_rename_exchange),
 	BASE("rename-exchange-dir", w_rename_exchange_dir),
+	BASE("rename-whiteout", w_rename_whiteout),
 	BASE("rename-dir", w_rename_dir),
 	BASE("write-overwrite", w_write_overwrite),
 	BASE("write-append", w_write_append),

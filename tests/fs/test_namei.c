@@ -13,6 +13,9 @@
 #define RENAME_NOREPLACE (1 << 0)
 #define RENAME_EXCHANGE (1 << 1)
 #endif
+#ifndef RENAME_WHITEOUT
+#define RENAME_WHITEOUT (1 << 2)
+#endif
 
 TestSuite(namei, .init = fx_setup, .fini = fx_teardown);
 
@@ -220,6 +223,101 @@ Test(namei, readdir_cookies_stable)
 	cr_assert_eq(fs_readdir(fx_fs, 1, 0, rd_fill, &r), 0);
 	cr_assert_str_eq(r.names[r.n - 1], "new");
 	cr_assert_gt(r.next[r.n - 1], 12);
+}
+
+/* RENAME_WHITEOUT: the old name names a new whiteout (char 0:0, mode 0,
+ * the caller's) in the same commit; across directories, over a target,
+ * refused with EXCHANGE, through plain fs_rename, and with NOREPLACE
+ * onto an existing name; all of it after a crash. */
+Test(namei, rename_whiteout)
+{
+	const struct fs_ctx other = { 2000, 3000 };
+	uint64_t d1 = mkd(1, "d1"), d2 = mkd(1, "d2"), f, g;
+	struct fs_attr a;
+
+	f = mkf(d1, "f");
+	g = mkf(d1, "g");
+	mkf(d2, "h");
+	cr_assert_eq(fs_rename_ctx(fx_fs, &other, d1, "f", d2, "f",
+				   RENAME_WHITEOUT),
+		     0);
+	cr_assert_eq(fs_lookup(fx_fs, d2, "f", &a), 0);
+	cr_assert_eq(a.ino, f);
+	cr_assert_eq(fs_lookup(fx_fs, d1, "f", &a), 0);
+	cr_assert_neq(a.ino, f);
+	cr_assert_eq(a.mode, S_IFCHR);
+	cr_assert_eq(a.rdev, 0);
+	cr_assert_eq(a.uid, 2000);
+	cr_assert_eq(a.gid, 3000);
+	cr_assert_eq(a.nlink, 1);
+	/* same directory, over an existing name */
+	cr_assert_eq(fs_rename_ctx(fx_fs, &other, d1, "g", d1, "f",
+				   RENAME_WHITEOUT),
+		     0);
+	cr_assert_eq(fs_lookup(fx_fs, d1, "f", &a), 0);
+	cr_assert_eq(a.ino, g);
+	cr_assert_eq(fs_lookup(fx_fs, d1, "g", &a), 0);
+	cr_assert_eq(a.mode, S_IFCHR);
+	cr_assert_eq(fs_rename_ctx(fx_fs, &other, d1, "f", d2, "h",
+				   RENAME_WHITEOUT | RENAME_NOREPLACE),
+		     -EEXIST);
+	cr_assert_eq(fs_rename_ctx(fx_fs, &other, d1, "f", d2, "h",
+				   RENAME_WHITEOUT | RENAME_EXCHANGE),
+		     -EINVAL);
+	cr_assert_eq(fs_rename(fx_fs, d1, "f", d2, "x", RENAME_WHITEOUT),
+		     -EINVAL);
+	cr_assert_eq(fs_lookup(fx_fs, d2, "x", &a), -ENOENT);
+	fx_crash();
+	cr_assert_eq(fs_lookup(fx_fs, d1, "f", &a), 0);
+	cr_assert_eq(a.ino, g);
+	cr_assert_eq(fs_lookup(fx_fs, d1, "g", &a), 0);
+	cr_assert_eq(a.mode, S_IFCHR);
+	cr_assert_eq(fs_lookup(fx_fs, d2, "f", &a), 0);
+	cr_assert_eq(a.ino, f);
+	cr_assert_eq(fs_unlink(fx_fs, d1, "g"), 0);
+}
+
+/* A listing bounded by the mark taken at its start lists a name renamed
+ * away and back once, and nothing added after the mark survives a
+ * remount unlisted either. */
+Test(namei, readdir_mark_bounds_listing)
+{
+	struct rd r = { 0 };
+	struct fs_attr a;
+	uint64_t mark, c, d, f = 0;
+	char nm[32];
+
+	cr_assert_eq(fs_mkdir(fx_fs, &fx_ctx, 1, "o", 0755, &a), 0);
+	d = a.ino;
+	for (int i = 0; i < 10; i++) {
+		snprintf(nm, sizeof(nm), "e%d", i);
+		f = mkf(1, nm);
+	}
+	cr_assert_eq(fs_readdir_mark(fx_fs, 1, &mark), 0);
+	cr_assert_eq(fs_readdir_upto(fx_fs, 1, 0, mark, rd_fill, &r), 0);
+	cr_assert_eq(r.n, 12); /* lost+found, o, e0..e9 */
+	c = r.next[4];
+	/* e0 (listed) and e9 (not yet) move away and back */
+	cr_assert_eq(fs_rename(fx_fs, 1, "e0", d, "e0", 0), 0);
+	cr_assert_eq(fs_rename(fx_fs, d, "e0", 1, "e0", 0), 0);
+	cr_assert_eq(fs_rename(fx_fs, 1, "e9", d, "e9", 0), 0);
+	cr_assert_eq(fs_rename(fx_fs, d, "e9", 1, "e9", 0), 0);
+	mkf(1, "late");
+	memset(&r, 0, sizeof(r));
+	cr_assert_eq(fs_readdir_upto(fx_fs, 1, c, mark, rd_fill, &r), 0);
+	cr_assert_eq(r.n, 6, "e3..e8 and nothing after the mark (%d)", r.n);
+	cr_assert_str_eq(r.names[0], "e3");
+	cr_assert_str_eq(r.names[5], "e8");
+	/* without a bound the moved names and the new one come last */
+	memset(&r, 0, sizeof(r));
+	cr_assert_eq(fs_readdir(fx_fs, 1, c, rd_fill, &r), 0);
+	cr_assert_eq(r.n, 9);
+	cr_assert_str_eq(r.names[8], "late");
+	/* the mark survives a remount: cookies are never given out twice */
+	fx_remount();
+	cr_assert_eq(fs_readdir_mark(fx_fs, 1, &c), 0);
+	cr_assert_gt(c, mark);
+	cr_assert_eq(fs_readdir_mark(fx_fs, f, &c), -ENOTDIR);
 }
 
 Test(namei, many_entries_and_itable_growth)

@@ -1162,6 +1162,8 @@ Test(fsck_agrees, rmdir_of_a_held_directory_then_a_crash)
 	tu_rmimg(img);
 }
 
+/* The lock held as mount.pmfs holds it: -y and -p refuse, -n warns on
+ * its first line that the results are not reliable, then checks. */
 Test(fsck_cli, refuses_to_repair_a_locked_device)
 {
 	char *img = good_image();
@@ -1174,8 +1176,19 @@ Test(fsck_cli, refuses_to_repair_a_locked_device)
 	cr_assert_eq(run_fsck(img, "-fy", out), 8, "%s", out);
 	cr_assert(strstr(out, "refusing to repair"), "%s", out);
 	out[0] = 0;
+	cr_assert_eq(run_fsck(img, "-p", out), 8, "%s", out);
+	cr_assert(strstr(out, "refusing to repair"), "%s", out);
+	/* -n checks, after a warning on its first line */
+	out[0] = 0;
 	cr_assert_eq(run_fsck(img, "-fn", out), 0, "%s", out);
+	cr_assert(!strncmp(out, "fsck.pmfs: WARNING: ", 20) &&
+			  strstr(out, "in use (mounted") &&
+			  strstr(out, "not reliable\n"),
+		  "%s", out);
 	pmio_close(p);
+	out[0] = 0;
+	cr_assert_eq(run_fsck(img, "-fn", out), 0, "%s", out);
+	cr_assert(!strstr(out, "WARNING"), "%s", out);
 	out[0] = 0;
 	cr_assert_eq(run_fsck(img, "-fy", out), 0, "%s", out);
 	free(out);

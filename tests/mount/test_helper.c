@@ -2,29 +2,34 @@
  * test_helper.c - mount.pmfs as a mount(8) helper: `mount -t pmfs DEV DIR`
  * and an fstab line (`mount --fstab FILE DIR`, util-linux's alternative
  * fstab), with `mount` and `df` showing the device and the type, and
- * umount(8) ending the daemon.
+ * umount(8) ending the daemon; fstab lines of type pmfs and fuse.pmfs
+ * with the generic options people write there.
  *
- * mount(8) runs /sbin/mount.TYPE.  The test makes /sbin/mount.pmfs a
- * symlink to the built binary for its duration and removes it after; if
- * /sbin/mount.pmfs already exists and is not such a symlink (a real
- * installation), the test is skipped with a message and touches nothing.
+ * mount(8) runs /sbin/mount.TYPE.  The test makes /sbin/mount.pmfs and
+ * /sbin/mount.fuse.pmfs symlinks to the built binary for its duration and
+ * removes them after; if either already exists and is not such a symlink
+ * (a real installation), the test is skipped with a message and touches
+ * nothing.
  */
+#include <dirent.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "mnt.h"
 
 #define IMG_SIZE (32ull << 20)
 #define HELPER "/sbin/mount.pmfs"
+#define FUSE_HELPER "/sbin/mount.fuse.pmfs"
 
 static struct mnt M;
-static bool linked; /* we made HELPER */
+static bool linked, fuse_linked; /* we made HELPER, FUSE_HELPER */
 
-/* Is HELPER a symlink to some build's mount.pmfs (left by a test)? */
-static bool helper_is_ours(void)
+/* Is h a symlink to some build's mount.pmfs (left by a test)? */
+static bool is_ours(const char *h)
 {
 	char t[PATH_MAX];
-	ssize_t n = readlink(HELPER, t, sizeof(t) - 1);
+	ssize_t n = readlink(h, t, sizeof(t) - 1);
 
 	if (n <= 0)
 		return false;
@@ -34,23 +39,23 @@ static bool helper_is_ours(void)
 	       strncmp(t, "/usr/", 5) != 0;
 }
 
-static void link_helper(void)
+/* Make h a symlink to the built mount.pmfs; *made says it was. */
+static void link_helper(const char *h, bool *made)
 {
 	char bin[PATH_MAX];
 	struct stat st;
 
 	cr_assert(realpath(tu_tool("mount.pmfs"), bin), "no built mount.pmfs");
-	if (lstat(HELPER, &st) == 0) {
-		if (!helper_is_ours())
-			cr_skip_test(HELPER " exists and is not a test's "
-					    "symlink: mount(8) helper tests "
-					    "skipped");
-		unlink(HELPER); /* a stale link of an interrupted run */
+	if (lstat(h, &st) == 0) {
+		if (!is_ours(h))
+			cr_skip_test("%s exists and is not a test's symlink: "
+				     "mount(8) helper tests skipped", h);
+		unlink(h); /* a stale link of an interrupted run */
 	}
-	if (symlink(bin, HELPER) != 0)
-		cr_skip_test("cannot create " HELPER " (%s): mount(8) helper "
-			     "tests skipped", strerror(errno));
-	linked = true;
+	if (symlink(bin, h) != 0)
+		cr_skip_test("cannot create %s (%s): mount(8) helper tests "
+			     "skipped", h, strerror(errno));
+	*made = true;
 }
 
 static void setup(void)
@@ -59,14 +64,17 @@ static void setup(void)
 	if (access("/bin/mount", X_OK) != 0)
 		cr_skip_test("no /bin/mount: mount(8) helper tests skipped");
 	mnt_mkfs(&M, IMG_SIZE);
-	link_helper();
+	link_helper(HELPER, &linked);
+	link_helper(FUSE_HELPER, &fuse_linked);
 }
 
 static void teardown(void)
 {
-	if (linked && helper_is_ours())
+	if (linked && is_ours(HELPER))
 		unlink(HELPER);
-	linked = false;
+	if (fuse_linked && is_ours(FUSE_HELPER))
+		unlink(FUSE_HELPER);
+	linked = fuse_linked = false;
 	mnt_teardown(&M);
 }
 
@@ -152,7 +160,131 @@ static void umount8(void)
 
 TestSuite(helper, .init = setup, .fini = teardown, .timeout = 120);
 
-/* One test: the symlink in /sbin is shared by everything mount(8) runs. */
+/* Mount the fstab line "M.img M.dir type opts 0 0" through mount(8);
+ * mount(8)'s exit status, its stderr in err. */
+static int mount_fstab_line(const char *type, const char *opts, char *err,
+			    size_t en)
+{
+	char *fstab = NULL;
+	FILE *f;
+	int r;
+
+	cr_assert(asprintf(&fstab, "/dev/shm/pmfs-fstab.%d", getpid()) > 0);
+	f = fopen(fstab, "w");
+	cr_assert(f);
+	fprintf(f, "%s %s %s %s 0 0\n", M.img, M.dir, type, opts);
+	fclose(f);
+	r = sh(NULL, 0, err, en, "/bin/mount", "--fstab", fstab, M.dir,
+	       NULL);
+	unlink(fstab);
+	free(fstab);
+	return r;
+}
+
+/* Set rel's atime two days back; return that time. */
+static time_t age_atime(const char *rel)
+{
+	char *p = mnt_path(&M, rel);
+	struct timespec ts[2] = { { .tv_sec = time(NULL) - 2 * 86400 },
+				  { .tv_nsec = UTIME_OMIT } };
+
+	cr_assert_eq(utimensat(AT_FDCWD, p, ts, 0), 0, "%s", strerror(errno));
+	free(p);
+	return ts[0].tv_sec;
+}
+
+/* rel's atime as the filesystem has it now (not the kernel's cache). */
+static time_t atime_of(const char *rel)
+{
+	char *p = mnt_path(&M, rel);
+	struct statx sx;
+
+	cr_assert_eq(statx(AT_FDCWD, p, AT_STATX_FORCE_SYNC, STATX_ATIME, &sx),
+		     0);
+	free(p);
+	return sx.stx_atime.tv_sec;
+}
+
+/*
+ * fstab lines with the generic options of mount(8) and fstab(5): each is
+ * accepted, those the kernel honours reach the mount flags, and the atime
+ * ones reach pmfs (nodiratime: listing a directory leaves its atime, a
+ * read still updates a file's by relatime).  A fuse.pmfs line mounts
+ * through mount.fuse.pmfs.  An unknown option is refused in one line.
+ */
+static void fstab_generic_options(void)
+{
+	char err[4096], line[4096], *p;
+	time_t old;
+	DIR *d;
+	int r, fd;
+
+	r = mount_fstab_line("pmfs",
+			     "defaults,auto,nouser,nofail,_netdev,"
+			     "x-systemd.device-timeout=5s,comment=pm,relatime,"
+			     "nodiratime,nolazytime,sync,dirsync,noexec,"
+			     "nosuid,nodev,rw",
+			     err, sizeof(err));
+	cr_assert_eq(r, 0, "mount --fstab (16 generic options): %d: %s", r,
+		     err);
+	cr_assert(mnt_is_mounted(M.dir, line, sizeof(line)));
+	cr_assert(strstr(line, " fuse.pmfs rw,sync,dirsync,nosuid,nodev,"
+			       "noexec,relatime,"),
+		  "/proc/mounts: %s", line);
+	p = mnt_path(&M, "dir");
+	cr_assert_eq(mkdir(p, 0755), 0);
+	free(p);
+	write_and_read("dir/f");
+	old = age_atime("dir");
+	p = mnt_path(&M, "dir");
+	d = opendir(p);
+	cr_assert(d);
+	while (readdir(d))
+		;
+	closedir(d);
+	free(p);
+	cr_expect_eq(atime_of("dir"), old, "nodiratime: readdir changed atime");
+	old = age_atime("dir/f");
+	p = mnt_path(&M, "dir/f");
+	fd = open(p, O_RDONLY);
+	cr_assert(fd >= 0);
+	/* drop the cached pages so that the read reaches pmfs */
+	cr_assert_eq(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	cr_assert_eq(read(fd, line, sizeof(line)), 6);
+	close(fd);
+	free(p);
+	cr_expect_gt(atime_of("dir/f"), old, "relatime: a read left atime");
+	umount8();
+
+	/* type fuse.pmfs (the type /proc/mounts shows) */
+	r = mount_fstab_line("fuse.pmfs",
+			     "noauto,user,noatime,lazytime,ro,exec,"
+			     "x-systemd.automount",
+			     err, sizeof(err));
+	cr_assert_eq(r, 0, "mount --fstab (fuse.pmfs): %d: %s", r, err);
+	check_shown(" ro,");
+	check_shown("noatime");
+	p = mnt_path(&M, "new");
+	cr_assert_eq(open(p, O_RDWR | O_CREAT, 0644), -1);
+	cr_assert_eq(errno, EROFS);
+	free(p);
+	umount8();
+
+	/* strictatime is pmfs's own (libfuse 3.14 would refuse it) */
+	r = sh(NULL, 0, err, sizeof(err), "/bin/mount", "-t", "pmfs", "-o",
+	       "norelatime,strictatime,diratime", M.img, M.dir, NULL);
+	cr_assert_eq(r, 0, "mount -o strictatime: %d: %s", r, err);
+	umount8();
+
+	/* anything else is still refused, in one line */
+	r = sh(NULL, 0, err, sizeof(err), "/bin/mount", "-t", "pmfs", "-o",
+	       "defaults,bogus", M.img, M.dir, NULL);
+	cr_assert_neq(r, 0);
+	cr_assert(strstr(err, "unknown mount option 'bogus'"), "%s", err);
+	cr_assert(!mnt_is_mounted(M.dir, NULL, 0));
+}
+
+/* One test: the symlinks in /sbin are shared by everything mount(8) runs. */
 Test(helper, mount_t_pmfs_and_fstab)
 {
 	char err[4096], *fstab = NULL, *p;
@@ -204,4 +336,5 @@ Test(helper, mount_t_pmfs_and_fstab)
 	}
 	free(p);
 	umount8();
+	fstab_generic_options();
 }

@@ -471,59 +471,6 @@ static void signal_unmount(int sig)
 	teardown();
 }
 
-/* The signal mask of thread tid of process pid (SigBlk), or ~0 when it
- * cannot be read (the thread is gone). */
-static unsigned long long sigblk(pid_t pid, const char *tid)
-{
-	char p[64], line[256];
-	unsigned long long m = ~0ull;
-	FILE *f;
-
-	snprintf(p, sizeof(p), "/proc/%d/task/%s/status", (int)pid, tid);
-	f = fopen(p, "r");
-	if (!f)
-		return m;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "SigBlk: %llx", &m) == 1)
-			break;
-	fclose(f);
-	return m;
-}
-
-/* A process-directed SIGTERM or SIGINT may land on any thread that does
- * not block it.  Every thread of the daemon but the main one (libfuse's
- * loop, which sees the signal) must block them; a background thread of
- * the core that took one would leave the daemon mounted for ever. */
-Test(life, only_the_main_thread_takes_signals, .init = setup,
-     .fini = teardown)
-{
-	const unsigned long long want = 1ull << (SIGTERM - 1) |
-					1ull << (SIGINT - 1) |
-					1ull << (SIGHUP - 1);
-	char task[64], self[32];
-	struct dirent *e;
-	unsigned others = 0;
-	DIR *d;
-
-	write_file("f", "x", 0644); /* the loop's workers exist by now */
-	snprintf(task, sizeof(task), "/proc/%d/task", (int)fg);
-	snprintf(self, sizeof(self), "%d", (int)fg);
-	d = opendir(task);
-	cr_assert(d, "%s: %s", task, strerror(errno));
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.' || strcmp(e->d_name, self) == 0)
-			continue;
-		others++;
-		cr_expect_eq(sigblk(fg, e->d_name) & want, want,
-			     "daemon thread %s does not block SIGTERM, SIGINT "
-			     "and SIGHUP (SigBlk %llx)", e->d_name,
-			     sigblk(fg, e->d_name));
-	}
-	closedir(d);
-	cr_expect_geq(others, 2, "the daemon has %u threads besides the "
-		      "main one (a GC thread and the loop's workers)", others);
-}
-
 Test(life, sigterm_unmounts_cleanly)
 {
 	signal_unmount(SIGTERM);

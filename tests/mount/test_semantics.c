@@ -1,0 +1,586 @@
+/*
+ * test_semantics.c - what applications expect of a Linux filesystem
+ * beyond POSIX conformance, on a real pmfs mount: a directory listing
+ * ends and lists every name that stayed exactly once while other names
+ * are renamed away and back (Linux's generic/736); once a write returned
+ * (direct, also asynchronous, buffered, through mmap, copy_file_range)
+ * every later read sees it (generic/451); trusted.* xattr names are
+ * listed only to callers with CAP_SYS_ADMIN; fsck.pmfs on the mounted
+ * filesystem warns (-n) or refuses (-y, -p), as e2fsck does; pmfs as the
+ * upper layer of overlayfs (whiteout devices, RENAME_WHITEOUT).
+ *
+ * Each test mounts a fresh image (mnt.h) with the built mount.pmfs in the
+ * foreground and unmounts it cleanly at the end.  Nothing is timed: the
+ * concurrent tests bound their loops by counts and assert on what was
+ * seen.
+ */
+#include <dirent.h>
+#include <linux/aio_abi.h>
+#include <linux/capability.h>
+#include <sys/mman.h>
+#include <sys/sysmacros.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+
+#include "mnt.h"
+
+#define IMG_SIZE (64ull << 20)
+
+static struct mnt M;
+
+static void setup(void)
+{
+	mnt_need_fuse();
+	mnt_mkfs(&M, IMG_SIZE);
+	mnt_start(&M, NULL, NULL, NULL);
+}
+
+static void teardown(void)
+{
+	mnt_teardown(&M);
+}
+
+TestSuite(semantics, .init = setup, .fini = teardown, .timeout = 300);
+
+/* ---- listings under renames ------------------------------------------- */
+
+/* Create dir/f0000 .. dir/f(n-1) (empty files). */
+static void make_files(const char *dir, int n)
+{
+	char p[4096];
+
+	for (int i = 0; i < n; i++) {
+		int fd;
+
+		snprintf(p, sizeof(p), "%s/f%04d", dir, i);
+		fd = open(p, O_CREAT | O_WRONLY | O_EXCL, 0644);
+		cr_assert(fd >= 0, "create %s: %s", p, strerror(errno));
+		close(fd);
+	}
+}
+
+/* One getdents64 batch from fd into seen[] (counts per file number);
+ * returns the number of file entries, 0 at the end of the listing. */
+static int read_batch(int fd, int *seen, int n, size_t bufsz)
+{
+	char buf[65536];
+	long got;
+	int k = 0;
+
+	cr_assert(bufsz <= sizeof(buf));
+	got = syscall(SYS_getdents64, fd, buf, bufsz);
+	cr_assert(got >= 0, "getdents64: %s", strerror(errno));
+	for (long pos = 0; pos < got;) {
+		struct dirent64 *d = (struct dirent64 *)(buf + pos);
+		int i;
+
+		pos += d->d_reclen;
+		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+			continue;
+		cr_assert_eq(sscanf(d->d_name, "f%d", &i), 1, "stray %s",
+			     d->d_name);
+		cr_assert(i >= 0 && i < n, "stray %s", d->d_name);
+		seen[i]++;
+		k++;
+	}
+	return got == 0 ? 0 : (k ? k : -1);
+}
+
+/* rename(from/fNNNN, to/fNNNN) */
+static void move(const char *from, const char *to, int i)
+{
+	char a[4096], b[4096];
+
+	snprintf(a, sizeof(a), "%s/f%04d", from, i);
+	snprintf(b, sizeof(b), "%s/f%04d", to, i);
+	cr_assert_eq(rename(a, b), 0, "rename %s %s: %s", a, b,
+		     strerror(errno));
+}
+
+/*
+ * Deterministic form: part of the listing is read, every name read so far
+ * is renamed to another directory and back (each gets a new place at the
+ * end of the directory), and the rest is read.  Every name stayed in the
+ * directory at each getdents call, so each is listed exactly once.
+ */
+Test(semantics, listing_skips_names_renamed_back)
+{
+	enum { N = 1000 };
+	static int seen[N];
+	char *d = mnt_path(&M, "d"), *o = mnt_path(&M, "o");
+	int fd, total = 0, k;
+
+	cr_assert_eq(mkdir(d, 0755), 0);
+	cr_assert_eq(mkdir(o, 0755), 0);
+	make_files(d, N);
+	fd = open(d, O_RDONLY | O_DIRECTORY);
+	cr_assert(fd >= 0);
+	while (total < N / 3 && (k = read_batch(fd, seen, N, 4096)) != 0)
+		total += k > 0 ? k : 0;
+	cr_assert(total > 0 && total < N, "first part: %d entries", total);
+	for (int i = 0; i < N; i++)
+		if (seen[i]) {
+			move(d, o, i);
+			move(o, d, i);
+		}
+	while ((k = read_batch(fd, seen, N, 4096)) != 0) {
+		total += k > 0 ? k : 0;
+		cr_assert(total <= N, "the listing goes past %d entries", N);
+	}
+	close(fd);
+	for (int i = 0; i < N; i++)
+		cr_expect_eq(seen[i], 1, "f%04d listed %d times", i, seen[i]);
+	cr_expect_eq(total, N);
+	free(d);
+	free(o);
+}
+
+/*
+ * generic/736's form: a second process renames the names f0000..f(R-1)
+ * away and back for as long as the listing runs; the listing must end
+ * (it is cut off and fails at 3 N entries) and list each of the other
+ * names exactly once, and none more than once.
+ */
+Test(semantics, listing_ends_while_names_move)
+{
+	enum { N = 3000, R = 100, ROUNDS = 5 };
+	static int seen[N];
+	char *d = mnt_path(&M, "d"), *o = mnt_path(&M, "o");
+	int pipefd[2], st;
+	pid_t child;
+
+	cr_assert_eq(mkdir(d, 0755), 0);
+	cr_assert_eq(mkdir(o, 0755), 0);
+	make_files(d, N);
+	cr_assert_eq(pipe(pipefd), 0);
+	child = fork();
+	cr_assert(child >= 0);
+	if (child == 0) {
+		char c;
+
+		/* renames until the parent closes the pipe */
+		close(pipefd[1]);
+		fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+		for (;;) {
+			for (int i = 0; i < R; i++) {
+				char a[4096], b[4096];
+
+				snprintf(a, sizeof(a), "%s/f%04d", d, i);
+				snprintf(b, sizeof(b), "%s/f%04d", o, i);
+				if (rename(a, b) || rename(b, a))
+					_exit(2);
+			}
+			if (read(pipefd[0], &c, 1) == 0)
+				_exit(0);
+		}
+	}
+	close(pipefd[0]);
+	for (int round = 0; round < ROUNDS; round++) {
+		int fd = open(d, O_RDONLY | O_DIRECTORY), total = 0, k;
+
+		cr_assert(fd >= 0);
+		memset(seen, 0, sizeof(seen));
+		while ((k = read_batch(fd, seen, N, 1024)) != 0) {
+			total += k > 0 ? k : 0;
+			cr_assert(total <= 3 * N,
+				  "round %d: the listing goes past %d entries",
+				  round, 3 * N);
+		}
+		close(fd);
+		for (int i = 0; i < N; i++) {
+			cr_assert(seen[i] <= 1, "round %d: f%04d listed %d times",
+				  round, i, seen[i]);
+			if (i >= R)
+				cr_assert_eq(seen[i], 1,
+					     "round %d: f%04d listed %d times",
+					     round, i, seen[i]);
+		}
+	}
+	close(pipefd[1]);
+	cr_assert_eq(waitpid(child, &st, 0), child);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "the renaming child failed (status %d)", st);
+	free(d);
+	free(o);
+}
+
+/* ---- reads after writes -------------------------------------------------- */
+
+/* A file of `size` bytes of `c` at rel; its path (malloc'd). */
+static char *make_filled(const char *rel, size_t size, int c)
+{
+	char *p = mnt_path(&M, rel), *buf = malloc(size);
+	int fd = open(p, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+
+	cr_assert(fd >= 0 && buf, "create %s: %s", p, strerror(errno));
+	memset(buf, c, size);
+	cr_assert_eq(pwrite(fd, buf, size, 0), (ssize_t)size);
+	close(fd);
+	free(buf);
+	return p;
+}
+
+/* Index of the first byte of [off, off+len) of p (read through a fresh
+ * buffered open) that is not c; -1 if all are. */
+static long first_other(const char *p, off_t off, size_t len, int c)
+{
+	char *buf = malloc(len);
+	int fd = open(p, O_RDONLY);
+
+	cr_assert(fd >= 0 && buf);
+	cr_assert_eq(pread(fd, buf, len, off), (ssize_t)len);
+	close(fd);
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] != (char)c) {
+			free(buf);
+			return (long)i;
+		}
+	free(buf);
+	return -1;
+}
+
+/*
+ * generic/451's case: an asynchronous O_DIRECT write (Linux AIO) of 4 MiB,
+ * a buffered read of its last page while it is in flight (that read may
+ * see the old bytes: it ran before the write), then, after the write
+ * completed, a buffered read through a fresh open must see the new bytes.
+ * The kernel drops the range from its cache before an asynchronous
+ * direct write but not after it, so without the daemon's invalidation a
+ * read that ran in between leaves old pages cached; it happens in a few
+ * rounds in a hundred, so the test runs many.
+ */
+Test(semantics, async_direct_write_then_buffered_read)
+{
+	enum { ROUNDS = 500 };
+	const size_t sz = 4u << 20;
+	char *p = make_filled("f", sz, 0), *buf, page[4096];
+	aio_context_t ctx = 0;
+	int dfd;
+
+	cr_assert_eq(posix_memalign((void **)&buf, 4096, sz), 0);
+	dfd = open(p, O_RDWR | O_DIRECT);
+	cr_assert(dfd >= 0, "O_DIRECT open: %s", strerror(errno));
+	cr_assert_eq(syscall(SYS_io_setup, 4, &ctx), 0, "io_setup: %s",
+		     strerror(errno));
+	for (int r = 1; r <= ROUNDS; r++) {
+		struct iocb cb, *cbs[1] = { &cb };
+		struct io_event ev;
+		long bad;
+		int fd;
+
+		memset(buf, r % 255 + 1, sz);
+		memset(&cb, 0, sizeof(cb));
+		cb.aio_fildes = (uint32_t)dfd;
+		cb.aio_lio_opcode = IOCB_CMD_PWRITE;
+		cb.aio_buf = (uint64_t)(uintptr_t)buf;
+		cb.aio_nbytes = sz;
+		cr_assert_eq(syscall(SYS_io_submit, ctx, 1, cbs), 1,
+			     "io_submit: %s", strerror(errno));
+		fd = open(p, O_RDONLY);
+		cr_assert(fd >= 0);
+		cr_assert_eq(pread(fd, page, sizeof(page), sz - sizeof(page)),
+			     (ssize_t)sizeof(page));
+		close(fd);
+		cr_assert_eq(syscall(SYS_io_getevents, ctx, 1, 1, &ev, NULL), 1);
+		cr_assert_eq(ev.res, (int64_t)sz, "write: %lld",
+			     (long long)ev.res);
+		bad = first_other(p, 0, sz, r % 255 + 1);
+		cr_assert_eq(bad, -1,
+			     "round %d: old byte at %ld after the write "
+			     "completed", r, bad);
+	}
+	syscall(SYS_io_destroy, ctx);
+	close(dfd);
+	free(buf);
+	free(p);
+}
+
+/* Each kind of write, then reads through a descriptor opened before it,
+ * a fresh buffered open, O_DIRECT and an existing shared mapping. */
+Test(semantics, every_write_kind_seen_by_later_reads)
+{
+	const size_t sz = 1u << 20, n = 3 * 4096;
+	const off_t off = 5 * 4096;
+	char *p = make_filled("g", sz, 'a'), *q = make_filled("h", sz, 'x');
+	char *dbuf, want[3 * 4096], got[3 * 4096];
+	int rfd = open(p, O_RDONLY), wfd = open(p, O_RDWR), dfd, qfd;
+	char *map;
+
+	cr_assert(rfd >= 0 && wfd >= 0);
+	cr_assert_eq(posix_memalign((void **)&dbuf, 4096, n), 0);
+	map = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, wfd, 0);
+	cr_assert(map != MAP_FAILED);
+	/* fill the page cache with the old bytes */
+	cr_assert_eq(pread(rfd, got, n, off), (ssize_t)n);
+	cr_assert_eq(map[off], 'a');
+	for (int kind = 0; kind < 4; kind++) {
+		int c = "DBMC"[kind];
+		loff_t in = off, out = off;
+
+		memset(want, c, n);
+		switch (kind) {
+		case 0: /* direct */
+			dfd = open(p, O_RDWR | O_DIRECT);
+			cr_assert(dfd >= 0);
+			memset(dbuf, c, n);
+			cr_assert_eq(pwrite(dfd, dbuf, n, off), (ssize_t)n);
+			close(dfd);
+			break;
+		case 1: /* buffered */
+			cr_assert_eq(pwrite(wfd, want, n, off), (ssize_t)n);
+			break;
+		case 2: /* through the mapping, written back by msync */
+			memset(map + off, c, n);
+			cr_assert_eq(msync(map, sz, MS_SYNC), 0);
+			break;
+		case 3: /* copy_file_range from h, made of 'C' first */
+			qfd = open(q, O_RDWR);
+			cr_assert(qfd >= 0);
+			cr_assert_eq(pwrite(qfd, want, n, off), (ssize_t)n);
+			cr_assert_eq(copy_file_range(qfd, &in, wfd, &out, n, 0),
+				     (ssize_t)n, "copy_file_range: %s",
+				     strerror(errno));
+			close(qfd);
+			break;
+		}
+		cr_assert_eq(pread(rfd, got, n, off), (ssize_t)n);
+		cr_expect_eq(memcmp(got, want, n), 0, "%c: open descriptor", c);
+		cr_expect_eq(first_other(p, off, n, c), -1, "%c: fresh open", c);
+		cr_expect_eq(memcmp(map + off, want, n), 0, "%c: mapping", c);
+		dfd = open(p, O_RDONLY | O_DIRECT);
+		cr_assert(dfd >= 0);
+		cr_assert_eq(pread(dfd, dbuf, n, off), (ssize_t)n);
+		close(dfd);
+		cr_expect_eq(memcmp(dbuf, want, n), 0, "%c: O_DIRECT read", c);
+	}
+	munmap(map, sz);
+	close(rfd);
+	close(wfd);
+	free(dbuf);
+	free(p);
+	free(q);
+}
+
+/* ---- xattr names ------------------------------------------------------- */
+
+/* In a child: drop to `uid` (if not 0) or drop CAP_SYS_ADMIN from the
+ * effective set (uid 0), then list fd's names; exit code: 0 when the list
+ * is exactly "user.b" and its size query agrees, 10+ otherwise. */
+static int list_as(int fd, uid_t uid)
+{
+	pid_t pid = fork();
+	int st;
+
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		char buf[256];
+		ssize_t n, len;
+
+		if (uid) {
+			if (setresgid(uid, uid, uid) || setresuid(uid, uid, uid))
+				_exit(2);
+		} else {
+			struct __user_cap_header_struct h = {
+				.version = _LINUX_CAPABILITY_VERSION_3
+			};
+			struct __user_cap_data_struct d[2];
+
+			if (syscall(SYS_capget, &h, d))
+				_exit(3);
+			d[0].effective &= ~(1u << CAP_SYS_ADMIN);
+			if (syscall(SYS_capset, &h, d))
+				_exit(4);
+		}
+		len = flistxattr(fd, NULL, 0);
+		n = flistxattr(fd, buf, sizeof(buf));
+		if (n != 7 || len != 7 || memcmp(buf, "user.b", 7) != 0)
+			_exit(10);
+		/* the value stays hidden too (the kernel: ENODATA) */
+		if (fgetxattr(fd, "trusted.a", buf, sizeof(buf)) >= 0 ||
+		    errno != ENODATA)
+			_exit(11);
+		/* a buffer that fits the visible names only is enough */
+		if (flistxattr(fd, buf, 7) != 7)
+			_exit(12);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+Test(semantics, trusted_names_listed_to_sys_admin_only)
+{
+	char *p, buf[256];
+	int fd, r;
+
+	/* other users reach a FUSE mount only with allow_other */
+	mnt_umount(&M);
+	mnt_start(&M, NULL, "allow_other", NULL);
+	p = make_filled("x", 16, 'x');
+	fd = open(p, O_RDONLY);
+	cr_assert(fd >= 0);
+	cr_assert_eq(fsetxattr(fd, "trusted.a", "1", 1, 0), 0, "%s",
+		     strerror(errno));
+	cr_assert_eq(fsetxattr(fd, "user.b", "2", 1, 0), 0, "%s",
+		     strerror(errno));
+	/* root with CAP_SYS_ADMIN sees both */
+	cr_assert_eq(flistxattr(fd, NULL, 0), 17);
+	cr_assert_eq(flistxattr(fd, buf, sizeof(buf)), 17);
+	cr_assert(memmem(buf, 17, "trusted.a", 10) && memmem(buf, 17, "user.b", 7));
+	cr_assert_eq(flistxattr(fd, buf, 16), -1);
+	cr_assert_eq(errno, ERANGE);
+	r = list_as(fd, 65534);
+	cr_assert_eq(r, 0, "as nobody: child exit %d", r);
+	r = list_as(fd, 0);
+	cr_assert_eq(r, 0, "as root without CAP_SYS_ADMIN: child exit %d", r);
+	close(fd);
+	free(p);
+}
+
+/* ---- fsck.pmfs on a mounted filesystem ---------------------------------- */
+
+Test(semantics, fsck_on_mounted_warns_or_refuses)
+{
+	char out[65536], err[4096], *p = make_filled("data", 8192, 'd');
+	int r;
+
+	r = mnt_tool(out, sizeof(out), err, sizeof(err), "fsck.pmfs", "-fn",
+		     M.img, NULL);
+	cr_assert(r == 0 || r == 4, "fsck -n: %d: %s", r, err);
+	cr_assert(!strncmp(out, "fsck.pmfs: WARNING: ", 20) &&
+			  strstr(out, "mounted") &&
+			  strstr(out, "not reliable\n"),
+		  "first line: %s", out);
+	for (int i = 0; i < 2; i++) {
+		err[0] = 0;
+		r = mnt_tool(out, sizeof(out), err, sizeof(err), "fsck.pmfs",
+			     i ? "-p" : "-fy", M.img, NULL);
+		cr_assert_eq(r, 8, "fsck %s: %d", i ? "-p" : "-y", r);
+		cr_assert(strstr(err, "refusing to repair"), "%s", err);
+	}
+	/* nothing was touched: the file reads back */
+	cr_assert_eq(first_other(p, 0, 8192, 'd'), -1);
+	free(p);
+}
+
+/* ---- overlayfs upper layer ------------------------------------------------ */
+
+/* rel (under the pmfs mount) is a whiteout: a character device 0:0. */
+static void expect_whiteout(const char *rel)
+{
+	char *p = mnt_path(&M, rel);
+	struct stat st;
+
+	cr_assert_eq(lstat(p, &st), 0, "%s: %s", rel, strerror(errno));
+	cr_expect(S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0),
+		  "%s: mode %o rdev %lx", rel, st.st_mode,
+		  (unsigned long)st.st_rdev);
+	free(p);
+}
+
+/*
+ * An overlay whose upper and work directories are on pmfs, over a lower
+ * directory on tmpfs: removing a lower file leaves a whiteout in the
+ * upper layer, renaming one leaves a whiteout by RENAME_WHITEOUT, and the
+ * overlay shows neither; a whiteout made by mknod(c 0 0) works too.
+ */
+Test(semantics, overlay_upper_layer)
+{
+	char *lower = tu_tmpdir(), *ovl = tu_tmpdir(), *opts = NULL, p[4096];
+	char *up = mnt_path(&M, "up"), *work = mnt_path(&M, "work");
+	struct stat st;
+	int fd;
+
+	cr_assert_eq(mkdir(up, 0755), 0);
+	cr_assert_eq(mkdir(work, 0755), 0);
+	for (int i = 0; i < 2; i++) {
+		snprintf(p, sizeof(p), "%s/%s", lower, i ? "b" : "a");
+		fd = open(p, O_CREAT | O_WRONLY, 0644);
+		cr_assert(fd >= 0);
+		cr_assert_eq(write(fd, "lower", 5), 5);
+		close(fd);
+	}
+	cr_assert(asprintf(&opts, "lowerdir=%s,upperdir=%s,workdir=%s", lower,
+			   up, work) > 0);
+	cr_assert_eq(mount("overlay", ovl, "overlay", 0, opts), 0,
+		     "mount overlay: %s", strerror(errno));
+	snprintf(p, sizeof(p), "%s/a", ovl);
+	cr_expect_eq(unlink(p), 0, "unlink a: %s", strerror(errno));
+	{
+		char q[4096];
+
+		snprintf(p, sizeof(p), "%s/b", ovl);
+		snprintf(q, sizeof(q), "%s/c", ovl);
+		cr_expect_eq(rename(p, q), 0, "rename b c: %s", strerror(errno));
+	}
+	snprintf(p, sizeof(p), "%s/a", ovl);
+	cr_expect_eq(lstat(p, &st), -1);
+	snprintf(p, sizeof(p), "%s/b", ovl);
+	cr_expect_eq(lstat(p, &st), -1);
+	snprintf(p, sizeof(p), "%s/c", ovl);
+	cr_expect_eq(lstat(p, &st), 0);
+	cr_assert_eq(umount(ovl), 0, "umount overlay: %s", strerror(errno));
+	expect_whiteout("up/a");
+	expect_whiteout("up/b");
+	/* a whiteout device made directly */
+	snprintf(p, sizeof(p), "%s/w", M.dir);
+	cr_assert_eq(mknod(p, S_IFCHR | 0, makedev(0, 0)), 0, "%s",
+		     strerror(errno));
+	expect_whiteout("w");
+	free(opts);
+	free(up);
+	free(work);
+	rmdir(ovl);
+	tu_rmtree(lower);
+	free(ovl);
+}
+
+/* ---- the daemon's threads and signals ------------------------------------ */
+
+/*
+ * SIGTERM ends the loop only when the thread that waits for the loop's
+ * end takes it: every other thread of mount.pmfs (loop workers, the
+ * invalidation thread, the core's threads) blocks it.  Then SIGTERM
+ * unmounts and the daemon exits 0.
+ */
+Test(semantics, sigterm_reaches_the_loop)
+{
+	char p[64], line[256];
+	int open_threads = 0, threads = 0;
+	DIR *d;
+	struct dirent *e;
+
+	/* a direct write starts nothing new, but let every thread exist */
+	free(make_filled("f", 4096, 'x'));
+	snprintf(p, sizeof(p), "/proc/%d/task", (int)M.fg);
+	d = opendir(p);
+	cr_assert(d);
+	while ((e = readdir(d))) {
+		char sp[512];
+		unsigned long long blk = 0;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(sp, sizeof(sp), "%s/%s/status", p, e->d_name);
+		f = fopen(sp, "r");
+		if (!f)
+			continue; /* gone meanwhile */
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "SigBlk: %llx", &blk) == 1)
+				break;
+		fclose(f);
+		threads++;
+		if (!(blk & (1ull << (SIGTERM - 1))))
+			open_threads++;
+	}
+	closedir(d);
+	cr_assert_gt(threads, 2);
+	cr_assert_eq(open_threads, 1,
+		     "%d of %d threads take SIGTERM; only the loop's may",
+		     open_threads, threads);
+	cr_assert_eq(kill(M.fg, SIGTERM), 0);
+	cr_assert_eq(mnt_wait(&M), 0, "mount.pmfs after SIGTERM");
+	cr_assert(!mnt_is_mounted(M.dir, NULL, 0));
+}
