@@ -2,10 +2,11 @@
  * fuse_ll.c - the FUSE low-level glue: every struct fuse_lowlevel_ops
  * handler of mount.pmfs, each calling the fs_* API of fs.h.
  *
- * Role: this is the only file in pmfs that includes fuse_lowlevel.h.  As in
- * libfuse's example/passthrough_ll.c, each handler (pm_*) only replies; the
- * work is done by a helper (do_*) that returns 0 or -errno, and only this
- * file flips the sign for fuse_reply_err().
+ * Role: with transport.c (the raw requests and replies, transport.h), the
+ * only file in pmfs that includes fuse_lowlevel.h.  As in libfuse's
+ * example/passthrough_ll.c, each handler (pm_*) only replies; the work is
+ * done by a helper (do_*) that returns 0 or -errno, and only this file
+ * flips the sign for fuse_reply_err().
  *
  * Rules that follow from DESIGN.md ("Through FUSE"):
  *  (1) A reply is sent only after the fs_* call serving it returned, so an
@@ -27,10 +28,12 @@
  *  (5) Directory offsets: 0 is the start, 1 is after ".", 2 after "..";
  *      an fs_readdir cookie c (>= 1) is offset c + PM_DOT_OFFSETS, so the
  *      offsets stay valid while the directory changes.
- *  (6) The kernel checks permissions (default_permissions is always on)
- *      and clears setuid/setgid itself on write, truncate and chown by an
- *      unprivileged caller (FUSE_CAP_HANDLE_KILLPRIV is turned off); the
- *      caller's identity is still passed to fs_write/fs_setattr.
+ *  (6) The kernel checks permissions (default_permissions is always on).
+ *      Under FUSE_HANDLE_KILLPRIV_V2 (transport.h (2)) pmfs clears
+ *      setuid/setgid itself when the request is marked for it, in the same
+ *      commit as the write, truncation or chown; without it the kernel
+ *      clears them with a SETATTR of its own (FUSE_CAP_HANDLE_KILLPRIV,
+ *      the older form, is turned off).
  *  (7) pmfs keeps no state per open file or directory: the first OPEN and
  *      OPENDIR are answered ENOSYS where the kernel supports it, and it
  *      then opens and closes without asking (no OPEN, RELEASE, OPENDIR,
@@ -56,6 +59,7 @@
 #include "format/format.h"
 #include "fs/fs.h"
 #include "fuse_ll.h"
+#include "transport.h"
 
 #define PM_TIMEOUT 3600.0          /* entry, negative entry, attr cache */
 #define PM_MAX_WRITE (1u << 20)    /* largest WRITE request we ask for */
@@ -290,9 +294,10 @@ static int do_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *st,
 		sa.valid |= FS_SET_CTIME;
 		sa.ctime = st->st_ctim;
 	}
-	if (to_set & (FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID |
-		      FUSE_SET_ATTR_KILL_PRIV))
-		sa.valid |= FS_SET_KILL_SUID;
+	if ((to_set & (FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID |
+		       FUSE_SET_ATTR_KILL_PRIV)) ||
+	    transport_kill_suidgid())
+		sa.valid |= FS_SET_KILL_SUID; /* rule (6) */
 	if (!sa.valid)
 		return fs_getattr(req_fs(req), ino, out);
 	return fs_setattr(req_fs(req), &ctx, ino, &sa, out);
@@ -482,6 +487,7 @@ static int do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_ctx ctx = req_ctx(req);
 	struct fs_setattr sa;
 	struct fs_attr a;
+	bool kill;
 
 	fi->fh = 0;
 	fi->keep_cache = 1; /* rule (2): the kernel's pages stay valid */
@@ -489,10 +495,12 @@ static int do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!(fi->flags & O_TRUNC))
 		return 0;
 	/* FUSE_CAP_ATOMIC_O_TRUNC: the truncation comes with the open (the
-	 * kernel checked write permission); an unprivileged caller loses the
-	 * setuid/setgid bits as with truncate(2) */
+	 * kernel checked write permission); a caller without CAP_FSETID
+	 * loses the setuid/setgid bits as with truncate(2): the kernel says
+	 * so under HANDLE_KILLPRIV_V2, else an unprivileged uid stands in */
 	memset(&sa, 0, sizeof(sa));
-	sa.valid = FS_SET_SIZE | (ctx.uid != 0 ? FS_SET_KILL_SUID : 0);
+	kill = transport_killpriv_v2() ? transport_kill_suidgid() : ctx.uid != 0;
+	sa.valid = FS_SET_SIZE | (kill ? FS_SET_KILL_SUID : 0);
 	sa.size = 0;
 	return fs_setattr(req_fs(req), &ctx, ino, &sa, &a);
 }
@@ -558,6 +566,29 @@ static void pm_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_buf(req, NULL, 0);
 }
 
+/*
+ * fs_write, clearing setuid/setgid in the same commit when the kernel
+ * marked the WRITE for it (rule (6)).  The reply carries no attributes,
+ * so the kernel is told to drop the mode it has cached.
+ */
+static int write_kill(struct fs *fs, const struct fs_ctx *ctx, fuse_ino_t ino,
+		      const struct iovec *iov, int n, off_t off,
+		      size_t *written)
+{
+	bool kill = transport_kill_suidgid();
+	struct fs_attr a;
+	int err;
+
+	if (kill && (fs_getattr(fs, ino, &a) != 0 ||
+		     !(a.mode & (S_ISUID | S_ISGID))))
+		kill = false; /* nothing to clear */
+	err = fs_write(fs, ctx, ino, iov, n, (uint64_t)off,
+		       kill ? FS_W_KILL_SUID : 0, written);
+	if (!err && kill)
+		transport_inval_attr(ino);
+	return err;
+}
+
 static int do_write_buf(fuse_req_t req, fuse_ino_t ino,
 			struct fuse_bufvec *in, off_t off, size_t *written)
 {
@@ -601,8 +632,7 @@ static int do_write_buf(fuse_req_t req, fuse_ino_t ino,
 		iov[0].iov_len = (size_t)got;
 		n = 1;
 	}
-	err = fs_write(req_fs(req), &ctx, ino, iov, n, (uint64_t)off, 0,
-		       written);
+	err = write_kill(req_fs(req), &ctx, ino, iov, n, off, written);
 	free(bounce);
 	return err;
 }
@@ -1103,6 +1133,31 @@ static void pm_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	fuse_reply_err(req, -err);
 }
 
+/* PMFS_IOC_REQ_COUNTS: the requests read so far (transport.h (3)); other
+ * commands are not pmfs's. */
+static void pm_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned cmd, void *arg,
+		     struct fuse_file_info *fi, unsigned flags,
+		     const void *in_buf, size_t in_bufsz, size_t out_bufsz)
+{
+	struct pmfs_req_counts c;
+
+	(void)ino;
+	(void)arg;
+	(void)fi;
+	(void)in_buf;
+	(void)in_bufsz;
+	if (cmd != PMFS_IOC_REQ_COUNTS || (flags & FUSE_IOCTL_COMPAT)) {
+		fuse_reply_err(req, ENOTTY);
+		return;
+	}
+	if (out_bufsz < sizeof(c)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	transport_counts(&c);
+	fuse_reply_ioctl(req, 0, &c, sizeof(c));
+}
+
 static const struct fuse_lowlevel_ops pm_ops = {
 	.init = pm_init,
 	.lookup = pm_lookup,
@@ -1138,6 +1193,7 @@ static const struct fuse_lowlevel_ops pm_ops = {
 	.fallocate = pm_fallocate,
 	.lseek = pm_lseek,
 	.copy_file_range = pm_copy_file_range,
+	.ioctl = pm_ioctl,
 };
 
 /* ---- session ------------------------------------------------------------ */
@@ -1176,6 +1232,7 @@ int fuse_ll_mount(struct fs *fs, const struct pmfs_mount_opts *o,
 		  struct fuse_ll **out)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct transport_opts tr = { 0 };
 	struct fuse_ll *ll = calloc(1, sizeof(*ll));
 	char *opts = NULL;
 	int err = ll ? build_mount_opts(o, &opts) : -ENOMEM;
@@ -1207,6 +1264,12 @@ int fuse_ll_mount(struct fs *fs, const struct pmfs_mount_opts *o,
 		goto out_session;
 	}
 	ll->mounted = true;
+	tr.killpriv_v2 = !o->no_killpriv_v2;
+	err = transport_install(ll->se, &tr); /* printed why */
+	if (err) {
+		fuse_session_unmount(ll->se);
+		goto out_session;
+	}
 	fuse_opt_free_args(&args);
 	free(opts);
 	*out = ll;
