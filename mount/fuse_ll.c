@@ -34,10 +34,11 @@
  *      commit as the write, truncation or chown; without it the kernel
  *      clears them with a SETATTR of its own (FUSE_CAP_HANDLE_KILLPRIV,
  *      the older form, is turned off).
- *  (7) pmfs keeps no state per open file or directory: the first OPEN and
- *      OPENDIR are answered ENOSYS where the kernel supports it, and it
- *      then opens and closes without asking (no OPEN, RELEASE, OPENDIR,
- *      RELEASEDIR round trips); FLUSH is not sent (noflush on OPEN and
+ *  (7) pmfs keeps no state per open file or directory: the first OPEN,
+ *      OPENDIR and CREATE are answered ENOSYS where the kernel supports
+ *      it, and it then opens and closes without asking (no OPEN, RELEASE,
+ *      OPENDIR, RELEASEDIR round trips) and creates a file with MKNOD (a
+ *      create is LOOKUP + MKNOD); FLUSH is not sent (noflush on OPEN and
  *      CREATE, and the first FLUSH anyway is answered ENOSYS).
  */
 #define FUSE_USE_VERSION 312
@@ -515,11 +516,15 @@ static void pm_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_open(req, fi);
 }
 
+/* Rule (7): under no-open support the first CREATE is answered ENOSYS;
+ * the kernel then creates with MKNOD and opens without asking. */
 static void pm_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
 {
 	struct fuse_entry_param e;
-	int err = do_mknod(req, parent, name, S_IFREG | (mode & 07777), 0, &e);
+	int err = pm_no_open ? -ENOSYS
+			     : do_mknod(req, parent, name,
+					S_IFREG | (mode & 07777), 0, &e);
 
 	if (err) {
 		fuse_reply_err(req, -err);

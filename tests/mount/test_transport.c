@@ -325,3 +325,197 @@ Test(transport, other_ioctls_refused)
 	close(fd);
 	mnt_umount(&m);
 }
+
+/* ---- round trips per operation (fuse_ll.c rule (7)) --------------------- */
+
+TestSuite(requests, .fini = teardown, .timeout = 120);
+
+/* Requests between two snapshots, FORGETs left out (the kernel sends
+ * them when it drops inodes, whenever that is). */
+static uint64_t total(const struct pmfs_req_counts *a,
+		      const struct pmfs_req_counts *b)
+{
+	uint64_t n = 0;
+
+	for (unsigned op = 0; op < PMFS_REQ_OPCODES; op++)
+		if (op != PMFS_REQ_FORGET && op != PMFS_REQ_BATCH_FORGET)
+			n += delta(a, b, op);
+	return n;
+}
+
+/* The requests of a step, as "LOOKUP=1 MKNOD=1", for messages. */
+static const char *trace(const struct pmfs_req_counts *a,
+			 const struct pmfs_req_counts *b)
+{
+	static char buf[512];
+	size_t k = 0;
+
+	buf[0] = 0;
+	for (unsigned op = 0; op < PMFS_REQ_OPCODES && k < sizeof(buf); op++)
+		if (delta(a, b, op))
+			k += (size_t)snprintf(buf + k, sizeof(buf) - k,
+					      " %s=%llu",
+					      pmfs_req_name(op) ? pmfs_req_name(op)
+								: "?",
+					      (unsigned long long)delta(a, b, op));
+	return buf;
+}
+
+/* open(O_CREAT|O_EXCL) + close of rel. */
+static void create_close(const char *rel, int extra)
+{
+	char *p = mnt_path(&m, rel);
+	int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | extra, 0644);
+
+	cr_assert(fd >= 0, "create %s: %s", p, strerror(errno));
+	cr_assert_eq(close(fd), 0);
+	free(p);
+}
+
+/*
+ * A create is LOOKUP + MKNOD: the first CREATE is answered ENOSYS and the
+ * kernel never sends another, nor OPEN or RELEASE.  Each change to a
+ * directory also makes the kernel drop the directory's cached attributes,
+ * and under default_permissions the next path walk through it reads them
+ * again: one GETATTR per create in a loop, owed by the previous one.
+ */
+Test(requests, create_is_lookup_and_mknod)
+{
+	struct pmfs_req_counts a, b;
+	char name[32];
+
+	start(NULL);
+	create_close("warm", 0); /* the kernel learns: no CREATE, no OPEN */
+	counts(&a);
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "c%d", i);
+		create_close(name, 0);
+	}
+	counts(&b);
+	cr_expect_eq(total(&a, &b), 60, "20 creates:%s", trace(&a, &b));
+	cr_expect_eq(delta(&a, &b, PMFS_REQ_LOOKUP), 20);
+	cr_expect_eq(delta(&a, &b, PMFS_REQ_MKNOD), 20);
+	cr_expect_eq(delta(&a, &b, PMFS_REQ_GETATTR), 20, "the directory's");
+	cr_expect_eq(delta(&a, &b, PMFS_REQ_CREATE), 0);
+	mnt_umount(&m);
+}
+
+/*
+ * Per operation, after the kernel has learnt what pmfs does not need:
+ * create LOOKUP + MKNOD; cached 4 KiB write 1; the untar step (create,
+ * write 1 KiB, fchmod, futimens, close) LOOKUP, MKNOD, WRITE, 2 SETATTR
+ * and one GETXATTR(security.capability), which the kernel asks once
+ * before the first write to each new inode.  Creates here follow a change
+ * to the same directory, so each also pays the directory's GETATTR.
+ */
+Test(requests, per_operation)
+{
+	static const struct timespec ts[2] = { { 1000, 0 }, { 2000, 0 } };
+	struct pmfs_req_counts a, b;
+	char buf[4096], *p;
+	int fd;
+
+	memset(buf, 'r', sizeof(buf));
+	start(NULL);
+	create_close("warm", 0);
+
+	counts(&a);
+	create_close("c", 0);
+	counts(&b);
+	cr_expect_eq(total(&a, &b), 3, "create:%s", trace(&a, &b));
+	cr_expect_eq(delta(&a, &b, PMFS_REQ_LOOKUP), 1);
+	cr_expect_eq(delta(&a, &b, PMFS_REQ_MKNOD), 1);
+	cr_expect_eq(delta(&a, &b, PMFS_REQ_GETATTR), 1, "the directory's");
+
+	p = mnt_path(&m, "c");
+	fd = open(p, O_WRONLY);
+	cr_assert(fd >= 0);
+	cr_assert_eq(pwrite(fd, buf, sizeof(buf), 0), (ssize_t)sizeof(buf));
+	counts(&a);
+	cr_assert_eq(pwrite(fd, buf, sizeof(buf), 4096), (ssize_t)sizeof(buf));
+	counts(&b);
+	cr_expect_eq(total(&a, &b), 1, "cached write:%s", trace(&a, &b));
+	cr_expect_eq(delta(&a, &b, PMFS_REQ_WRITE), 1);
+	close(fd);
+	free(p);
+
+	p = mnt_path(&m, "t");
+	counts(&a);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, buf, 1024), 1024);
+	cr_assert_eq(fchmod(fd, 0600), 0);
+	cr_assert_eq(futimens(fd, ts), 0);
+	cr_assert_eq(close(fd), 0);
+	counts(&b);
+	cr_expect_eq(total(&a, &b), 7, "untar step:%s", trace(&a, &b));
+	cr_expect_eq(delta(&a, &b, PMFS_REQ_GETXATTR), 1,
+		     "untar step:%s", trace(&a, &b));
+	cr_expect_eq(delta(&a, &b, PMFS_REQ_SETATTR), 2,
+		     "untar step:%s", trace(&a, &b));
+	cr_expect_eq(delta(&a, &b, PMFS_REQ_WRITE), 1,
+		     "untar step:%s", trace(&a, &b));
+	free(p);
+	mnt_umount(&m);
+}
+
+/* Files made by MKNOD and opened without OPEN keep every open flag's
+ * meaning: O_DIRECT writes and reads, O_TRUNC, O_APPEND, and what the
+ * files hold after a remount. */
+Test(requests, mknod_created_files_keep_open_flags)
+{
+	char *p, *q;
+	void *buf, *back;
+	struct stat st;
+	int fd;
+
+	start(NULL);
+	cr_assert_eq(posix_memalign(&buf, 4096, 8192), 0);
+	cr_assert_eq(posix_memalign(&back, 4096, 8192), 0);
+	memset(buf, 'd', 8192);
+	p = mnt_path(&m, "direct");
+	fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_DIRECT, 0640);
+	cr_assert(fd >= 0, "O_DIRECT create: %s", strerror(errno));
+	cr_assert_eq(pwrite(fd, buf, 8192, 0), 8192);
+	cr_assert_eq(pread(fd, back, 8192, 0), 8192);
+	cr_expect_eq(memcmp(buf, back, 8192), 0);
+	cr_assert_eq(close(fd), 0);
+	cr_assert_eq(stat(p, &st), 0);
+	cr_expect_eq(st.st_size, 8192);
+	cr_expect_eq(st.st_mode & 07777, 0640, "mode %o", st.st_mode);
+
+	q = mnt_path(&m, "appended");
+	fd = open(q, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, "ab", 2), 2);
+	cr_assert_eq(close(fd), 0);
+	fd = open(q, O_WRONLY | O_CREAT | O_APPEND, 0644); /* exists */
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, "cd", 2), 2);
+	cr_assert_eq(close(fd), 0);
+	fd = open(q, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	cr_expect_eq(fd, -1);
+	cr_expect_eq(errno, EEXIST);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	cr_assert(fd >= 0);
+	cr_assert_eq(close(fd), 0);
+	cr_assert_eq(stat(p, &st), 0);
+	cr_expect_eq(st.st_size, 0);
+
+	mnt_umount(&m);
+	mnt_start(&m, NULL, with_other(NULL), NULL);
+	cr_assert_eq(stat(q, &st), 0);
+	cr_expect_eq(st.st_size, 4);
+	fd = open(q, O_RDONLY);
+	cr_assert(fd >= 0);
+	cr_assert_eq(read(fd, back, 8), 4);
+	cr_expect_eq(memcmp(back, "abcd", 4), 0);
+	close(fd);
+	cr_assert_eq(stat(p, &st), 0);
+	cr_expect_eq(st.st_size, 0);
+	free(buf);
+	free(back);
+	free(p);
+	free(q);
+	mnt_umount(&m);
+}
