@@ -281,7 +281,7 @@ run_meta() {
 				[ "$peer" = passthrough ] &&
 				echo " (passthrough_ll keeps one fd per inode the kernel caches; the fd limit here is $(ulimit -Hn) and cannot be raised)")"
 		fi
-		for op in create stat readdir unlink mkdir rmdir cwrite rename; do
+		for op in create stat readdir unlink mkdir rmdir cwrite rename tarstep; do
 			v=$(awk -v op="$op" '$1 == op { print $2 }' "$WORK/meta.out")
 			rec "$round" "$peer" "meta${n}_$op" "${v:-n/a}"
 		done
