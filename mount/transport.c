@@ -28,12 +28,7 @@
 
 /* ---- the kernel's FUSE ABI (uapi linux/fuse.h) -------------------------- */
 
-#define ABI_OP_SETATTR 4
-#define ABI_OP_OPEN 14
-#define ABI_OP_WRITE 16
-#define ABI_OP_INIT 26
-#define ABI_OP_CREATE 35
-#define ABI_OP_IOCTL 39
+/* opcodes: enum pmfs_req_op (transport.h) */
 
 /* fuse_init_in.flags / fuse_init_out.flags */
 #define ABI_HANDLE_KILLPRIV_V2 (1u << 28)
@@ -125,16 +120,16 @@ static uint32_t arg_u32(const uint8_t *buf, size_t len, size_t off)
 static bool kill_mark(uint32_t opcode, const uint8_t *buf, size_t len)
 {
 	switch (opcode) {
-	case ABI_OP_WRITE:
+	case PMFS_REQ_WRITE:
 		return arg_u32(buf, len, ABI_WRITE_FLAGS) &
 		       ABI_WRITE_KILL_SUIDGID;
-	case ABI_OP_SETATTR:
+	case PMFS_REQ_SETATTR:
 		return arg_u32(buf, len, ABI_SETATTR_VALID) &
 		       ABI_FATTR_KILL_SUIDGID;
-	case ABI_OP_OPEN:
+	case PMFS_REQ_OPEN:
 		return arg_u32(buf, len, ABI_OPEN_FLAGS) &
 		       ABI_OPEN_KILL_SUIDGID;
-	case ABI_OP_CREATE:
+	case PMFS_REQ_CREATE:
 		return arg_u32(buf, len, ABI_CREATE_OPEN_FLAGS) &
 		       ABI_OPEN_KILL_SUIDGID;
 	default:
@@ -146,7 +141,7 @@ static bool kill_mark(uint32_t opcode, const uint8_t *buf, size_t len)
 static bool is_count_ioctl(const struct abi_in_header *h, const uint8_t *buf,
 			   size_t len)
 {
-	return h->opcode == ABI_OP_IOCTL &&
+	return h->opcode == PMFS_REQ_IOCTL &&
 	       arg_u32(buf, len, ABI_IOCTL_CMD) == PMFS_IOC_REQ_COUNTS;
 }
 
@@ -181,7 +176,7 @@ static ssize_t tr_read(int fd, void *buf, size_t len, void *userdata)
 			&tr.counts[h.opcode < PMFS_REQ_OPCODES ? h.opcode : 0],
 			1, memory_order_relaxed);
 	tr_kill = kill_mark(h.opcode, buf, (size_t)n);
-	if (h.opcode == ABI_OP_INIT)
+	if (h.opcode == PMFS_REQ_INIT)
 		record_init(&h, buf, (size_t)n);
 	return n;
 }
