@@ -7,8 +7,9 @@
  * The request and reply layouts below are the kernel's FUSE ABI (uapi
  * linux/fuse.h, protocol 7.36 and later for the INIT fields used here);
  * only the fields the transport reads or writes are named.  They are
- * defined here rather than taken from the system's linux/fuse.h, which on
- * Debian 12 predates some of them and clashes with libfuse's headers.
+ * defined here, with size and offset asserts, so that the transport does
+ * not depend on which linux/fuse.h the build machine has (libfuse 3.14
+ * keeps its own copy private).
  *
  * One session per process (as in fuse_ll.c): the state is static.
  */
@@ -200,14 +201,12 @@ static uint64_t init_additions(void)
  */
 static ssize_t write_init_reply(int fd, struct iovec *iov, int count)
 {
-	struct abi_out_header out;
 	struct abi_init_out body;
 	struct iovec v[2];
 	uint64_t add = init_additions();
 	size_t blen = iov[1].iov_len;
 	ssize_t n;
 
-	memcpy(&out, iov[0].iov_base, sizeof(out));
 	if (add >> 32 && blen < offsetof(struct abi_init_out, flags2) + 4)
 		add &= 0xffffffffu; /* libfuse's reply has no flags2 */
 	if (!add || count != 2 || blen > sizeof(body))
@@ -270,11 +269,6 @@ int transport_install(struct fuse_session *se, const struct transport_opts *o)
 		return r < 0 ? r : -EINVAL;
 	}
 	return 0;
-}
-
-uint64_t transport_offered(void)
-{
-	return atomic_load(&tr.offered);
 }
 
 bool transport_killpriv_v2(void)

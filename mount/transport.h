@@ -106,8 +106,6 @@ struct transport_opts {
  * left as libfuse made it; the caller unmounts).
  */
 int transport_install(struct fuse_session *se, const struct transport_opts *o);
-/* The flags the kernel offered in INIT (flags | flags2 << 32); 0 before. */
-uint64_t transport_offered(void);
 /* HANDLE_KILLPRIV_V2 went out in the INIT reply: rule (2) applies. */
 bool transport_killpriv_v2(void);
 /* The request this thread serves asks the server to clear setuid/setgid. */
