@@ -4,6 +4,9 @@
 #                                   interleaved rounds (needs root)
 #   make BUILD=build-x bench-quick  1 round, tiny sizes (checks the harness)
 #   make BUILD=build-x bench-tools  only build the benchmark programs
+#   make BUILD=build-x bench-reqtrace  FUSE requests per operation of this
+#                                   build's mount.pmfs, from its -d log
+#                                   (REQTRACE="label=daemon ..." for more)
 #   make BUILD=build-x bench-engine the in-process engine benchmark (links
 #                                   libpmfs.a; optional, never needed by
 #                                   `make bench`, which uses it if it links)
@@ -14,7 +17,7 @@
 
 BENCH_DIR := $(BUILD)/bench
 BENCH_TOOLS := $(BENCH_DIR)/fusefloor $(BENCH_DIR)/meta $(BENCH_DIR)/mktree \
-	$(BENCH_DIR)/rawpmem $(BENCH_DIR)/passthrough_ll
+	$(BENCH_DIR)/rawpmem $(BENCH_DIR)/passthrough_ll $(BENCH_DIR)/reqtrace
 PT_EXAMPLES := /usr/share/doc/libfuse3-dev/examples
 
 BENCH_ROUNDS ?= 3
@@ -27,7 +30,8 @@ BENCH_MOUNT_FILES ?= 10000 100000 1000000
 BENCH_ENGINE_N ?= 100000
 BENCH_OUT ?= bench/results
 
-.PHONY: bench bench-quick bench-tools bench-engine bench-pmfs-bins
+.PHONY: bench bench-quick bench-tools bench-engine bench-pmfs-bins \
+	bench-reqtrace
 
 bench-tools: $(BENCH_TOOLS)
 
@@ -36,7 +40,7 @@ $(BENCH_DIR)/fusefloor: bench/fusefloor.c
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
 		$(FUSE_LIBS) -lpthread
 
-$(BENCH_DIR)/meta $(BENCH_DIR)/mktree: $(BENCH_DIR)/%: bench/%.c
+$(BENCH_DIR)/meta $(BENCH_DIR)/mktree $(BENCH_DIR)/reqtrace: $(BENCH_DIR)/%: bench/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
 
@@ -96,3 +100,9 @@ bench-quick: bench-tools bench-pmfs-bins
 		BENCH_META_SIZES="1000 10000" BENCH_TREE_FILES=1000 \
 		BENCH_MOUNT_FILES="10000" BENCH_ENGINE_N=10000 \
 		BENCH_QUICK=1 bench/run.sh $(BUILD)
+
+# Requests per operation (bench/reqtrace.sh); REQTRACE adds daemons to
+# compare, e.g. REQTRACE="old=/tmp/old/build/mount.pmfs floor=floor".
+REQTRACE ?=
+bench-reqtrace: bench-tools tools
+	bench/reqtrace.sh $(BUILD) pmfs=$(BUILD)/mount.pmfs $(REQTRACE)

@@ -17,6 +17,8 @@
  *   rmdir     N directories
  *   cwrite    create + write 4 KiB + close, N files
  *   rename    rename(w<2i>, w<2i+1>): atomic replace of an existing file
+ *   tarstep   what tar -x does per file: create, write 1 KiB, fchmod,
+ *             futimens, close; N files (the directory grows from 0 to N)
  * Every call is checked; a failure ends the program with exit status 1.
  */
 #include <dirent.h>
@@ -66,6 +68,25 @@ static void create_one(const char *nm, int with_data)
 		die("create", nm);
 	if (with_data && write(fd, wbuf, sizeof(wbuf)) != sizeof(wbuf))
 		die("write", nm);
+	if (close(fd) < 0)
+		die("close", nm);
+}
+
+/* One file the way tar -x writes it. */
+static void tar_one(const char *nm)
+{
+	static const struct timespec ts[2] = { { 1000000000, 0 },
+					       { 1000000000, 0 } };
+	int fd = open(nm, O_CREAT | O_EXCL | O_WRONLY, 0600);
+
+	if (fd < 0)
+		die("create", nm);
+	if (write(fd, wbuf, 1024) != 1024)
+		die("write", nm);
+	if (fchmod(fd, 0644) < 0)
+		die("fchmod", nm);
+	if (futimens(fd, ts) < 0)
+		die("futimens", nm);
 	if (close(fd) < 0)
 		die("close", nm);
 }
@@ -176,6 +197,18 @@ static int run_phases(long n)
 	}
 	if (n & 1) {
 		name(nm, 'w', n - 1);
+		if (unlink(nm) < 0)
+			die("unlink", nm);
+	}
+
+	t0 = now();
+	for (i = 0; i < n; i++) {
+		name(nm, 'u', i);
+		tar_one(nm);
+	}
+	report("tarstep", n, t0);
+	for (i = 0; i < n; i++) {
+		name(nm, 'u', i);
 		if (unlink(nm) < 0)
 			die("unlink", nm);
 	}

@@ -281,7 +281,7 @@ run_meta() {
 				[ "$peer" = passthrough ] &&
 				echo " (passthrough_ll keeps one fd per inode the kernel caches; the fd limit here is $(ulimit -Hn) and cannot be raised)")"
 		fi
-		for op in create stat readdir unlink mkdir rmdir cwrite rename; do
+		for op in create stat readdir unlink mkdir rmdir cwrite rename tarstep; do
 			v=$(awk -v op="$op" '$1 == op { print $2 }' "$WORK/meta.out")
 			rec "$round" "$peer" "meta${n}_$op" "${v:-n/a}"
 		done
@@ -475,6 +475,20 @@ note duration "$((SECONDS / 60)) min $((SECONDS % 60)) s"
 mkdir -p "$OUT" || die "cannot create $OUT"
 name="$(date -u +%Y-%m-%d)-$(hostname -s)${BENCH_QUICK:+-quick}.md"
 "$HERE/report.sh" "$RAW" "$NOTES" >"$OUT/$name" || die "report failed"
+# requests per operation of pmfs and the floor, from their -d logs
+# (bench/reqtrace.sh): why the figures above are what they are
+if [ -x "$BUILD/mount.pmfs" ] && [ -x "$BIN/reqtrace" ]; then
+	{
+		echo
+		echo "## Requests per operation (bench/reqtrace.sh, from the daemons' -d logs)"
+		echo
+		echo '```'
+		REQTRACE_N=${BENCH_QUICK:+50} "$HERE/reqtrace.sh" "$BUILD" \
+			pmfs="$BUILD/mount.pmfs" floor=floor 2>&1 ||
+			echo "reqtrace failed"
+		echo '```'
+	} >>"$OUT/$name"
+fi
 cp "$OUT/$name" "$OUT/latest.md"
 cp "$RAW" "$OUT/${name%.md}.tsv"
 echo "bench: report in $OUT/$name (and $OUT/latest.md)" >&2

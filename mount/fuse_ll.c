@@ -2,10 +2,11 @@
  * fuse_ll.c - the FUSE low-level glue: every struct fuse_lowlevel_ops
  * handler of mount.pmfs, each calling the fs_* API of fs.h.
  *
- * Role: this is the only file in pmfs that includes fuse_lowlevel.h.  As in
- * libfuse's example/passthrough_ll.c, each handler (pm_*) only replies; the
- * work is done by a helper (do_*) that returns 0 or -errno, and only this
- * file flips the sign for fuse_reply_err().
+ * Role: with transport.c (the raw requests and replies, transport.h), the
+ * only file in pmfs that includes fuse_lowlevel.h.  As in libfuse's
+ * example/passthrough_ll.c, each handler (pm_*) only replies; the work is
+ * done by a helper (do_*) that returns 0 or -errno, and only this file
+ * flips the sign for fuse_reply_err().
  *
  * Rules that follow from DESIGN.md ("Through FUSE"):
  *  (1) A reply is sent only after the fs_* call serving it returned, so an
@@ -31,16 +32,19 @@
  *      read from offset 0 (rewinddir), kept in fi->fh: a name renamed
  *      away and back meanwhile is not listed a second time, and a
  *      listing ends however fast names move (fs_readdir_upto).
- *  (6) The kernel checks permissions (default_permissions is always on)
- *      and clears setuid/setgid itself on write, truncate and chown by an
- *      unprivileged caller (FUSE_CAP_HANDLE_KILLPRIV is turned off); the
- *      caller's identity is still passed to fs_write/fs_setattr.
- *  (7) pmfs keeps no state per open file: the first OPEN is answered
- *      ENOSYS where the kernel supports it, and it then opens and closes
- *      files without asking (no OPEN, RELEASE round trips); FLUSH is not
- *      sent (noflush on OPEN and CREATE, and the first FLUSH anyway is
- *      answered ENOSYS).  An open directory keeps its listing's end
- *      (rule (5)), so OPENDIR and RELEASEDIR are answered.
+ *  (6) The kernel checks permissions (default_permissions is always on).
+ *      Under FUSE_HANDLE_KILLPRIV_V2 (transport.h (2)) pmfs clears
+ *      setuid/setgid itself when the request is marked for it, in the same
+ *      commit as the write, truncation or chown; without it the kernel
+ *      clears them with a SETATTR of its own (FUSE_CAP_HANDLE_KILLPRIV,
+ *      the older form, is turned off).
+ *  (7) pmfs keeps no state per open file: the first OPEN and CREATE are
+ *      answered ENOSYS where the kernel supports it, and it then opens and
+ *      closes files without asking (no OPEN, RELEASE round trips) and
+ *      creates a file with MKNOD (a create is LOOKUP + MKNOD); FLUSH is
+ *      not sent (noflush on OPEN and CREATE, and the first FLUSH anyway is
+ *      answered ENOSYS).  An open directory keeps its listing's end (rule
+ *      (5)), so OPENDIR and RELEASEDIR are answered.
  *  (8) A write through a file opened O_DIRECT drops the written range
  *      from the kernel's page cache before it is answered.  The kernel
  *      drops the range itself before sending the write, but not after an
@@ -76,6 +80,7 @@
 #include "fs/fs.h"
 #include "fuse_ll.h"
 #include "util/util.h"
+#include "transport.h"
 
 #define PM_TIMEOUT 3600.0          /* entry, negative entry, attr cache */
 #define PM_MAX_WRITE (1u << 20)    /* largest WRITE request we ask for */
@@ -309,9 +314,10 @@ static int do_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *st,
 		sa.valid |= FS_SET_CTIME;
 		sa.ctime = st->st_ctim;
 	}
-	if (to_set & (FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID |
-		      FUSE_SET_ATTR_KILL_PRIV))
-		sa.valid |= FS_SET_KILL_SUID;
+	if ((to_set & (FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID |
+		       FUSE_SET_ATTR_KILL_PRIV)) ||
+	    transport_kill_suidgid())
+		sa.valid |= FS_SET_KILL_SUID; /* rule (6) */
 	if (!sa.valid)
 		return fs_getattr(req_fs(req), ino, out);
 	return fs_setattr(req_fs(req), &ctx, ino, &sa, out);
@@ -502,6 +508,7 @@ static int do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_ctx ctx = req_ctx(req);
 	struct fs_setattr sa;
 	struct fs_attr a;
+	bool kill;
 
 	fi->fh = 0;
 	fi->keep_cache = 1; /* rule (2): the kernel's pages stay valid */
@@ -509,10 +516,12 @@ static int do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!(fi->flags & O_TRUNC))
 		return 0;
 	/* FUSE_CAP_ATOMIC_O_TRUNC: the truncation comes with the open (the
-	 * kernel checked write permission); an unprivileged caller loses the
-	 * setuid/setgid bits as with truncate(2) */
+	 * kernel checked write permission); a caller without CAP_FSETID
+	 * loses the setuid/setgid bits as with truncate(2): the kernel says
+	 * so under HANDLE_KILLPRIV_V2, else an unprivileged uid stands in */
 	memset(&sa, 0, sizeof(sa));
-	sa.valid = FS_SET_SIZE | (ctx.uid != 0 ? FS_SET_KILL_SUID : 0);
+	kill = transport_killpriv_v2() ? transport_kill_suidgid() : ctx.uid != 0;
+	sa.valid = FS_SET_SIZE | (kill ? FS_SET_KILL_SUID : 0);
 	sa.size = 0;
 	return fs_setattr(req_fs(req), &ctx, ino, &sa, &a);
 }
@@ -527,11 +536,15 @@ static void pm_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_open(req, fi);
 }
 
+/* Rule (7): under no-open support the first CREATE is answered ENOSYS;
+ * the kernel then creates with MKNOD and opens without asking. */
 static void pm_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
 {
 	struct fuse_entry_param e;
-	int err = do_mknod(req, parent, name, S_IFREG | (mode & 07777), 0, &e);
+	int err = pm_no_open ? -ENOSYS
+			     : do_mknod(req, parent, name,
+					S_IFREG | (mode & 07777), 0, &e);
 
 	if (err) {
 		fuse_reply_err(req, -err);
@@ -578,6 +591,29 @@ static void pm_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_buf(req, NULL, 0);
 }
 
+/*
+ * fs_write, clearing setuid/setgid in the same commit when the kernel
+ * marked the WRITE for it (rule (6)).  The reply carries no attributes,
+ * so the kernel is told to drop the mode it has cached.
+ */
+static int write_kill(struct fs *fs, const struct fs_ctx *ctx, fuse_ino_t ino,
+		      const struct iovec *iov, int n, off_t off,
+		      size_t *written)
+{
+	bool kill = transport_kill_suidgid();
+	struct fs_attr a;
+	int err;
+
+	if (kill && (fs_getattr(fs, ino, &a) != 0 ||
+		     !(a.mode & (S_ISUID | S_ISGID))))
+		kill = false; /* nothing to clear */
+	err = fs_write(fs, ctx, ino, iov, n, (uint64_t)off,
+		       kill ? FS_W_KILL_SUID : 0, written);
+	if (!err && kill)
+		transport_inval_attr(ino);
+	return err;
+}
+
 static int do_write_buf(fuse_req_t req, fuse_ino_t ino,
 			struct fuse_bufvec *in, off_t off, size_t *written)
 {
@@ -621,8 +657,7 @@ static int do_write_buf(fuse_req_t req, fuse_ino_t ino,
 		iov[0].iov_len = (size_t)got;
 		n = 1;
 	}
-	err = fs_write(req_fs(req), &ctx, ino, iov, n, (uint64_t)off, 0,
-		       written);
+	err = write_kill(req_fs(req), &ctx, ino, iov, n, off, written);
 	free(bounce);
 	return err;
 }
@@ -1334,6 +1369,31 @@ static void pm_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	fuse_reply_err(req, -err);
 }
 
+/* PMFS_IOC_REQ_COUNTS: the requests read so far (transport.h (3)); other
+ * commands are not pmfs's. */
+static void pm_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned cmd, void *arg,
+		     struct fuse_file_info *fi, unsigned flags,
+		     const void *in_buf, size_t in_bufsz, size_t out_bufsz)
+{
+	struct pmfs_req_counts c;
+
+	(void)ino;
+	(void)arg;
+	(void)fi;
+	(void)in_buf;
+	(void)in_bufsz;
+	if (cmd != PMFS_IOC_REQ_COUNTS || (flags & FUSE_IOCTL_COMPAT)) {
+		fuse_reply_err(req, ENOTTY);
+		return;
+	}
+	if (out_bufsz < sizeof(c)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	transport_counts(&c);
+	fuse_reply_ioctl(req, 0, &c, sizeof(c));
+}
+
 static const struct fuse_lowlevel_ops pm_ops = {
 	.init = pm_init,
 	.lookup = pm_lookup,
@@ -1369,6 +1429,7 @@ static const struct fuse_lowlevel_ops pm_ops = {
 	.fallocate = pm_fallocate,
 	.lseek = pm_lseek,
 	.copy_file_range = pm_copy_file_range,
+	.ioctl = pm_ioctl,
 };
 
 /* ---- session ------------------------------------------------------------ */
@@ -1413,6 +1474,7 @@ int fuse_ll_mount(struct fs *fs, const struct pmfs_mount_opts *o,
 		  struct fuse_ll **out)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct transport_opts tr = { 0 };
 	struct fuse_ll *ll = calloc(1, sizeof(*ll));
 	char *opts = NULL;
 	int err = ll ? build_mount_opts(o, &opts) : -ENOMEM;
@@ -1444,6 +1506,12 @@ int fuse_ll_mount(struct fs *fs, const struct pmfs_mount_opts *o,
 		goto out_session;
 	}
 	ll->mounted = true;
+	tr.killpriv_v2 = !o->no_killpriv_v2;
+	err = transport_install(ll->se, &tr); /* printed why */
+	if (err) {
+		fuse_session_unmount(ll->se);
+		goto out_session;
+	}
 	fuse_opt_free_args(&args);
 	free(opts);
 	*out = ll;

@@ -46,6 +46,7 @@ struct pmfs_mount_opts {
 	bool foreground;   /* -f */
 	bool singlethread; /* libfuse -s (single-threaded loop) */
 	bool verbose;      /* -v */
+	bool no_killpriv_v2; /* -o nokillpriv_v2: the kernel clears suid/sgid */
 };
 
 /*

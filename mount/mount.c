@@ -85,8 +85,9 @@ static void usage(FILE *f)
 	      "options: ro rw allow_other noatime relatime strictatime atime\n"
 	      "  norelatime nostrictatime diratime nodiratime lazytime\n"
 	      "  nolazytime dev nodev suid nosuid exec noexec sync async\n"
-	      "  dirsync default_permissions (always on), and those of\n"
-	      "  mount(8) and fstab(5); see mount.pmfs(8)\n",
+	      "  dirsync default_permissions (always on) killpriv_v2\n"
+	      "  nokillpriv_v2, and those of mount(8) and fstab(5); see\n"
+	      "  mount.pmfs(8)\n",
 	      f);
 }
 
@@ -143,6 +144,8 @@ static int apply_opt(struct cmdline *c, const char *o)
 		m->suid = o[0] == 's';
 	else if (!strcmp(o, "exec") || !strcmp(o, "noexec"))
 		m->noexec = o[0] == 'n';
+	else if (!strcmp(o, "killpriv_v2") || !strcmp(o, "nokillpriv_v2"))
+		m->no_killpriv_v2 = o[0] == 'n';
 	else if (!c->sloppy) {
 		msg("unknown mount option '%s' (see mount.pmfs(8))", o);
 		return -EINVAL;

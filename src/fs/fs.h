@@ -148,7 +148,10 @@ struct fs_attr {
 #define FS_SET_ATIME_NOW 0x040
 #define FS_SET_MTIME_NOW 0x080
 #define FS_SET_CTIME 0x100
-#define FS_SET_KILL_SUID 0x200 /* clear setuid/setgid (unprivileged chown) */
+/* Clear setuid, and setgid if the file is group-executable (without
+ * group execute, setgid marks mandatory locking and stays), as the
+ * kernel's VFS does on write, truncate and chown. */
+#define FS_SET_KILL_SUID 0x200
 
 struct fs_setattr {
 	unsigned valid;
@@ -292,10 +295,12 @@ int fs_pread(struct fs *fs, uint64_t ino, void *buf, size_t len,
 	     uint64_t off, size_t *nread);
 
 /* fs_write flags */
-#define FS_W_APPEND 0x1 /* write at the current end of file */
+#define FS_W_APPEND 0x1    /* write at the current end of file */
+#define FS_W_KILL_SUID 0x2 /* FS_SET_KILL_SUID in the write's own commit */
 
-/* Atomic write of the whole buffer.  ctx is not used: the kernel clears
- * suid/sgid before a write by an unprivileged user (a setattr). */
+/* Atomic write of the whole buffer, with the mode change of
+ * FS_W_KILL_SUID if asked (the FUSE glue asks when the kernel leaves the
+ * clearing to pmfs); ctx is not used. */
 int fs_write(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino,
 	     const struct iovec *iov, int iovcnt, uint64_t off,
 	     unsigned flags, size_t *written);

@@ -254,8 +254,17 @@ out_free:
 
 /* Write len bytes at off (ip write-locked): copy-on-write blocks, in place
  * past EOF; LOG(4). */
+/* ip's mode after FS_SET_KILL_SUID / FS_W_KILL_SUID (fs.h). */
+static uint32_t killed_mode(uint32_t mode)
+{
+	mode &= ~(uint32_t)S_ISUID;
+	if (mode & S_IXGRP)
+		mode &= ~(uint32_t)S_ISGID;
+	return mode;
+}
+
 static int do_write(struct fs *fs, struct fs_inode *ip, const uint8_t *src,
-		    size_t len, uint64_t off)
+		    size_t len, uint64_t off, bool kill)
 {
 	uint64_t end = off + len, newsize = end > ip->st.size ? end : ip->st.size;
 	uint64_t b0 = off >> PMFS_BLOCK_SHIFT, b1 = (end - 1) >> PMFS_BLOCK_SHIFT;
@@ -323,6 +332,18 @@ static int do_write(struct fs *fs, struct fs_inode *ip, const uint8_t *src,
 		}
 	}
 	fs_now(&now);
+	if (kill && killed_mode(ip->st.mode) != ip->st.mode) {
+		/* the mode change commits with the data, never after it */
+		struct ilog_state st = ip->st;
+
+		st.mode = killed_mode(st.mode);
+		st.ctime = now;
+		err = fs_op_add(&op, ip,
+				lent_attr(&w, PMFS_AT_MODE | PMFS_AT_CTIME,
+					  &st));
+		if (err)
+			goto out_free;
+	}
 	if (inplace) {
 		struct fs_ext e;
 
@@ -387,7 +408,7 @@ int fs_write(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino,
 		}
 		src = flat;
 	}
-	err = do_write(fs, ip, src, len, off);
+	err = do_write(fs, ip, src, len, off, flags & FS_W_KILL_SUID);
 	if (!err)
 		*written = len;
 out:
@@ -434,8 +455,9 @@ int fs_setattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino,
 		st.gid = sa->gid;
 		mask |= PMFS_AT_GID;
 	}
-	if (sa->valid & FS_SET_KILL_SUID) {
-		st.mode &= ~(uint32_t)(S_ISUID | S_ISGID);
+	if ((sa->valid & FS_SET_KILL_SUID) &&
+	    killed_mode(st.mode) != st.mode) {
+		st.mode = killed_mode(st.mode);
 		mask |= PMFS_AT_MODE;
 	}
 	if (sa->valid & (FS_SET_ATIME | FS_SET_ATIME_NOW)) {

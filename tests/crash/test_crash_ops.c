@@ -32,6 +32,7 @@ CRASH_TEST(ops, punch_hole, "punch-hole")
 CRASH_TEST(ops, chmod, "chmod")
 CRASH_TEST(ops, chown, "chown")
 CRASH_TEST(ops, utimens, "utimens")
+CRASH_TEST(ops, kill_suid, "kill-suid")
 CRASH_TEST(ops, setxattr, "setxattr")
 CRASH_TEST(ops, removexattr, "removexattr")
 

@@ -1,6 +1,7 @@
 /*
  * workloads.c - the crash harness's workloads (harness.h): every mutating
- * operation alone, on a common starting tree; operations at their limits
+ * operation alone, on a common starting tree (with setuid/setgid cleared
+ * by a write and by a truncation); operations at their limits
  * (in-place appends past EOF, ZERO_RANGE, long symlinks, near-limit
  * xattrs); and sequences: atomic replace, many files, log GC of a file
  * and of a directory, allocator reuse, journal reuse, deep renames and
@@ -351,6 +352,47 @@ static int w_chown(struct ch_run *r, struct fs *fs)
 	WL_INO(f, fs, "/d1/f");
 
 	CH_OP(r, "chown 4321:8765 /d1/f", wl_setattr(fs, f, &sa));
+	return 0;
+}
+
+/* A write of len pattern bytes at off that also clears setuid/setgid
+ * (FS_W_KILL_SUID: one commit for mode and data). */
+static int wl_write_kill(struct fs *fs, uint64_t ino, size_t len,
+			 uint64_t off, unsigned seed)
+{
+	struct iovec v;
+	size_t w;
+	int err;
+
+	v.iov_base = malloc(len);
+	v.iov_len = len;
+	if (!v.iov_base)
+		return -ENOMEM;
+	ch_pattern(v.iov_base, len, seed, off);
+	err = fs_write(fs, &ch_ctx, ino, &v, 1, off, FS_W_KILL_SUID, &w);
+	free(v.iov_base);
+	return err;
+}
+
+/* Clearing setuid/setgid with a write (overwrite and append) and with a
+ * truncation, as the FUSE glue does under HANDLE_KILLPRIV_V2. */
+static int w_kill_suid(struct ch_run *r, struct fs *fs)
+{
+	struct fs_setattr sx = { .valid = FS_SET_MODE, .mode = 06775 };
+	struct fs_setattr tr = { .valid = FS_SET_SIZE | FS_SET_KILL_SUID,
+				 .size = 3000 };
+	WL_INO(f, fs, "/d1/f");
+	WL_INO(h, fs, "/d2/h");
+
+	CH_OP(r, "chmod 6775 /d1/f", wl_setattr(fs, f, &sx));
+	CH_OP(r, "overwrite 4096 at 1000 of /d1/f, clearing setuid/setgid",
+	      wl_write_kill(fs, f, 4096, 1000, 24));
+	CH_OP(r, "chmod 6775 /d1/f again", wl_setattr(fs, f, &sx));
+	CH_OP(r, "append 3000 to /d1/f, clearing setuid/setgid",
+	      wl_write_kill(fs, f, 3000, 6000, 25));
+	CH_OP(r, "chmod 6775 /d2/h", wl_setattr(fs, h, &sx));
+	CH_OP(r, "truncate /d2/h to 3000, clearing setuid/setgid",
+	      wl_setattr(fs, h, &tr));
 	return 0;
 }
 
@@ -1234,6 +1276,7 @@ const struct ch_workload ch_workloads[] = {
 	BASE("chmod", w_chmod),
 	BASE("chown", w_chown),
 	BASE("utimens", w_utimens),
+	BASE("kill-suid", w_kill_suid),
 	BASE("setxattr", w_setxattr),
 	BASE("removexattr", w_removexattr),
 	BASE("atomic-replace", w_atomic_replace),

@@ -504,3 +504,57 @@ Test(file, write_over_fragmented_space_many_runs)
 	fx_crash();
 	expect(g, 0, chunk, sizeof(chunk));
 }
+
+/* Mode of ino now. */
+static uint32_t mode_now(uint64_t ino)
+{
+	struct fs_attr at;
+
+	cr_assert_eq(fs_getattr(fx_fs, ino, &at), 0);
+	return at.mode & 07777;
+}
+
+/* FS_W_KILL_SUID / FS_SET_KILL_SUID: setuid goes, setgid only where the
+ * group may execute; the mode change commits with the write (2 fences,
+ * as a plain write) and survives a crash; without the flag nothing goes. */
+Test(file, kill_suid_on_write_and_truncate)
+{
+	static const struct {
+		uint32_t before, after;
+	} cases[] = {
+		{ 06775, 0775 }, { 06765, 02765 }, { 04755, 0755 },
+		{ 02775, 0775 }, { 0755, 0755 },
+	};
+	struct fs_setattr sa = { .valid = FS_SET_MODE };
+	struct fs_setattr tr = { .valid = FS_SET_SIZE | FS_SET_KILL_SUID };
+	struct iovec v = { "data", 4 };
+	struct fs_attr at;
+	uint64_t f = mkf("f"), fences;
+	size_t w;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		sa.mode = cases[i].before;
+		cr_assert_eq(fs_setattr(fx_fs, &fx_ctx, f, &sa, &at), 0);
+		cr_assert_eq(fs_write(fx_fs, &fx_ctx, f, &v, 1, 0, 0, &w), 0);
+		cr_expect_eq(mode_now(f), cases[i].before, "no flag, no change");
+		fences = fx_fences();
+		cr_assert_eq(fs_write(fx_fs, &fx_ctx, f, &v, 1, 4 * i,
+				      FS_W_KILL_SUID, &w), 0);
+		cr_expect_eq(fx_fences() - fences, 2, "one commit");
+		cr_expect_eq(mode_now(f), cases[i].after, "write: %o -> %o",
+			     cases[i].before, mode_now(f));
+		cr_assert_eq(fs_setattr(fx_fs, &fx_ctx, f, &sa, &at), 0);
+		tr.size = 4 * i + 4;
+		cr_assert_eq(fs_setattr(fx_fs, &fx_ctx, f, &tr, &at), 0);
+		cr_expect_eq(at.mode & 07777, cases[i].after,
+			     "truncate: %o -> %o", cases[i].before,
+			     at.mode & 07777);
+	}
+	sa.mode = 06775;
+	cr_assert_eq(fs_setattr(fx_fs, &fx_ctx, f, &sa, &at), 0);
+	cr_assert_eq(fs_write(fx_fs, &fx_ctx, f, &v, 1, 100, FS_W_KILL_SUID,
+			      &w), 0);
+	fx_crash();
+	cr_expect_eq(mode_now(f), 0775, "after recovery: %o", mode_now(f));
+	expect(f, 100, "data", 4);
+}
