@@ -106,6 +106,19 @@ static inline void mnt_mkfs(struct mnt *m, uint64_t size)
 	cr_assert_eq(r, 0, "mkfs.pmfs failed (%d): %s", r, err);
 }
 
+/*
+ * In a forked child about to exec mount.pmfs: SIGINT and SIGTERM back to
+ * their defaults.  A shell starts background jobs with SIGINT ignored and
+ * the ignore survives exec; libfuse then (rightly) leaves SIGINT alone,
+ * and a suite run from such a job would see a daemon that ignores it.
+ */
+static inline void mnt_default_signals(void)
+{
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+}
+
 /* Start mount.pmfs -f [extra flag] [-o opts]; returns once mounted.
  * The daemon's stdout (mount -v) goes to the file `log` if given. */
 static inline void mnt_start(struct mnt *m, const char *flag,
@@ -131,6 +144,7 @@ static inline void mnt_start(struct mnt *m, const char *flag,
 			dup2(fd, 2);
 		}
 		closefrom(3);
+		mnt_default_signals();
 		argv[n++] = bin;
 		argv[n++] = "-f";
 		if (flag)

@@ -111,6 +111,7 @@ static void mount_fg(const char *opts)
 		else
 			dup2(nul, 2);
 		closefrom(3);
+		mnt_default_signals();
 		if (opts)
 			execl(bin, bin, "-f", "-o", opts, img, mnt, (char *)0);
 		else
