@@ -928,10 +928,49 @@ static void pm_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
 
 /* ---- directories -------------------------------------------------------- */
 
-/* An open directory: where its listing ends (rule (5)). */
+/* An open directory: where its listing ends (rule (5)).  Every one is on
+ * pm_dirs until its RELEASEDIR; the kernel does not send the RELEASEDIRs
+ * of directories still open when the filesystem goes away, so the ones
+ * left are freed after the loop (dirs_free). */
 struct pm_dir {
 	uint64_t end; /* the directory's cookie mark when listing began */
+	struct pm_dir *prev, *next;
 };
+
+static struct {
+	pthread_mutex_t mu;
+	struct pm_dir head; /* circular list of open directories */
+} pm_dirs = { PTHREAD_MUTEX_INITIALIZER, { 0, &pm_dirs.head, &pm_dirs.head } };
+
+/* Put d on (on) or take it off (!on) the list of open directories. */
+static void dirs_link(struct pm_dir *d, bool on)
+{
+	pthread_mutex_lock(&pm_dirs.mu);
+	if (on) {
+		d->next = pm_dirs.head.next;
+		d->prev = &pm_dirs.head;
+		d->next->prev = d;
+		pm_dirs.head.next = d;
+	} else {
+		d->prev->next = d->next;
+		d->next->prev = d->prev;
+	}
+	pthread_mutex_unlock(&pm_dirs.mu);
+}
+
+/* Free the open directories no RELEASEDIR came for (after the loop). */
+static void dirs_free(void)
+{
+	pthread_mutex_lock(&pm_dirs.mu);
+	while (pm_dirs.head.next != &pm_dirs.head) {
+		struct pm_dir *d = pm_dirs.head.next;
+
+		pm_dirs.head.next = d->next;
+		free(d);
+	}
+	pm_dirs.head.prev = &pm_dirs.head;
+	pthread_mutex_unlock(&pm_dirs.mu);
+}
 
 static void pm_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
@@ -944,20 +983,29 @@ static void pm_opendir(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, -err);
 		return;
 	}
+	dirs_link(d, true);
 	fi->fh = (uintptr_t)d;
 	/* rule (2): the kernel keeps listings in its page cache and drops
 	 * them itself when the directory changes through it */
 	fi->cache_readdir = 1;
 	fi->keep_cache = 1;
-	if (fuse_reply_open(req, fi) != 0)
-		free(d); /* the open was interrupted: no RELEASEDIR follows */
+	if (fuse_reply_open(req, fi) != 0) {
+		/* the open was interrupted: no RELEASEDIR follows */
+		dirs_link(d, false);
+		free(d);
+	}
 }
 
 static void pm_releasedir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
+	struct pm_dir *d = (struct pm_dir *)(uintptr_t)fi->fh;
+
 	(void)ino;
-	free((struct pm_dir *)(uintptr_t)fi->fh);
+	if (d) {
+		dirs_link(d, false);
+		free(d);
+	}
 	fuse_reply_err(req, 0);
 }
 
@@ -1139,7 +1187,7 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
 {
 	struct fs *fs = req_fs(req);
 	struct dir_walk w = { .req = req, .plus = plus, .size = size };
-	struct pm_dir unbounded = { UINT64_MAX };
+	struct pm_dir unbounded = { .end = UINT64_MAX };
 	struct pm_dir *d = fi->fh ? (struct pm_dir *)(uintptr_t)fi->fh
 				  : &unbounded;
 	char *buf = NULL;
@@ -1589,6 +1637,7 @@ void fuse_ll_unmount(struct fuse_ll *ll)
 	if (ll->signals)
 		fuse_remove_signal_handlers(ll->se);
 	fuse_session_destroy(ll->se);
+	dirs_free();
 	free(ll);
 }
 
