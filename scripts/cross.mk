@@ -7,8 +7,8 @@
 #
 # With CROSS set the default goal is `cross`: the rest of pmfs (FUSE glue,
 # tools, Criterion suites) needs target libraries that are not set up, so
-# only pmemio is cross-built: src/pmemio/arch*.c always, and pmemio.c,
-# record.c, ident.c when they exist.  Headers: libpmem2, libndctl and
+# only pmemio is cross-built: src/pmemio/arch*.c and src/util/util.c
+# always, and pmemio.c, record.c, ident.c when they exist.  Headers: libpmem2, libndctl and
 # libdaxctl headers are architecture-independent; arm64 finds them in
 # /usr/include (libpmem2-dev:arm64 via multiarch), ppc64le in the sysroot
 # $(PMFS_PPC64_SYSROOT).  Libraries: arm64 from /usr/lib/aarch64-linux-gnu
@@ -40,14 +40,15 @@ endif
 XLIBS := -L$(XLIBDIR) -Wl,-rpath-link,$(XLIBDIR) -lpmem2 -l:libndctl.so.6 \
 	-l:libdaxctl.so.1 -lpthread
 
-XPMEMIO_SRCS := $(XARCH_SRCS) \
+XPMEMIO_SRCS := $(XARCH_SRCS) src/util/util.c \
 	$(wildcard $(addprefix src/pmemio/,pmemio.c record.c ident.c))
 XPMEMIO_OBJS := $(XPMEMIO_SRCS:%.c=$(XBUILD)/%.o)
 XARCH_OBJS := $(XARCH_SRCS:%.c=$(XBUILD)/%.o)
 XSMOKE_LDFLAGS := -static
 
 # The shared-object link check needs every pmemio file (record.c supplies
-# the pmio_rec_* hooks pmemio.c calls); until then only the archive is made.
+# the pmio_rec_* hooks pmemio.c calls) and util.c below them (util_grow);
+# until then only the archive is made.
 ifneq ($(wildcard src/pmemio/pmemio.c),)
 ifneq ($(wildcard src/pmemio/record.c),)
 ifneq ($(wildcard src/pmemio/ident.c),)
