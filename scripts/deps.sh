@@ -14,12 +14,17 @@ qemu-user gcc-aarch64-linux-gnu gcc-powerpc64le-linux-gnu
 binutils-aarch64-linux-gnu binutils-powerpc64le-linux-gnu
 qemu-system-x86 qemu-system-arm qemu-system-ppc qemu-system-data cpio"
 
+# A package counts only when installed for this machine's architecture
+# (or for all): the cross builds install libpmem2-dev:arm64, which a plain
+# dpkg-query of libpmem2-dev would also report as installed.
+arch=$(dpkg --print-architecture)
 missing=""
 for p in $PKGS; do
-	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	st=$(dpkg-query -W -f='${Status} ${Architecture};' "$p" 2>/dev/null ||
+		true)
 	case "$st" in
-	*"install ok installed"*) ;;
-	*) missing="$missing $p" ;;
+	*"install ok installed $arch;"* | *"install ok installed all;"*) ;;
+	*) missing="$missing $p:$arch" ;;
 	esac
 done
 
