@@ -58,6 +58,15 @@
  *      the page cache by the kernel itself.  The loop's end waits for that
  *      thread; a SIGTERM that stops the workers while it waits for such a
  *      READ leaves it waiting until the reader is killed.
+ *  (9) File handles (name_to_handle_at, open_by_handle_at, NFS export):
+ *      the kernel's handle is the node id (the inode number) and the
+ *      generation of the inode's slot, both on media, so a handle outlives
+ *      the kernel's caches and a remount.  With FUSE_CAP_EXPORT_SUPPORT
+ *      the kernel finds an inode it has dropped by a LOOKUP of "." in it
+ *      (any type: fs_lookup_ino) and a directory's parent by a LOOKUP of
+ *      "..".  A handle of a removed file, or of a slot used again since,
+ *      gets ESTALE.  The root is reported with generation 0, the one the
+ *      kernel gives the root inode it makes itself.
  */
 #define FUSE_USE_VERSION 312
 
@@ -140,7 +149,7 @@ static void attr_to_entry(const struct fs_attr *a, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = a->ino;
-	e->generation = a->gen;
+	e->generation = a->ino == FUSE_ROOT_ID ? 0 : a->gen; /* rule (9) */
 	attr_to_stat(a, &e->attr);
 	e->attr_timeout = PM_TIMEOUT;
 	e->entry_timeout = PM_TIMEOUT;
@@ -206,6 +215,8 @@ static void pm_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT) /* rule (9) */
+		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
 	/* Rule (7): no OPEN round trip.  The kernel then sends O_TRUNC as a
 	 * SETATTR of size 0 (it would skip that SETATTR under ATOMIC_O_TRUNC,
 	 * which is therefore only asked for when OPEN is still sent). */
@@ -226,7 +237,9 @@ static int do_lookup(struct fs *fs, fuse_ino_t parent, const char *name,
 	struct fs_attr a;
 	int err = check_name(name);
 
-	if (!err)
+	if (!err && !strcmp(name, "."))
+		err = fs_lookup_ino(fs, parent, &a); /* rule (9) */
+	else if (!err)
 		err = fs_lookup(fs, parent, name, &a);
 	if (err == -ENOENT) {
 		/* a negative entry, cached like a positive one: rule (2) */

@@ -216,6 +216,14 @@ int fs_mkfs(struct pmio *p, uint64_t ns_bytes, const struct fs_mkfs_opts *o,
 
 int fs_lookup(struct fs *fs, uint64_t parent, const char *name,
 	      struct fs_attr *out);
+/*
+ * The inode numbered ino itself, of any type, counted as a lookup like
+ * fs_lookup's (file handles: the kernel asks for an inode it has dropped
+ * by number, as a lookup of "." in it).  -ESTALE when no inode of that
+ * number is in use, or when it is unlinked (nlink 0, as ext4 answers a
+ * handle of a deleted file); the caller compares the generation.
+ */
+int fs_lookup_ino(struct fs *fs, uint64_t ino, struct fs_attr *out);
 /* Drop nlookup kernel references (FS_O_REFCOUNT). */
 void fs_forget(struct fs *fs, uint64_t ino, uint64_t nlookup);
 

@@ -182,6 +182,25 @@ again:
 	return 0;
 }
 
+int fs_lookup_ino(struct fs *fs, uint64_t ino, struct fs_attr *out)
+{
+	struct fs_inode *ip;
+	int err = fs_iget(fs, ino, &ip);
+
+	if (err)
+		return err == -ENOENT ? -ESTALE : err;
+	fs_ilock_r(ip);
+	if (atomic_load(&ip->dead) || ip->st.nlink == 0) {
+		fs_iput_unlock(fs, ip);
+		return -ESTALE;
+	}
+	if (fs->o.flags & FS_O_REFCOUNT) /* read lock: atomic */
+		__atomic_fetch_add(&ip->nlookup, 1, __ATOMIC_RELAXED);
+	fs_fill_attr(ip, out);
+	fs_iput_unlock(fs, ip);
+	return 0;
+}
+
 void fs_forget(struct fs *fs, uint64_t ino, uint64_t nlookup)
 {
 	struct fs_inode *ip;

@@ -93,6 +93,31 @@ Test(namei, unlink_rmdir_errors_and_nlink)
 	cr_assert_eq(fs_lookup(fx_fs, 1, "d", &a), -ENOENT);
 }
 
+/* By number, as the kernel asks for a file handle's inode: any type, the
+ * slot's generation, ESTALE once the inode is gone or out of range. */
+Test(namei, lookup_by_number)
+{
+	uint64_t d = mkd(1, "d"), f = mkf(d, "f");
+	struct fs_attr a, b;
+
+	cr_assert_eq(fs_lookup_ino(fx_fs, f, &a), 0);
+	cr_assert_eq(a.ino, f);
+	cr_assert(S_ISREG(a.mode));
+	cr_assert_eq(fs_lookup(fx_fs, d, "f", &b), 0);
+	cr_assert_eq(a.gen, b.gen);
+	cr_assert_eq(fs_lookup_ino(fx_fs, d, &a), 0);
+	cr_assert(S_ISDIR(a.mode));
+	cr_assert_eq(fs_lookup(fx_fs, f, "..", &a), -ENOTDIR);
+	cr_assert_eq(fs_lookup(fx_fs, d, "..", &a), 0);
+	cr_assert_eq(a.ino, 1);
+	cr_assert_eq(fs_lookup_ino(fx_fs, 1, &a), 0);
+	cr_assert_eq(fs_unlink(fx_fs, d, "f"), 0);
+	cr_assert_eq(fs_lookup_ino(fx_fs, f, &a), -ESTALE);
+	cr_assert_eq(fs_lookup_ino(fx_fs, 0, &a), -ESTALE);
+	cr_assert_eq(fs_lookup_ino(fx_fs, UINT64_MAX, &a), -ESTALE);
+	cr_assert_eq(fs_lookup_ino(fx_fs, 1ull << 40, &a), -ESTALE);
+}
+
 Test(namei, link_and_symlink)
 {
 	uint64_t f = mkf(1, "f"), d = mkd(1, "d");

@@ -7,7 +7,9 @@
  * every later read sees it (generic/451); trusted.* xattr names are
  * listed only to callers with CAP_SYS_ADMIN; fsck.pmfs on the mounted
  * filesystem warns (-n) or refuses (-y, -p), as e2fsck does; pmfs as the
- * upper layer of overlayfs (whiteout devices, RENAME_WHITEOUT).
+ * upper layer of overlayfs (whiteout devices, RENAME_WHITEOUT); file
+ * handles that outlive the kernel's caches and a remount, and go stale
+ * with their file.
  *
  * Each test mounts a fresh image (mnt.h) with the built mount.pmfs in the
  * foreground and unmounts it cleanly at the end.  Nothing is timed: the
@@ -583,4 +585,147 @@ Test(semantics, sigterm_reaches_the_loop)
 	cr_assert_eq(kill(M.fg, SIGTERM), 0);
 	cr_assert_eq(mnt_wait(&M), 0, "mount.pmfs after SIGTERM");
 	cr_assert(!mnt_is_mounted(M.dir, NULL, 0));
+}
+
+/* ---- file handles ------------------------------------------------------ */
+
+/* The kernel's file handle of rel. */
+static struct file_handle *handle_of(const char *rel)
+{
+	struct file_handle *h = calloc(1, sizeof(*h) + MAX_HANDLE_SZ);
+	char *p = mnt_path(&M, rel);
+	int mnt_id;
+
+	cr_assert(h);
+	h->handle_bytes = MAX_HANDLE_SZ;
+	cr_assert_eq(name_to_handle_at(AT_FDCWD, p, h, &mnt_id, 0), 0,
+		     "name_to_handle_at %s: %s", p, strerror(errno));
+	free(p);
+	return h;
+}
+
+/* open_by_handle_at on the mount (its root as mount_fd): fd or -errno. */
+static int open_handle(struct file_handle *h, int flags)
+{
+	int m = open(M.dir, O_RDONLY | O_DIRECTORY), fd;
+
+	cr_assert(m >= 0);
+	fd = open_by_handle_at(m, h, flags);
+	fd = fd >= 0 ? fd : -errno;
+	close(m);
+	return fd;
+}
+
+/* Evict every unused dentry and inode the kernel holds: the next use of a
+ * handle must go to the daemon. */
+static void drop_caches(void)
+{
+	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+
+	sync();
+	cr_assert(fd >= 0, "/proc/sys/vm/drop_caches: %s", strerror(errno));
+	cr_assert_eq(write(fd, "2", 1), 1);
+	close(fd);
+}
+
+/* The path the kernel gives an open descriptor (/proc/self/fd). */
+static void fd_path(int fd, char *buf, size_t n)
+{
+	char l[64];
+	ssize_t r;
+
+	snprintf(l, sizeof(l), "/proc/self/fd/%d", fd);
+	r = readlink(l, buf, n - 1);
+	cr_assert(r > 0);
+	buf[r] = 0;
+}
+
+/*
+ * name_to_handle_at + open_by_handle_at, as an NFS server uses them: a
+ * file's handle opens it after the kernel dropped its caches and after a
+ * remount; a directory's handle is reconnected to its path through
+ * lookups of ".."; the handle of a removed file or directory is stale,
+ * also once its inode number is used again.
+ */
+Test(semantics, file_handles_outlive_caches_and_remount)
+{
+	struct file_handle *hf, *hd, *hr;
+	char buf[64], want[4096], got[4096];
+	char *d = mnt_path(&M, "a"), *e = mnt_path(&M, "a/b");
+	struct stat st, st2;
+	int fd;
+
+	cr_assert_eq(mkdir(d, 0755), 0);
+	cr_assert_eq(mkdir(e, 0755), 0);
+	free(make_filled("a/b/f", 100, 'h'));
+	hf = handle_of("a/b/f");
+	hd = handle_of("a/b");
+	hr = handle_of("");
+	snprintf(want, sizeof(want), "%s/a/b", M.dir);
+	for (int round = 0; round < 2; round++) {
+		drop_caches();
+		fd = open_handle(hf, O_RDONLY);
+		cr_assert_geq(fd, 0, "round %d: file handle: %s", round,
+			      strerror(-fd));
+		cr_assert_eq(read(fd, buf, sizeof(buf)), 64);
+		cr_assert_eq(buf[0], 'h');
+		close(fd);
+		drop_caches();
+		fd = open_handle(hd, O_RDONLY | O_DIRECTORY);
+		cr_assert_geq(fd, 0, "round %d: directory handle: %s", round,
+			      strerror(-fd));
+		fd_path(fd, got, sizeof(got));
+		cr_assert_str_eq(got, want, "round %d: reconnected as %s",
+				 round, got);
+		cr_assert_eq(fstatat(fd, "f", &st, 0), 0);
+		cr_assert_eq(st.st_size, 100);
+		close(fd);
+		fd = open_handle(hr, O_RDONLY | O_DIRECTORY);
+		cr_assert_geq(fd, 0, "round %d: root handle: %s", round,
+			      strerror(-fd));
+		close(fd);
+		if (round == 0) { /* the same handles after a remount */
+			mnt_umount(&M);
+			mnt_start(&M, NULL, NULL, NULL);
+		}
+	}
+	/* removed: stale, cached or not, and after the number is reused */
+	cr_assert_eq(stat(e, &st), 0);
+	{
+		char *f = mnt_path(&M, "a/b/f");
+
+		cr_assert_eq(stat(f, &st), 0);
+		cr_assert_eq(unlink(f), 0);
+		free(f);
+	}
+	cr_assert_eq(open_handle(hf, O_RDONLY), -ESTALE);
+	drop_caches();
+	cr_assert_eq(open_handle(hf, O_RDONLY), -ESTALE);
+	for (int i = 0; i < 8; i++) { /* take the freed number again */
+		char rel[32];
+
+		snprintf(rel, sizeof(rel), "a/n%d", i);
+		free(make_filled(rel, 10, 'n'));
+		{
+			char *p = mnt_path(&M, rel);
+
+			cr_assert_eq(stat(p, &st2), 0);
+			free(p);
+		}
+		if (st2.st_ino == st.st_ino)
+			break;
+	}
+	cr_assert_eq(st2.st_ino, st.st_ino,
+		     "the removed file's inode number was not used again");
+	drop_caches();
+	cr_assert_eq(open_handle(hf, O_RDONLY), -ESTALE,
+		     "a handle of a removed file opened its successor");
+	cr_assert_eq(rmdir(e), 0);
+	drop_caches();
+	cr_assert_eq(open_handle(hd, O_RDONLY | O_DIRECTORY), -ESTALE);
+	free(hf);
+	free(hd);
+	free(hr);
+	free(d);
+	free(e);
 }
