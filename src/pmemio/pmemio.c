@@ -629,8 +629,18 @@ int pmio_open(const char *path, const struct pmio_opts *opts,
 	p->flags = opts->flags;
 	p->arch = pmio_arch_detect();
 
-	p->fd = open(path, ((p->flags & PMIO_O_RDONLY) ? O_RDONLY : O_RDWR) |
-				   O_CLOEXEC);
+	p->fd = -1;
+	if ((p->flags & PMIO_O_RDONLY) && (p->flags & PMIO_O_UPGRADE)) {
+		/* read-write when permitted, else as asked: read-only */
+		p->fd = open(path, O_RDWR | O_CLOEXEC);
+		p->fd_writable = p->fd >= 0;
+	}
+	if (p->fd < 0) {
+		p->fd = open(path,
+			     ((p->flags & PMIO_O_RDONLY) ? O_RDONLY : O_RDWR) |
+				     O_CLOEXEC);
+		p->fd_writable = p->fd >= 0 && !(p->flags & PMIO_O_RDONLY);
+	}
 	if (p->fd < 0) {
 		ret = -errno;
 		if (ret == -EACCES || ret == -EPERM || ret == -EROFS)
@@ -739,6 +749,23 @@ out_free:
 }
 
 /* Unmap and unlock; what was durable stays durable, nothing is flushed. */
+int pmio_set_writable(struct pmio *p, bool writable)
+{
+	if (writable == !(p->flags & PMIO_O_RDONLY))
+		return 0;
+	if (writable && !p->fd_writable)
+		return -EROFS;
+	if (!(p->flags & PMIO_O_RECORD) &&
+	    mprotect(p->base, p->size,
+		     writable ? PROT_READ | PROT_WRITE : PROT_READ) != 0)
+		return -errno;
+	if (writable)
+		p->flags &= ~(unsigned)PMIO_O_RDONLY;
+	else
+		p->flags |= PMIO_O_RDONLY;
+	return 0;
+}
+
 void pmio_close(struct pmio *p)
 {
 	if (!p)

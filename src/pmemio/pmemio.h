@@ -44,6 +44,10 @@ struct pmio;
 			      * benchmarks on tmpfs only, unsafe on real
 			      * storage; also env PMFS_FORCE_CACHE_LINE=1 */
 #define PMIO_O_QUIET 0x10    /* do not warn about non-DAX storage */
+#define PMIO_O_UPGRADE 0x20  /* with RDONLY: open the device read-write
+			      * when permitted (the mapping stays
+			      * read-only), so pmio_set_writable can
+			      * make it writable later (remount) */
 
 struct pmio_opts {
 	unsigned flags;
@@ -86,6 +90,15 @@ int pmio_open(const char *path, const struct pmio_opts *opts,
 void pmio_close(struct pmio *p);
 
 void *pmio_base(const struct pmio *p);
+/*
+ * Make the mapping writable, or read-only again (remount).  Writable needs
+ * a device opened read-write: one not opened with PMIO_O_RDONLY, or one
+ * opened with PMIO_O_UPGRADE that allowed read-write access.  0, -EROFS
+ * (the device is open read-only: write-protected, or no write permission)
+ * or -errno of mprotect.  Under PMIO_O_RECORD the recording owns the page
+ * protections: only the flag changes.
+ */
+int pmio_set_writable(struct pmio *p, bool writable);
 uint64_t pmio_size(const struct pmio *p);
 enum pmio_gran pmio_gran(const struct pmio *p);
 enum pmio_kind pmio_kind(const struct pmio *p);

@@ -22,6 +22,7 @@ struct pmio {
 	unsigned flags;                /* PMIO_O_* */
 	const struct pmio_arch *arch;
 	int fd;
+	bool fd_writable;              /* fd open O_RDWR */
 	struct pmem2_source *src;
 	struct pmem2_map *map;
 	struct pmio_badblock *bb;

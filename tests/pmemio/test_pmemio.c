@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,8 +302,72 @@ static int rdonly_child(const char *img)
 		return 13;
 	if (pmio_size(p) != MIB || ((volatile uint8_t *)pmio_base(p))[0] != 0)
 		return 14;
+	if (pmio_set_writable(p, true) != -EROFS) /* opened read-only */
+		return 15;
+	pmio_close(p);
+	ro.flags |= PMIO_O_UPGRADE; /* no write permission: read-only */
+	if (pmio_open(img, &ro, &p, err, sizeof(err)) != 0)
+		return 16;
+	if (pmio_set_writable(p, true) != -EROFS)
+		return 17;
 	pmio_close(p);
 	return 0;
+}
+
+#define FAULTED 99
+
+static void fault_exit(int sig)
+{
+	(void)sig;
+	_exit(FAULTED);
+}
+
+/* A store to p's mapping, in a child: SIGSEGV if it faulted, or 0.  The
+ * child catches the fault itself (a sanitizer's handler would report it
+ * as an error instead). */
+static int store_signal(struct pmio *p)
+{
+	pid_t pid;
+	int st;
+
+	fflush(NULL);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		struct sigaction sa = { .sa_handler = fault_exit };
+
+		sigaction(SIGSEGV, &sa, NULL);
+		((volatile uint8_t *)pmio_base(p))[1] = 7;
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st), "the child died of signal %d", WTERMSIG(st));
+	return WEXITSTATUS(st) == FAULTED ? SIGSEGV : WEXITSTATUS(st);
+}
+
+/* PMIO_O_UPGRADE: a read-only mapping made writable and read-only again
+ * (remount); stores fault while it is read-only. */
+Test(pmemio, read_only_upgrade)
+{
+	char *img = tu_tmpimg(MIB);
+	struct pmio *p = open_ok(img, PMIO_O_RDONLY | PMIO_O_UPGRADE);
+	volatile uint8_t *b = pmio_base(p);
+
+	cr_assert_eq(store_signal(p), SIGSEGV);
+	cr_assert_eq(pmio_set_writable(p, true), 0);
+	cr_assert_eq(pmio_set_writable(p, true), 0);
+	b[0] = 5;
+	pmio_persist(p, (const void *)b, 1);
+	cr_assert_eq(store_signal(p), 0);
+	cr_assert_eq(pmio_set_writable(p, false), 0);
+	cr_assert_eq(store_signal(p), SIGSEGV);
+	cr_assert_eq(b[0], 5);
+	pmio_close(p);
+	p = open_ok(img, PMIO_O_RDONLY);
+	cr_assert_eq(((volatile uint8_t *)pmio_base(p))[0], 5);
+	cr_assert_eq(pmio_set_writable(p, true), -EROFS);
+	pmio_close(p);
+	tu_rmimg(img);
 }
 
 Test(pmemio, read_only)
