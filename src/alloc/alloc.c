@@ -467,7 +467,7 @@ int alloc_saved_chain_blocks(const void *base, uint64_t data_start,
 int alloc_load(struct alloc *a, const void *base, uint64_t head)
 {
 	const uint8_t *b = base;
-	uint64_t blk = head, nchain, chain[ALLOC_CHAIN_MAX];
+	uint64_t blk = head, nchain;
 	int err;
 
 	/* the whole chain is checked (fmt_allocsave_check) before any of
@@ -485,14 +485,31 @@ int alloc_load(struct alloc *a, const void *base, uint64_t head)
 			if (err)
 				return -EUCLEAN;
 		}
-		chain[n] = blk;
 		blk = as->next;
 	}
-	/* the chain's blocks are free again once read; tolerate a chain
-	 * that listed itself */
-	for (uint64_t i = 0; i < nchain; i++)
-		if (!alloc_is_free(a, chain[i]))
-			alloc_free(a, chain[i], 1);
+	/* the chain's blocks are free again once read */
+	return alloc_drop_saved(a, base, head);
+}
+
+int alloc_drop_saved(struct alloc *a, const void *base, uint64_t head)
+{
+	const uint8_t *b = base;
+	uint64_t blk = head, nchain;
+	int err;
+
+	err = alloc_saved_chain_blocks(base, a->data_start, a->total_blocks,
+				       head, &nchain);
+	if (err)
+		return err;
+	for (uint64_t n = 0; n < nchain; n++) {
+		const struct pmfs_allocsave *as =
+			(const void *)(b + fmt_blk_off(blk));
+		uint64_t next = as->next;
+
+		if (!alloc_is_free(a, blk)) /* a chain may list itself */
+			alloc_free(a, blk, 1);
+		blk = next;
+	}
 	return 0;
 }
 

@@ -93,6 +93,13 @@ uint64_t alloc_bad_blocks(struct alloc *a); /* inside the data area */
  */
 int alloc_load(struct alloc *a, const void *base, uint64_t head);
 int alloc_save(struct alloc *a, struct pmio *p, void *base, uint64_t *head);
+/*
+ * Give back the blocks of the chain at head that alloc_save took, once the
+ * chain is no longer the saved state (the filesystem is written again
+ * after a remount read-only saved it): its listed extents are untouched.
+ * 0 or -EUCLEAN (a chain that does not check, as alloc_load).
+ */
+int alloc_drop_saved(struct alloc *a, const void *base, uint64_t head);
 /* Blocks alloc_save would take for its chain now (0 on ENOMEM). */
 uint64_t alloc_save_size(struct alloc *a);
 /*

@@ -168,6 +168,24 @@ int fs_mount(const char *path, const struct fs_opts *o, struct fs **out,
 /* Mount an already-open mapping (tests, the crash harness, fsck). */
 int fs_mount_pmio(struct pmio *p, const struct fs_opts *o, struct fs **out,
 		  struct fs_mount_info *info, char *err, size_t errlen);
+/*
+ * Remount read-only or read-write (mount -o remount).  Read-only: the log
+ * GC stops, the clean state is written as at unmount (not while an
+ * unlinked file is still held: the next mount reclaims it), the mapping
+ * turns read-only and every later change returns -EROFS.  Read-write: the
+ * mapping turns writable (fs_mount opens the device of a read-only mount
+ * read-write when permitted, so it can), the filesystem is marked not clean
+ * before the first change, orphans a read-only mount after a crash kept
+ * are reclaimed and the GC starts.  The caller has stopped every request
+ * that changes the filesystem (the kernel's own remount refuses while a
+ * file is open for writing and waits for system calls that write); the
+ * changes pmfs makes by itself (atime on read, the reclaim at the last
+ * forget) are skipped while it runs.  0 (also when already so), or -EROFS
+ * / -EUCLEAN with a one-line reason in err (read-write refused: the
+ * device is open read-only, an error made the mount read-only, or the
+ * bad-block table is damaged).
+ */
+int fs_remount(struct fs *fs, bool rdonly, char *err, size_t errlen);
 /* Clean unmount: save allocator state, set the clean flag, unmap. */
 int fs_unmount(struct fs *fs);
 /* Drop DRAM state without touching media (a simulated crash in tests).

@@ -104,7 +104,13 @@ struct fs {
 	struct alloc *a;
 	struct fs_opts o;
 	bool own_pmio;
-	bool rdonly;
+	bool rdonly; /* atomic access: fs_remount changes it */
+	/* fs_remount holds it exclusively; the changes pmfs makes by itself
+	 * (atime on read, the reclaim at the last forget) try it shared and
+	 * are skipped while a remount runs (order: after the inode locks) */
+	pthread_rwlock_t remount_lk;
+	bool badtab_damaged; /* read-only mount went on without the table */
+	uint64_t saved_head; /* the chain a remount read-only saved, or 0 */
 	int ro_err; /* FS(4): sticky (atomic access) */
 	_Atomic uint64_t media_errors; /* fs_media_errors() */
 	struct fs_inode **ht;
@@ -148,9 +154,29 @@ struct fs_op {
 /* May the mount change media?  0 or -EROFS. */
 static inline int fs_writable(struct fs *fs)
 {
-	if (fs->rdonly || __atomic_load_n(&fs->ro_err, __ATOMIC_ACQUIRE))
+	if (__atomic_load_n(&fs->rdonly, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&fs->ro_err, __ATOMIC_ACQUIRE))
 		return -EROFS;
 	return 0;
+}
+/*
+ * For a change pmfs makes by itself, not asked for by a request: 0 with
+ * fs->remount_lk held shared (fs_bg_done releases it), or -EROFS when the
+ * mount is read-only or a remount is running (the change is skipped).
+ */
+static inline int fs_bg_begin(struct fs *fs)
+{
+	if (pthread_rwlock_tryrdlock(&fs->remount_lk) != 0)
+		return -EROFS;
+	if (fs_writable(fs)) {
+		pthread_rwlock_unlock(&fs->remount_lk);
+		return -EROFS;
+	}
+	return 0;
+}
+static inline void fs_bg_done(struct fs *fs)
+{
+	pthread_rwlock_unlock(&fs->remount_lk);
 }
 /* FS(4): a failure after a partial persist; sticky. */
 static inline void fs_set_ro(struct fs *fs, int err)
@@ -332,5 +358,9 @@ int fs_op_commit(struct fs_op *op);
 void fs_op_abort(struct fs_op *op);
 /* Update ip's atime (write lock held): LOG(4), 2 fences; best effort. */
 void fs_touch_atime(struct fs *fs, struct fs_inode *ip);
+/* Free ip (write lock held) if it is an orphan nothing holds: unlinked
+ * (nlink 0), no lookup reference left; skipped while the mount is
+ * read-only or a remount runs (then unmount or the next mount frees it). */
+void fs_free_orphan(struct fs *fs, struct fs_inode *ip);
 
 #endif /* PMFS_FS_INT_H */

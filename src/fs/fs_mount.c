@@ -159,7 +159,7 @@ static int rebuild_all(struct fs *fs, const uint64_t *chunks, uint64_t n,
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
 	pthread_mutex_destroy(&sc.mu);
-	for (size_t i = 0; i < sc.norph && !fs->rdonly; i++)
+	for (size_t i = 0; i < sc.norph && !fs_writable(fs); i++)
 		if (reclaim_orphan(fs, sc.orphans[i]) == 0)
 			(*orphans_freed)++;
 	free(sc.orphans);
@@ -236,6 +236,7 @@ static int mount_check(struct fs *fs, struct fs_mount_info *mi,
 		mount_warn(mi, "bad-block table is damaged (%s); read-only "
 			       "mount goes on without it", why);
 		*badtab = NULL;
+		fs->badtab_damaged = true;
 	}
 	for (uint64_t c = 0; c < PMFS_ITDIR_ENTRIES; c++) {
 		if (ilog_chunk_check(&fs->d, fs->d.itdir, c, NULL, NULL, why,
@@ -261,6 +262,7 @@ static struct fs *fs_new(const struct fs_opts *o)
 	pthread_rwlock_init(&fs->big, &ra);
 	pthread_rwlockattr_destroy(&ra);
 	pthread_rwlock_init(&fs->icache_lk, NULL);
+	pthread_rwlock_init(&fs->remount_lk, NULL);
 	pthread_mutex_init(&fs->rename_mu, NULL);
 	pthread_mutex_init(&fs->itable_mu, NULL);
 	pthread_mutex_init(&fs->gc_mu, NULL);
@@ -381,14 +383,16 @@ static int load_inodes(struct fs *fs, struct fs_mount_info *mi, bool clean,
 
 /* The mount's own commit: sb_state says mounted, not clean, durably,
  * before the first change (the saved allocator state is void from now). */
-static void mark_mounted(struct fs *fs)
+static void mark_mounted(struct fs *fs, bool remount)
 {
 	struct pmfs_sb_state *st = fs->d.state;
 	struct timespec now;
 
 	fs_now(&now);
-	pmio_store64(fs->d.p, &st->mount_count, st->mount_count + 1);
-	pmio_store64(fs->d.p, &st->mount_time, (uint64_t)now.tv_sec);
+	if (!remount) {
+		pmio_store64(fs->d.p, &st->mount_count, st->mount_count + 1);
+		pmio_store64(fs->d.p, &st->mount_time, (uint64_t)now.tv_sec);
+	}
 	pmio_store64(fs->d.p, &st->alloc_head, 0);
 	pmio_commit64(fs->d.p, &st->clean, 0); /* the real commit */
 	pmio_drain(fs->d.p); /* ORDER: not-clean durable before any change */
@@ -431,7 +435,7 @@ int fs_mount_pmio(struct pmio *p, const struct fs_opts *o, struct fs **out,
 	mi.was_clean = clean;
 	/* step 6: mounted, not clean, before the first change */
 	if (!fs->rdonly)
-		mark_mounted(fs);
+		mark_mounted(fs, false);
 	/* step 7: the reserve for operations that free space, the root, the
 	 * log GC */
 	fs->reserve = 16 + 4ull * fs->d.nlanes;
@@ -472,8 +476,8 @@ int fs_mount(const char *path, const struct fs_opts *o, struct fs **out,
 	po.flags = PMIO_O_EXCL;
 	if (o && (o->flags & FS_O_QUIET))
 		po.flags |= PMIO_O_QUIET;
-	if (o && (o->flags & FS_O_RDONLY))
-		po.flags |= PMIO_O_RDONLY;
+	if (o && (o->flags & FS_O_RDONLY)) /* fs_remount can upgrade it */
+		po.flags |= PMIO_O_RDONLY | PMIO_O_UPGRADE;
 	po.min_size = PMFS_MIN_SIZE;
 	r = pmio_open(path, &po, &p, err, errlen);
 	if (r)
@@ -494,6 +498,7 @@ static void free_all(struct fs *fs)
 	alloc_destroy(fs->a);
 	pthread_rwlock_destroy(&fs->big);
 	pthread_rwlock_destroy(&fs->icache_lk);
+	pthread_rwlock_destroy(&fs->remount_lk);
 	pthread_mutex_destroy(&fs->rename_mu);
 	pthread_mutex_destroy(&fs->itable_mu);
 	pthread_mutex_destroy(&fs->gc_mu);
@@ -511,10 +516,146 @@ void fs_abandon(struct fs *fs)
 	}
 }
 
-int fs_unmount(struct fs *fs)
+/*
+ * The clean state (unmount, remount read-only): the allocator saved as a
+ * chain, the counters, then the clean word.  0, or -errno with the
+ * filesystem left not clean (the next mount rebuilds).  Nothing may change
+ * the filesystem meanwhile.
+ */
+static int mark_clean(struct fs *fs)
 {
 	struct pmio *p = fs->d.p;
+	struct timespec now;
 	uint64_t head;
+	int err;
+
+	err = alloc_save(fs->a, p, fs->d.base, &head);
+	if (err)
+		return err;
+	fs_now(&now);
+	pmio_store64(p, &fs->d.state->alloc_head, head);
+	pmio_store64(p, &fs->d.state->free_blocks, alloc_free_blocks(fs->a));
+	pmio_store64(p, &fs->d.state->used_inodes, alloc_ino_used(fs->a));
+	pmio_store64(p, &fs->d.state->umount_time, (uint64_t)now.tv_sec);
+	pmio_flush(p, fs->d.state, sizeof(*fs->d.state));
+	jnl_flush_retired(&fs->d);
+	pmio_drain(p); /* ORDER: saved state durable before clean */
+	pmio_commit64(p, &fs->d.state->clean, PMFS_STATE_CLEAN);
+	pmio_drain(p); /* ORDER: clean durable before unmap or remount */
+	return 0;
+}
+
+/* Is an unlinked inode still held by the kernel (a live orphan)? */
+static bool live_orphans(struct fs *fs)
+{
+	bool found = false;
+
+	pthread_rwlock_rdlock(&fs->icache_lk);
+	for (size_t i = 0; i < fs->hcap && !found; i++)
+		for (struct fs_inode *ip = fs->ht[i]; ip && !found;
+		     ip = ip->hnext)
+			found = !ip->err && !atomic_load(&ip->dead) &&
+				ip->st.nlink == 0;
+	pthread_rwlock_unlock(&fs->icache_lk);
+	return found;
+}
+
+/* Read-only: the clean state written unless a live orphan needs the next
+ * mount's reclaim; the mapping read-only. */
+static int remount_ro(struct fs *fs)
+{
+	gc_stop(fs);
+	pthread_rwlock_wrlock(&fs->remount_lk);
+	if (!fs_writable(fs) && !live_orphans(fs) && mark_clean(fs) == 0)
+		fs->saved_head = fs->d.state->alloc_head;
+	__atomic_store_n(&fs->rdonly, true, __ATOMIC_RELEASE);
+	pmio_set_writable(fs->d.p, false); /* stray stores fault */
+	pthread_rwlock_unlock(&fs->remount_lk);
+	return 0;
+}
+
+/* Free every orphan no lookup holds: those a read-only mount after a
+ * crash kept, as it could not write.  One left (no memory) is freed at
+ * unmount. */
+static void reclaim_unheld_orphans(struct fs *fs)
+{
+	struct fs_inode **v = NULL;
+	size_t n = 0, cap = 0;
+
+	pthread_rwlock_rdlock(&fs->icache_lk);
+	for (size_t i = 0; i < fs->hcap; i++)
+		for (struct fs_inode *ip = fs->ht[i]; ip; ip = ip->hnext)
+			if (!ip->err && !atomic_load(&ip->dead) &&
+			    ip->st.nlink == 0 &&
+			    util_grow(&v, &cap, n, sizeof(*v), 16) == 0) {
+				atomic_fetch_add(&ip->ref, 1);
+				v[n++] = ip;
+			}
+	pthread_rwlock_unlock(&fs->icache_lk);
+	for (size_t i = 0; i < n; i++) {
+		struct fs_inode *ip = v[i];
+
+		fs_ilock_w(ip);
+		fs_free_orphan(fs, ip);
+		fs_iput_unlock(fs, ip);
+	}
+	free(v);
+}
+
+/* Read-write: the mapping writable, not clean before the first change
+ * (as a mount), the chain remount_ro saved given back, the GC started;
+ * then orphans a read-only mount after a crash left are reclaimed. */
+static int remount_rw(struct fs *fs, char *errbuf, size_t errlen)
+{
+	int err;
+
+	if (__atomic_load_n(&fs->ro_err, __ATOMIC_ACQUIRE)) {
+		snprintf(errbuf, errlen, "an error made the filesystem "
+			 "read-only; unmount it and run fsck.pmfs");
+		return -EROFS;
+	}
+	if (fs->badtab_damaged) {
+		snprintf(errbuf, errlen, "the bad-block table is damaged; "
+			 "unmount and run fsck.pmfs");
+		return -EUCLEAN;
+	}
+	err = pmio_set_writable(fs->d.p, true);
+	if (err) {
+		snprintf(errbuf, errlen, "%s",
+			 err == -EROFS ? "the device is open read-only (write-"
+					 "protected, or no write permission)"
+				       : strerror(-err));
+		return err;
+	}
+	pthread_rwlock_wrlock(&fs->remount_lk);
+	mark_mounted(fs, true);
+	if (fs->saved_head)
+		alloc_drop_saved(fs->a, fs->d.base, fs->saved_head);
+	fs->saved_head = 0;
+	__atomic_store_n(&fs->rdonly, false, __ATOMIC_RELEASE);
+	pthread_rwlock_unlock(&fs->remount_lk);
+	reclaim_unheld_orphans(fs);
+	if (gc_start(fs) != 0)
+		fprintf(stderr, "pmfs: log GC thread did not start\n");
+	return 0;
+}
+
+int fs_remount(struct fs *fs, bool rdonly, char *errbuf, size_t errlen)
+{
+	char dummy[8];
+
+	if (!errbuf) {
+		errbuf = dummy;
+		errlen = sizeof(dummy);
+	}
+	errbuf[0] = 0;
+	if (rdonly == __atomic_load_n(&fs->rdonly, __ATOMIC_ACQUIRE))
+		return 0;
+	return rdonly ? remount_ro(fs) : remount_rw(fs, errbuf, errlen);
+}
+
+int fs_unmount(struct fs *fs)
+{
 	int err = 0;
 
 	gc_stop(fs);
@@ -531,26 +672,7 @@ int fs_unmount(struct fs *fs)
 				reclaim_orphan(fs, ip);
 		}
 	}
-	err = alloc_save(fs->a, p, fs->d.base, &head);
-	if (err)
-		goto out; /* not clean: the next mount rebuilds */
-	{
-		struct timespec now;
-
-		fs_now(&now);
-		pmio_store64(p, &fs->d.state->alloc_head, head);
-		pmio_store64(p, &fs->d.state->free_blocks,
-			     alloc_free_blocks(fs->a));
-		pmio_store64(p, &fs->d.state->used_inodes,
-			     alloc_ino_used(fs->a));
-		pmio_store64(p, &fs->d.state->umount_time,
-			     (uint64_t)now.tv_sec);
-		pmio_flush(p, fs->d.state, sizeof(*fs->d.state));
-		jnl_flush_retired(&fs->d);
-		pmio_drain(p); /* ORDER: saved state durable before clean */
-		pmio_commit64(p, &fs->d.state->clean, PMFS_STATE_CLEAN);
-		pmio_drain(p); /* ORDER: clean durable before unmap */
-	}
+	err = mark_clean(fs);
 out:
 	pthread_rwlock_unlock(&fs->big);
 	free_all(fs);
@@ -577,7 +699,7 @@ int fs_statfs(struct fs *fs, struct statvfs *st)
 	st->f_ffree = PMFS_MAX_INODES - alloc_ino_used(fs->a);
 	st->f_favail = st->f_ffree;
 	st->f_namemax = PMFS_NAME_MAX;
-	if (fs->rdonly)
+	if (__atomic_load_n(&fs->rdonly, __ATOMIC_ACQUIRE))
 		st->f_flag |= ST_RDONLY;
 	return 0;
 }

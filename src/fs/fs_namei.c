@@ -210,13 +210,7 @@ void fs_forget(struct fs *fs, uint64_t ino, uint64_t nlookup)
 	fs_ilock_w(ip);
 	if (!atomic_load(&ip->dead)) {
 		ip->nlookup = ip->nlookup > nlookup ? ip->nlookup - nlookup : 0;
-		if (ip->nlookup == 0 && ip->st.nlink == 0 && !fs_writable(fs)) {
-			struct fs_op op;
-
-			fs_op_init(&op, fs, ALLOC_F_RESERVE);
-			fs_op_free_inode(&op, ip);
-			fs_op_commit(&op);
-		}
+		fs_free_orphan(fs, ip);
 	}
 	fs_iput_unlock(fs, ip);
 }

@@ -267,19 +267,32 @@ int fs_op_commit(struct fs_op *op)
 	return 0;
 }
 
+void fs_free_orphan(struct fs *fs, struct fs_inode *ip)
+{
+	struct fs_op op;
+
+	if (atomic_load(&ip->dead) || ip->st.nlink != 0 || ip->nlookup != 0 ||
+	    fs_bg_begin(fs))
+		return;
+	fs_op_init(&op, fs, ALLOC_F_RESERVE);
+	fs_op_free_inode(&op, ip);
+	fs_op_commit(&op); /* LOG(5): the journal frees it */
+	fs_bg_done(fs);
+}
+
 void fs_touch_atime(struct fs *fs, struct fs_inode *ip)
 {
 	struct ilog_state st = ip->st;
 	union lent_buf b;
 	struct fs_op op;
 
-	if (fs_writable(fs) || atomic_load(&ip->dead))
+	if (atomic_load(&ip->dead) || fs_bg_begin(fs))
 		return;
 	fs_now(&st.atime);
 	fs_op_init(&op, fs, 0);
-	if (fs_op_add(&op, ip, lent_attr(&b, PMFS_AT_ATIME, &st))) {
+	if (fs_op_add(&op, ip, lent_attr(&b, PMFS_AT_ATIME, &st)))
 		fs_op_abort(&op); /* best effort: no space for the entry */
-		return;
-	}
-	fs_op_commit(&op); /* LOG(4): 2 fences */
+	else
+		fs_op_commit(&op); /* LOG(4): 2 fences */
+	fs_bg_done(fs);
 }

@@ -561,6 +561,27 @@ static int w_unmount(struct ch_run *r, struct fs *fs)
 	return 0; /* the harness then unmounts (CH_W_UNMOUNT) */
 }
 
+/*
+ * mount -o remount,ro and back: the clean state written (allocator chain,
+ * counters, clean word) with changes before and after; a crash anywhere
+ * leaves an image that is clean with a valid chain, or recovers, and
+ * every change before the switch is there.
+ */
+static int w_remount(struct ch_run *r, struct fs *fs)
+{
+	struct fs_attr a;
+	WL_INO(d1, fs, "/d1");
+
+	CH_OP(r, "create /d1/r",
+	      fs_mknod(fs, &ch_ctx, d1, "r", S_IFREG | 0644, 0, &a));
+	CH_OP(r, "remount read-only", fs_remount(fs, true, NULL, 0));
+	CH_OP(r, "remount read-write", fs_remount(fs, false, NULL, 0));
+	CH_OP(r, "write 4096 at 0 of /d1/r", wl_write(fs, a.ino, 4096, 0, 31));
+	CH_OP(r, "unlink /d1/g", fs_unlink(fs, d1, "g"));
+	CH_OP(r, "remount read-only again", fs_remount(fs, true, NULL, 0));
+	return 0;
+}
+
 /* ---- log GC of dead writes ---------------------------------------------- */
 
 /* A file log full of WRITE entries (overwrites), then compacted. */
@@ -1290,6 +1311,7 @@ const struct ch_workload ch_workloads[] = {
 	  .pre = pre_mkdir_write, .run = w_recovery },
 	{ .name = "unmount-crash", .flags = CH_W_UNMOUNT, .setup = base_setup,
 	  .run = w_unmount },
+	BASE("remount", w_remount),
 	{ .name = "log-gc-writes", .setup = gc_writes_setup,
 	  .run = w_gc_writes },
 	BASE("append-in-place", w_append_in_place),

@@ -63,6 +63,132 @@ Test(fs, crash_recovery_preserves_and_rebuilds_free_space)
 	cr_assert_eq(buf[0], 0);
 }
 
+/* The state fs_remount leaves, as the next mount sees it: crash there. */
+static bool clean_after_crash(unsigned flags)
+{
+	fs_abandon(fx_fs);
+	fx_fs = NULL;
+	pmio_close(fx_p);
+	fx_p = NULL;
+	fx_mount_flags(flags);
+	return fx_mi.was_clean;
+}
+
+/*
+ * Read-only and back: every change refused (EROFS) and statfs says so;
+ * the clean state written at the switch (a crash there finds it clean)
+ * and withdrawn at the switch back (a crash then recovers); the saved
+ * allocator chain given back, so free space is what it was.
+ */
+Test(fs, remount_read_only_and_back)
+{
+	struct fs_attr a;
+	struct statvfs s1, s2;
+	char err[256];
+
+	cr_assert_eq(fs_mknod(fx_fs, &fx_ctx, 1, "f", S_IFREG | 0644, 0, &a), 0);
+	cr_assert_eq(fs_pwrite(fx_fs, a.ino, "hello", 5, 0), 0);
+	cr_assert_eq(fs_statfs(fx_fs, &s1), 0);
+	cr_assert_eq(fs_remount(fx_fs, true, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(fs_remount(fx_fs, true, err, sizeof(err)), 0);
+	cr_assert_eq(fs_statfs(fx_fs, &s2), 0);
+	cr_assert(s2.f_flag & ST_RDONLY);
+	cr_assert_eq(fs_mknod(fx_fs, &fx_ctx, 1, "g", S_IFREG | 0644, 0, &a),
+		     -EROFS);
+	cr_assert_eq(fs_pwrite(fx_fs, a.ino, "x", 1, 0), -EROFS);
+	cr_assert_eq(fs_unlink(fx_fs, 1, "f"), -EROFS);
+	cr_assert_eq(fs_lookup(fx_fs, 1, "f", &a), 0);
+	cr_assert(clean_after_crash(0), "remount read-only left it not clean");
+	cr_assert_eq(fs_remount(fx_fs, true, err, sizeof(err)), 0);
+	cr_assert_eq(fs_remount(fx_fs, false, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(fs_statfs(fx_fs, &s2), 0);
+	cr_assert(!(s2.f_flag & ST_RDONLY));
+	cr_assert_eq(s2.f_bfree, s1.f_bfree, "the saved chain was not given "
+		     "back: %lu free, %lu before", (unsigned long)s2.f_bfree,
+		     (unsigned long)s1.f_bfree);
+	cr_assert_eq(fs_mknod(fx_fs, &fx_ctx, 1, "g", S_IFREG | 0644, 0, &a), 0);
+	cr_assert(!clean_after_crash(0), "remount read-write left it clean");
+	cr_assert_eq(fs_lookup(fx_fs, 1, "g", &a), 0);
+	cr_assert_eq(fs_statfs(fx_fs, &s2), 0);
+	fx_remount(); /* clean unmount after the switches; free space kept */
+	cr_assert_eq(fs_statfs(fx_fs, &s1), 0);
+	cr_assert_eq(s1.f_bfree, s2.f_bfree);
+}
+
+/* A mount made read-only goes read-write when its device allows it; its
+ * device opened read-only refuses, with the reason. */
+Test(fs, read_only_mount_goes_read_write)
+{
+	struct pmio_opts o = { .flags = PMIO_O_QUIET | PMIO_O_FORCE_CL |
+					PMIO_O_RDONLY | PMIO_O_UPGRADE };
+	struct fs_opts fo = { .flags = FS_O_RDONLY };
+	struct fs_attr a;
+	char err[256] = "";
+
+	cr_assert_eq(fs_unmount(fx_fs), 0);
+	pmio_close(fx_p);
+	for (int upgrade = 1; upgrade >= 0; upgrade--) {
+		if (!upgrade)
+			o.flags &= ~(unsigned)PMIO_O_UPGRADE;
+		cr_assert_eq(pmio_open(fx_path, &o, &fx_p, NULL, 0), 0);
+		cr_assert_eq(fs_mount_pmio(fx_p, &fo, &fx_fs, &fx_mi, err,
+					   sizeof(err)), 0, "%s", err);
+		cr_assert_eq(fs_mknod(fx_fs, &fx_ctx, 1, "g", S_IFREG | 0644, 0,
+				      &a), -EROFS);
+		if (!upgrade) {
+			cr_assert_eq(fs_remount(fx_fs, false, err, sizeof(err)),
+				     -EROFS);
+			cr_assert(strstr(err, "open read-only"), "%s", err);
+			break;
+		}
+		cr_assert_eq(fs_remount(fx_fs, false, err, sizeof(err)), 0,
+			     "%s", err);
+		cr_assert_eq(fs_mknod(fx_fs, &fx_ctx, 1, "g", S_IFREG | 0644, 0,
+				      &a), 0);
+		cr_assert_eq(fs_unmount(fx_fs), 0);
+		pmio_close(fx_p);
+	}
+	fs_unmount(fx_fs);
+	pmio_close(fx_p);
+	fx_p = NULL;
+	fx_mount_flags(0);
+	cr_assert(fx_mi.was_clean);
+	cr_assert_eq(fs_lookup(fx_fs, 1, "g", &a), 0);
+}
+
+/*
+ * An unlinked file still held (a lookup reference) keeps the remount
+ * read-only from writing the clean state: the next mount must reclaim it.
+ * An orphan a read-only mount after a crash kept is reclaimed by the
+ * switch to read-write.
+ */
+Test(fs, remount_and_orphans)
+{
+	struct fs_attr a;
+	struct statvfs s1, s2;
+	char err[256];
+
+	fs_unmount(fx_fs);
+	pmio_close(fx_p);
+	fx_mount_flags(FS_O_REFCOUNT);
+	cr_assert_eq(fs_statfs(fx_fs, &s1), 0);
+	cr_assert_eq(fs_mknod(fx_fs, &fx_ctx, 1, "f", S_IFREG | 0644, 0, &a), 0);
+	cr_assert_eq(fs_pwrite(fx_fs, a.ino, "hello", 5, 0), 0);
+	cr_assert_eq(fs_unlink(fx_fs, 1, "f"), 0); /* held: nlookup 1 */
+	cr_assert_eq(fs_remount(fx_fs, true, err, sizeof(err)), 0);
+	cr_assert(!clean_after_crash(FS_O_RDONLY | FS_O_REFCOUNT),
+		  "clean with a held orphan");
+	cr_assert_eq(fx_mi.orphans_freed, 0); /* read-only: kept */
+	cr_assert_eq(fs_getattr(fx_fs, a.ino, &a), 0);
+	cr_assert_eq(a.nlink, 0);
+	cr_assert_eq(fs_remount(fx_fs, false, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(fs_getattr(fx_fs, a.ino, &a), -ENOENT,
+		     "the orphan was not reclaimed");
+	cr_assert_eq(fs_statfs(fx_fs, &s2), 0);
+	cr_assert_eq(s2.f_bfree, s1.f_bfree);
+	cr_assert_eq(s2.f_ffree, s1.f_ffree);
+}
+
 Test(fs, fence_budgets)
 {
 	struct fs_attr a, d;
