@@ -1430,8 +1430,31 @@ static void pm_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	fuse_reply_err(req, -err);
 }
 
-/* PMFS_IOC_REQ_COUNTS: the requests read so far (transport.h (3)); other
- * commands are not pmfs's. */
+/* PMFS_IOC_REMOUNT (fuse_ll.h): fs_remount for mount -o remount, asked
+ * by mount.pmfs; the outcome and its reason go back in the reply. */
+static void do_remount_ioctl(fuse_req_t req, const void *in_buf,
+			     size_t in_bufsz, size_t out_bufsz)
+{
+	struct pmfs_remount rm;
+	int err;
+
+	if (in_bufsz < sizeof(rm) || out_bufsz < sizeof(rm)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (!caller_sys_admin(req)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	memcpy(&rm, in_buf, sizeof(rm));
+	memset(rm.msg, 0, sizeof(rm.msg));
+	err = fs_remount(req_fs(req), rm.rdonly != 0, rm.msg, sizeof(rm.msg));
+	rm.err = (uint32_t)-err;
+	fuse_reply_ioctl(req, 0, &rm, sizeof(rm));
+}
+
+/* PMFS_IOC_REQ_COUNTS: the requests read so far (transport.h (3));
+ * PMFS_IOC_REMOUNT; other commands are not pmfs's. */
 static void pm_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned cmd, void *arg,
 		     struct fuse_file_info *fi, unsigned flags,
 		     const void *in_buf, size_t in_bufsz, size_t out_bufsz)
@@ -1441,8 +1464,10 @@ static void pm_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned cmd, void *arg,
 	(void)ino;
 	(void)arg;
 	(void)fi;
-	(void)in_buf;
-	(void)in_bufsz;
+	if (cmd == PMFS_IOC_REMOUNT && !(flags & FUSE_IOCTL_COMPAT)) {
+		do_remount_ioctl(req, in_buf, in_bufsz, out_bufsz);
+		return;
+	}
 	if (cmd != PMFS_IOC_REQ_COUNTS || (flags & FUSE_IOCTL_COMPAT)) {
 		fuse_reply_err(req, ENOTTY);
 		return;

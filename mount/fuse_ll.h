@@ -21,6 +21,8 @@
 #define PMFS_FUSE_LL_H
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
 
 struct fs;
 struct fuse_ll;
@@ -56,6 +58,19 @@ struct pmfs_mount_opts {
  * that end the loop.  On failure prints a one-line message on stderr and
  * returns -errno; fs is left mounted (the caller unmounts it).
  */
+/*
+ * mount -o remount: the kernel never tells a FUSE daemon, so mount.pmfs
+ * (run by mount(8) as mount.fuse.pmfs) reaches the daemon with this ioctl
+ * on the mount's root: rdonly (1 or 0) in; err (0 or an errno) and a
+ * one-line reason out.  Only a caller with CAP_SYS_ADMIN may (EPERM).
+ */
+struct pmfs_remount {
+	uint32_t rdonly;
+	uint32_t err;
+	char msg[248];
+};
+#define PMFS_IOC_REMOUNT _IOWR('P', 0x72, struct pmfs_remount)
+
 int fuse_ll_mount(struct fs *fs, const struct pmfs_mount_opts *o,
 		  struct fuse_ll **out);
 /* Serve requests until unmounted or signalled; 0 on a normal end. */

@@ -25,6 +25,18 @@
  * the OOM killer): the mount is then gone without a clean unmount, and the
  * next mount's recovery must not come as a surprise.
  *
+ * Remount: `mount -o remount,ro DIR` runs this helper with the mounted
+ * source, DIR and the merged options (remount among them).  The kernel
+ * never tells a FUSE daemon of a remount, so the helper does both halves:
+ * mount(2) with MS_REMOUNT for the kernel's flags, and PMFS_IOC_REMOUNT
+ * (fuse_ll.h) on DIR for the daemon, which then refuses every change
+ * (EROFS) and writes the clean state, or marks the filesystem in use
+ * again.  Read-only: the kernel first (it refuses while a file is open
+ * for writing, and once it is read-only no request that writes comes),
+ * then the daemon.  Read-write: the daemon first (it may refuse: a
+ * write-protected device), then the kernel; if the kernel refuses, the
+ * daemon goes back to read-only.
+ *
  * Exit codes follow mount(8): 0 mounted, 1 bad usage (unknown option...),
  * 32 mount failure (device, mountpoint, filesystem).
  */
@@ -36,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -54,6 +67,7 @@ struct cmdline {
 	const char *dev;  /* as given */
 	const char *dir;  /* as given */
 	bool sloppy;      /* mount(8) -s: ignore unknown options */
+	bool remount;     /* -o remount: change a mount (see the top) */
 	bool help, version;
 };
 
@@ -86,7 +100,7 @@ static void usage(FILE *f)
 	      "  norelatime nostrictatime diratime nodiratime lazytime\n"
 	      "  nolazytime dev nodev suid nosuid exec noexec sync async\n"
 	      "  dirsync default_permissions (always on) killpriv_v2\n"
-	      "  nokillpriv_v2, and those of mount(8) and fstab(5); see\n"
+	      "  nokillpriv_v2, remount, and those of mount(8) and fstab(5); see\n"
 	      "  mount.pmfs(8)\n",
 	      f);
 }
@@ -108,8 +122,11 @@ static bool ignored_opt(const char *o)
 	for (int i = 0; names[i]; i++)
 		if (!strcmp(o, names[i]))
 			return true;
+	/* user_id= and group_id=: the FUSE kernel options of a mount, which
+	 * mount(8) passes back on a remount */
 	return !strncmp(o, "x-", 2) || !strncmp(o, "comment=", 8) ||
-	       !strncmp(o, "user=", 5);
+	       !strncmp(o, "user=", 5) || !strncmp(o, "user_id=", 8) ||
+	       !strncmp(o, "group_id=", 9);
 }
 
 /* Apply one -o word; 0, or -EINVAL after a message. */
@@ -146,6 +163,8 @@ static int apply_opt(struct cmdline *c, const char *o)
 		m->noexec = o[0] == 'n';
 	else if (!strcmp(o, "killpriv_v2") || !strcmp(o, "nokillpriv_v2"))
 		m->no_killpriv_v2 = o[0] == 'n';
+	else if (!strcmp(o, "remount"))
+		c->remount = true;
 	else if (!c->sloppy) {
 		msg("unknown mount option '%s' (see mount.pmfs(8))", o);
 		return -EINVAL;
@@ -522,6 +541,131 @@ static int supervise(struct cmdline *c, int notify_fd)
 	return EX_FAIL;
 }
 
+/* Undo mountinfo's octal escapes (\040 for a space...) in place. */
+static void unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++, o++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
+		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*o = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
+				    (s[3] - '0'));
+			s += 3;
+		} else {
+			*o = *s;
+		}
+	}
+	*o = 0;
+}
+
+/* The filesystem type of the mount on dir (the topmost), in type; false
+ * when dir is no mount point. */
+static bool mount_type(const char *dir, char *type, size_t n)
+{
+	char line[3 * PATH_MAX];
+	bool found = false;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		char *mp, *sep, *save = NULL, *t;
+		int i = 0;
+
+		for (mp = strtok_r(line, " ", &save); mp && i < 4; i++)
+			mp = strtok_r(NULL, " ", &save);
+		sep = strstr(save ? save : "", " - ");
+		if (!mp || !sep)
+			continue;
+		unescape(mp);
+		t = strtok_r(sep + 3, " ", &save);
+		if (t && !strcmp(mp, dir)) {
+			snprintf(type, n, "%s", t);
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* Ask the daemon of the mount open at fd; 0 or EX_FAIL after a message. */
+static int remount_daemon(int fd, const char *dir, bool rdonly)
+{
+	struct pmfs_remount rm;
+
+	memset(&rm, 0, sizeof(rm));
+	rm.rdonly = rdonly;
+	if (ioctl(fd, PMFS_IOC_REMOUNT, &rm) != 0) {
+		msg("%s: the filesystem process refused the remount: %s", dir,
+		    strerror(errno));
+		return EX_FAIL;
+	}
+	if (rm.err) {
+		rm.msg[sizeof(rm.msg) - 1] = 0;
+		msg("%s: cannot remount %s: %s", dir,
+		    rdonly ? "read-only" : "read-write",
+		    rm.msg[0] ? rm.msg : strerror((int)rm.err));
+		return EX_FAIL;
+	}
+	return 0;
+}
+
+/* mount -o remount (see the top): 0 or the exit code after a message. */
+static int remount(const struct cmdline *c, const char *dir)
+{
+	unsigned long fl = MS_REMOUNT;
+	char type[64];
+	int fd, r;
+
+	if (!mount_type(dir, type, sizeof(type))) {
+		msg("%s: not a mount point", dir);
+		return EX_FAIL;
+	}
+	if (strcmp(type, "fuse.pmfs")) {
+		msg("%s: a %s mount, not pmfs", dir, type);
+		return EX_FAIL;
+	}
+	if (c->mo.rdonly)
+		fl |= MS_RDONLY;
+	if (!c->mo.suid)
+		fl |= MS_NOSUID;
+	if (!c->mo.dev)
+		fl |= MS_NODEV;
+	if (c->mo.noexec)
+		fl |= MS_NOEXEC;
+	if (c->mo.sync)
+		fl |= MS_SYNCHRONOUS;
+	if (c->mo.dirsync)
+		fl |= MS_DIRSYNC;
+	if (c->mo.atime == PMFS_ATIME_NOATIME)
+		fl |= MS_NOATIME;
+	else if (c->mo.atime == PMFS_ATIME_STRICT)
+		fl |= MS_STRICTATIME;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		msg("%s: %s", dir, strerror(errno));
+		return EX_FAIL;
+	}
+	if (!c->mo.rdonly && (r = remount_daemon(fd, dir, false)) != 0)
+		goto out;
+	r = mount(NULL, dir, NULL, fl, NULL) ? errno : 0;
+	if (r) {
+		msg("%s: cannot remount %s: %s", dir,
+		    c->mo.rdonly ? "read-only" : "read-write",
+		    r == EBUSY ? "a file is open for writing" : strerror(r));
+		if (!c->mo.rdonly) /* the daemon goes back */
+			remount_daemon(fd, dir, true);
+		r = EX_FAIL;
+		goto out;
+	}
+	if (c->mo.rdonly)
+		r = remount_daemon(fd, dir, true);
+out:
+	close(fd);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	static char dev[PATH_MAX], dir[PATH_MAX];
@@ -539,6 +683,13 @@ int main(int argc, char **argv)
 	if (c.version) {
 		printf("mount.pmfs (pmfs)\n");
 		return EX_OK;
+	}
+	if (c.remount) {
+		if (!realpath(c.dir, dir)) {
+			msg("%s: %s", c.dir, strerror(errno));
+			return EX_FAIL;
+		}
+		return remount(&c, dir);
 	}
 	r = check_paths(&c, dev, dir);
 	if (r)

@@ -3,7 +3,8 @@
  * and an fstab line (`mount --fstab FILE DIR`, util-linux's alternative
  * fstab), with `mount` and `df` showing the device and the type, and
  * umount(8) ending the daemon; fstab lines of type pmfs and fuse.pmfs
- * with the generic options people write there.
+ * with the generic options people write there; mount -o remount,ro and
+ * remount,rw.
  *
  * mount(8) runs /sbin/mount.TYPE.  The test makes /sbin/mount.pmfs and
  * /sbin/mount.fuse.pmfs symlinks to the built binary for its duration and
@@ -284,6 +285,79 @@ static void fstab_generic_options(void)
 	cr_assert(!mnt_is_mounted(M.dir, NULL, 0));
 }
 
+/* fsck.pmfs -n on the mounted image: its status, its output in out. */
+static int fsck_n(char *out, size_t on)
+{
+	char err[4096];
+	int r = sh(out, on, err, sizeof(err), tu_tool("fsck.pmfs"), "-n",
+		   M.img, NULL);
+
+	strncat(out, err, on - strlen(out) - 1);
+	return r;
+}
+
+/*
+ * mount -o remount,ro and remount,rw through mount(8), which runs
+ * mount.fuse.pmfs with the mounted type: refused while a file is open for
+ * writing (as ext4 does), then the kernel and the daemon read-only (the
+ * image clean, as fsck -n sees it while mounted), the other mount flags
+ * kept, and back to read-write (the image in use again).
+ */
+static void remount_ro_rw(void)
+{
+	char err[4096], out[8192], line[4096], *p;
+	int r, fd;
+
+	r = sh(NULL, 0, err, sizeof(err), "/bin/mount", "-t", "pmfs", "-o",
+	       "nosuid,nodev", M.img, M.dir, NULL);
+	cr_assert_eq(r, 0, "mount: %d: %s", r, err);
+	write_and_read("r");
+	p = mnt_path(&M, "r");
+	fd = open(p, O_WRONLY);
+	cr_assert(fd >= 0);
+	r = sh(NULL, 0, err, sizeof(err), "/bin/mount", "-o", "remount,ro",
+	       M.dir, NULL);
+	cr_assert_neq(r, 0, "remount,ro with a file open for writing");
+	cr_assert(strstr(err, "a file is open for writing"), "%s", err);
+	check_shown(" rw,");
+	close(fd);
+	r = sh(NULL, 0, err, sizeof(err), "/bin/mount", "-o", "remount,ro",
+	       M.dir, NULL);
+	cr_assert_eq(r, 0, "mount -o remount,ro: %d: %s", r, err);
+	check_shown(" ro,nosuid,nodev");
+	cr_assert_eq(open(p, O_WRONLY), -1);
+	cr_assert_eq(errno, EROFS);
+	{
+		char buf[16] = "";
+
+		fd = open(p, O_RDONLY);
+		cr_assert(fd >= 0);
+		cr_assert_eq(read(fd, buf, sizeof(buf)), 6);
+		close(fd);
+	}
+	out[0] = 0;
+	r = fsck_n(out, sizeof(out));
+	cr_assert_eq(r, 0, "fsck -n while read-only: %d: %s", r, out);
+	cr_assert(strstr(out, ": clean,"), "not clean while read-only: %s",
+		  out);
+	r = sh(NULL, 0, err, sizeof(err), "/bin/mount", "-o", "remount,rw",
+	       M.dir, NULL);
+	cr_assert_eq(r, 0, "mount -o remount,rw: %d: %s", r, err);
+	cr_assert(mnt_is_mounted(M.dir, line, sizeof(line)));
+	cr_assert(strstr(line, " rw,nosuid,nodev"), "/proc/mounts: %s", line);
+	write_and_read("s");
+	out[0] = 0;
+	fsck_n(out, sizeof(out));
+	cr_assert(!strstr(out, ": clean,"), "clean while read-write: %s", out);
+	free(p);
+	umount8();
+	out[0] = 0;
+	r = sh(out, sizeof(out), err, sizeof(err), tu_tool("fsck.pmfs"), "-fn",
+	       M.img, NULL);
+	cr_assert_eq(r, 0, "fsck -fn after the remounts: %d: %s%s", r, out,
+		     err);
+}
+
 /* One test: the symlinks in /sbin are shared by everything mount(8) runs. */
 Test(helper, mount_t_pmfs_and_fstab)
 {
@@ -337,4 +411,5 @@ Test(helper, mount_t_pmfs_and_fstab)
 	free(p);
 	umount8();
 	fstab_generic_options();
+	remount_ro_rw();
 }
