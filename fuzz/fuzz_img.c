@@ -41,7 +41,7 @@ void fz_die(const char *what)
 static void populate(void)
 {
 	struct pmio_opts po = { .flags = PMIO_O_QUIET | PMIO_O_EXCL };
-	const struct fs_ctx c = { 0, 0 };
+	const struct fs_ctx c = { .uid = 0, .gid = 0 };
 	struct fs_attr a, d;
 	char buf[3 * PMFS_BLOCK_SIZE], err[256];
 	struct pmio *p;

@@ -102,6 +102,9 @@ struct pmio;
 #define FS_O_QUIET 0x10 /* fs_mount: no warnings from pmemio (PMIO_O_QUIET),
 			 * e.g. "not DAX storage" */
 #define FS_O_NODIRATIME 0x20 /* readdir leaves a directory's atime */
+#define FS_O_ACL 0x40 /* POSIX ACLs (fs_acl.c): the xattrs
+		       * system.posix_acl_access/default keep the mode in
+		       * step, are inherited at create; umask from fs_ctx */
 
 struct fs_opts {
 	unsigned flags;
@@ -123,6 +126,9 @@ struct fs_mount_info {
 struct fs_ctx {
 	uint32_t uid;
 	uint32_t gid;
+	/* FS_O_ACL: the creating process's umask, applied by pmfs when the
+	 * directory has no default ACL (with ACLs on the kernel leaves it) */
+	uint32_t umask;
 };
 
 struct fs_attr {
@@ -355,6 +361,8 @@ int fs_removexattr(struct fs *fs, uint64_t ino, const char *name);
 /* ---- whole filesystem -------------------------------------------------- */
 
 int fs_statfs(struct fs *fs, struct statvfs *st);
+/* Mounted with FS_O_ACL? */
+bool fs_acl_on(const struct fs *fs);
 
 /*
  * Log garbage collection runs by itself (a background thread per mount);

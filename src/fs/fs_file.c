@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/falloc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -426,6 +427,30 @@ int fs_pwrite(struct fs *fs, uint64_t ino, const void *buf, size_t len,
 	return fs_write(fs, NULL, ino, &v, 1, off, 0, &w);
 }
 
+/* chmod of an inode with an access ACL (FS_O_ACL): the ACL rewritten in
+ * the same commit as the mode. */
+static int acl_chmod_stage(struct fs *fs, struct fs_op *op,
+			   struct fs_inode *ip, uint32_t mode,
+			   const struct timespec *now)
+{
+	struct fs_xattr *x = (fs->o.flags & FS_O_ACL)
+				     ? fs_xattr_find(ip, FS_ACL_ACCESS)
+				     : NULL;
+	uint8_t acl[PMFS_XATTR_VALUE_MAX];
+	union lent_buf b;
+
+	if (!x)
+		return 0;
+	if (fs_acl_valid(x->val, x->vlen))
+		return fs_media_error(fs, "inode %" PRIu64 ": its access ACL "
+				      "is not valid", ip->ino);
+	memcpy(acl, x->val, x->vlen);
+	fs_acl_chmod(acl, x->vlen, mode);
+	return fs_op_add(op, ip,
+			 lent_xattr(&b, PMFS_LE_XATTR_SET, FS_ACL_ACCESS,
+				    strlen(FS_ACL_ACCESS), acl, x->vlen, now));
+}
+
 int fs_setattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino,
 	       const struct fs_setattr *sa, struct fs_attr *out)
 {
@@ -497,6 +522,8 @@ int fs_setattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino,
 	if ((mask & PMFS_AT_SIZE) && sa->size > ip->st.size)
 		zero_eof_tail(fs, ip);
 	err = fs_op_add(&op, ip, lent_attr(&b, mask, &st));
+	if (!err && (sa->valid & FS_SET_MODE))
+		err = acl_chmod_stage(fs, &op, ip, st.mode, &now);
 	if (err) {
 		fs_op_abort(&op);
 		goto out;
@@ -733,8 +760,7 @@ out:
 
 /* ---- xattrs ----------------------------------------------------------- */
 
-/* The xattr called name of ip, or NULL. */
-static struct fs_xattr *xfind(struct fs_inode *ip, const char *name)
+struct fs_xattr *fs_xattr_find(struct fs_inode *ip, const char *name)
 {
 	size_t n = strlen(name);
 
@@ -742,6 +768,42 @@ static struct fs_xattr *xfind(struct fs_inode *ip, const char *name)
 		if (x->nlen == n && memcmp(x->name, name, n) == 0)
 			return x;
 	return NULL;
+}
+
+/*
+ * Stage the setting of an ACL (FS_O_ACL): a default ACL only on a
+ * directory; an access ACL sets the mode's rwx bits in the same commit
+ * (ATTR before XATTR) and is not stored (an old one removed) when the
+ * mode says it all.  0, -EINVAL (not a valid ACL), -EACCES or -errno.
+ */
+static int acl_stage(struct fs_op *op, struct fs_inode *ip, const char *name,
+		     const void *value, size_t size, const struct timespec *now)
+{
+	struct ilog_state st = ip->st;
+	size_t nl = strlen(name);
+	union lent_buf b;
+	bool equiv;
+	int err = fs_acl_valid(value, size);
+
+	if (err)
+		return err;
+	if (fs_acl_name(name) == FS_ACL_T_DEFAULT) {
+		if (!S_ISDIR(ip->st.mode))
+			return -EACCES;
+		return fs_op_add(op, ip,
+				 lent_xattr(&b, PMFS_LE_XATTR_SET, name, nl,
+					    value, size, now));
+	}
+	equiv = fs_acl_to_mode(value, size, &st.mode);
+	st.ctime = *now;
+	err = fs_op_add(op, ip,
+			lent_attr(&b, PMFS_AT_MODE | PMFS_AT_CTIME, &st));
+	if (err || (equiv && !fs_xattr_find(ip, name)))
+		return err;
+	return fs_op_add(op, ip,
+			 lent_xattr(&b,
+				    equiv ? PMFS_LE_XATTR_DEL : PMFS_LE_XATTR_SET,
+				    name, nl, value, size, now));
 }
 
 /* Set or remove an xattr: one XATTR entry, LOG(4). */
@@ -764,24 +826,28 @@ static int xattr_change(struct fs *fs, uint64_t ino, const char *name,
 	err = fs_iget_locked(fs, ino, true, &ip);
 	if (err)
 		return err;
-	if (del && !xfind(ip, name)) {
+	if (del && !fs_xattr_find(ip, name)) {
 		err = -ENODATA;
 		goto out;
 	}
-	if (!del && (flags & XATTR_CREATE) && xfind(ip, name)) {
+	if (!del && (flags & XATTR_CREATE) && fs_xattr_find(ip, name)) {
 		err = -EEXIST;
 		goto out;
 	}
-	if (!del && (flags & XATTR_REPLACE) && !xfind(ip, name)) {
+	if (!del && (flags & XATTR_REPLACE) && !fs_xattr_find(ip, name)) {
 		err = -ENODATA;
 		goto out;
 	}
 	fs_now(&now);
 	fs_op_init(&op, fs, del ? ALLOC_F_RESERVE : 0);
-	err = fs_op_add(&op, ip,
-			lent_xattr(&b,
-				   del ? PMFS_LE_XATTR_DEL : PMFS_LE_XATTR_SET,
-				   name, nl, value, size, &now));
+	if ((fs->o.flags & FS_O_ACL) && !del && fs_acl_name(name))
+		err = acl_stage(&op, ip, name, value, size, &now);
+	else
+		err = fs_op_add(&op, ip,
+				lent_xattr(&b,
+					   del ? PMFS_LE_XATTR_DEL
+					       : PMFS_LE_XATTR_SET,
+					   name, nl, value, size, &now));
 	if (err) {
 		fs_op_abort(&op);
 		goto out;
@@ -813,9 +879,15 @@ int fs_getxattr(struct fs *fs, uint64_t ino, const char *name, void *buf,
 	err = fs_iget_locked(fs, ino, false, &ip);
 	if (err)
 		return err;
-	x = xfind(ip, name);
+	x = fs_xattr_find(ip, name);
 	if (!x) {
 		err = -ENODATA;
+		goto out;
+	}
+	if ((fs->o.flags & FS_O_ACL) && fs_acl_name(name) &&
+	    fs_acl_valid(x->val, x->vlen)) { /* the kernel would refuse it */
+		err = fs_media_error(fs, "inode %" PRIu64 ": its %s is not a "
+				     "valid ACL", ino, name);
 		goto out;
 	}
 	*len = x->vlen;

@@ -363,4 +363,31 @@ void fs_touch_atime(struct fs *fs, struct fs_inode *ip);
  * read-only or a remount runs (then unmount or the next mount frees it). */
 void fs_free_orphan(struct fs *fs, struct fs_inode *ip);
 
+/* ---- POSIX ACLs (fs_acl.c) ---------------------------------------------- */
+
+#define FS_ACL_ACCESS "system.posix_acl_access"
+#define FS_ACL_DEFAULT "system.posix_acl_default"
+#define FS_ACL_T_ACCESS 1
+#define FS_ACL_T_DEFAULT 2
+
+/* The xattr called name of ip (any lock held), or NULL. */
+struct fs_xattr *fs_xattr_find(struct fs_inode *ip, const char *name);
+/* FS_ACL_T_ACCESS or FS_ACL_T_DEFAULT for an ACL's xattr name, else 0. */
+int fs_acl_name(const char *name);
+/* 0 if the n bytes at v are a valid ACL (the kernel's posix_acl_valid
+ * rules: version, one owner, owning group and other entry, a mask when
+ * there are named entries, sorted, no duplicate id), else -EINVAL.  The
+ * functions below take valid ACLs only. */
+int fs_acl_valid(const void *v, size_t n);
+/* *mode's rwx bits as the access ACL gives them (the mask stands for the
+ * group bits); true when the mode says all the ACL says (not stored). */
+bool fs_acl_to_mode(const void *v, size_t n, uint32_t *mode);
+/* chmod: the owner, group (the mask if there is one) and other entries
+ * take mode's rwx bits. */
+void fs_acl_chmod(void *v, size_t n, uint32_t mode);
+/* A new inode's access ACL from its directory's default ACL (a copy, in
+ * place) and the mode it is created with: each reduces the other; true
+ * when the result says no more than *mode (not stored). */
+bool fs_acl_create_masq(void *v, size_t n, uint32_t *mode);
+
 #endif /* PMFS_FS_INT_H */

@@ -679,6 +679,11 @@ out:
 	return err;
 }
 
+bool fs_acl_on(const struct fs *fs)
+{
+	return fs->o.flags & FS_O_ACL;
+}
+
 struct pmio *fs_pmio(struct fs *fs)
 {
 	return fs->d.p;

@@ -228,6 +228,68 @@ int fs_getattr(struct fs *fs, uint64_t ino, struct fs_attr *out)
 	return 0;
 }
 
+/* What a new inode takes of its directory's default ACL (FS_O_ACL). */
+struct new_acl {
+	bool access;  /* an access ACL to store: val */
+	bool dflt;    /* a directory: the default ACL to store too */
+	uint16_t len; /* of val and of the default ACL */
+	uint8_t val[PMFS_XATTR_VALUE_MAX];
+};
+
+/*
+ * FS_O_ACL: with a default ACL on dp (write-locked), *mode and the access
+ * ACL reduce each other and a directory keeps the default ACL; without
+ * one, the umask applies.  Symlinks take neither.  0 or -EIO (dp's
+ * default ACL is damaged).
+ */
+static int acl_inherit(struct fs *fs, const struct fs_ctx *ctx,
+		       struct fs_inode *dp, uint32_t *mode, struct new_acl *a)
+{
+	struct fs_xattr *x;
+
+	a->access = a->dflt = false;
+	if (!(fs->o.flags & FS_O_ACL) || S_ISLNK(*mode))
+		return 0;
+	x = fs_xattr_find(dp, FS_ACL_DEFAULT);
+	if (!x) {
+		*mode &= ~(ctx ? ctx->umask : 0);
+		return 0;
+	}
+	if (fs_acl_valid(x->val, x->vlen))
+		return fs_media_error(fs, "directory %" PRIu64 ": its default "
+				      "ACL is not valid", dp->ino);
+	a->len = x->vlen;
+	memcpy(a->val, x->val, x->vlen);
+	a->access = !fs_acl_create_masq(a->val, a->len, mode);
+	a->dflt = S_ISDIR(*mode);
+	return 0;
+}
+
+/* Stage the ACLs acl_inherit gave a new inode, after its first ATTR. */
+static int acl_stage_new(struct fs_op *op, struct fs_inode *ip,
+			 struct fs_inode *dp, const struct new_acl *a,
+			 const struct timespec *now)
+{
+	union lent_buf b;
+	int err = 0;
+
+	if (a->access)
+		err = fs_op_add(op, ip,
+				lent_xattr(&b, PMFS_LE_XATTR_SET, FS_ACL_ACCESS,
+					   strlen(FS_ACL_ACCESS), a->val,
+					   a->len, now));
+	if (!err && a->dflt) {
+		struct fs_xattr *x = fs_xattr_find(dp, FS_ACL_DEFAULT);
+
+		err = fs_op_add(op, ip,
+				lent_xattr(&b, PMFS_LE_XATTR_SET,
+					   FS_ACL_DEFAULT,
+					   strlen(FS_ACL_DEFAULT), x->val,
+					   x->vlen, now));
+	}
+	return err;
+}
+
 /* Common create: new inode of `mode` named `name` in parent. */
 static int do_create(struct fs *fs, const struct fs_ctx *ctx,
 		     uint64_t parent, const char *name, uint32_t mode,
@@ -237,6 +299,7 @@ static int do_create(struct fs *fs, const struct fs_ctx *ctx,
 	struct fs_op op;
 	union lent_buf b;
 	struct timespec now;
+	struct new_acl acl;
 	size_t n = strlen(name);
 	uint64_t linkblk = 0;
 	int err;
@@ -262,6 +325,9 @@ static int do_create(struct fs *fs, const struct fs_ctx *ctx,
 		err = -EEXIST;
 		goto out;
 	}
+	err = acl_inherit(fs, ctx, dp, &mode, &acl);
+	if (err)
+		goto out;
 	fs_op_init(&op, fs, 0);
 	err = fs_op_new_inode(&op, &ip);
 	if (err)
@@ -281,6 +347,8 @@ static int do_create(struct fs *fs, const struct fs_ctx *ctx,
 	ip->st.size = target ? strlen(target) : 0;
 	ip->st.atime = ip->st.mtime = ip->st.ctime = ip->st.btime = now;
 	err = fs_op_add(&op, ip, lent_attr(&b, PMFS_AT_ALL, &ip->st));
+	if (!err)
+		err = acl_stage_new(&op, ip, dp, &acl, &now);
 	if (err)
 		goto out_abort;
 	if (target) {

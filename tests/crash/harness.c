@@ -32,7 +32,7 @@
 #define CH_MAX_SPECS (2 + 2 * 1024 + 64) /* subsets tried at one point */
 #define CH_EOF_GROW 5000 /* ch_eof_check: past one block boundary */
 
-const struct fs_ctx ch_ctx = { 1000, 1000 };
+const struct fs_ctx ch_ctx = { .uid = 1000, .gid = 1000 };
 
 /* One recorded operation: its fence range and the state after it. */
 struct ch_op {
@@ -797,7 +797,7 @@ static int ch_further(struct ch_ctl *x, struct fs **fsp,
 static int ch_check_image(struct ch_ctl *x, enum ch_mode mode, uint64_t k,
 			  const struct ch_expect *e, char *msg, size_t len)
 {
-	struct fs_opts fo = { .flags = FS_O_NOATIME,
+	struct fs_opts fo = { .flags = FS_O_NOATIME | FS_O_ACL,
 			      .recovery_threads = 1 + (unsigned)(k & 1) };
 	unsigned snapflags = x->w->flags & CH_W_RELATIME ? CH_SNAP_ATIME : 0;
 	struct fs_mount_info mi;
@@ -1113,7 +1113,7 @@ static int ch_open_record(const struct ch_workload *w, const char *path,
 static unsigned ch_fs_flags(const struct ch_workload *w)
 {
 	return (w->flags & CH_W_RELATIME ? 0 : FS_O_NOATIME) |
-	       (w->flags & CH_W_REFCOUNT ? FS_O_REFCOUNT : 0);
+	       (w->flags & CH_W_REFCOUNT ? FS_O_REFCOUNT : 0) | FS_O_ACL;
 }
 
 static int ch_mount_info(const struct ch_workload *w, struct pmio *p,

@@ -36,6 +36,7 @@ CRASH_TEST(ops, kill_suid, "kill-suid")
 CRASH_TEST(ops, setxattr, "setxattr")
 CRASH_TEST(ops, removexattr, "removexattr")
 CRASH_TEST(ops, remount, "remount")
+CRASH_TEST(ops, acl, "acl")
 
 /* at the limits */
 CRASH_TEST(ops, append_in_place, "append-in-place")

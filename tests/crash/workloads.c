@@ -35,6 +35,7 @@
 #include "format/format.h"
 #include "harness.h"
 #include "pmemio/inject.h"
+#include "testutil.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -559,6 +560,62 @@ static int w_unmount(struct ch_run *r, struct fs *fs)
 	      fs_mknod(fs, &ch_ctx, d1, "u", S_IFREG | 0644, 0, &a));
 	CH_OP(r, "unlink /d1/g", fs_unlink(fs, d1, "g"));
 	return 0; /* the harness then unmounts (CH_W_UNMOUNT) */
+}
+
+/* ---- POSIX ACLs (FS_O_ACL: every workload's mounts have it) ---------- */
+
+/* user::rw- user:2000:rwx group::r-- mask::rwx other::--- */
+static size_t wl_acl(uint8_t *b)
+{
+	static const uint32_t e[][3] = {
+		{ TU_ACL_USER_OBJ, 6, 0 },  { TU_ACL_USER, 7, 2000 },
+		{ TU_ACL_GROUP_OBJ, 4, 0 }, { TU_ACL_MASK, 7, 0 },
+		{ TU_ACL_OTHER, 0, 0 },
+	};
+
+	return tu_acl(b, e, 5);
+}
+
+/* /d2 with a default ACL, for inheritance. */
+static int acl_setup(struct ch_run *r, struct fs *fs)
+{
+	uint8_t b[64];
+
+	WL_TRY(base_setup(r, fs));
+	return fs_setxattr(fs, ch_ino(fs, "/d2"), "system.posix_acl_default",
+			   b, wl_acl(b), 0);
+}
+
+/*
+ * setfacl and chmod keep the access ACL and the mode in one commit; an
+ * ACL the mode says in full removes the stored one; new inodes in a
+ * directory with a default ACL take their ACLs in the create's commit.
+ */
+static int w_acl(struct ch_run *r, struct fs *fs)
+{
+	static const uint32_t plain[][3] = {
+		{ TU_ACL_USER_OBJ, 7, 0 },
+		{ TU_ACL_GROUP_OBJ, 5, 0 },
+		{ TU_ACL_OTHER, 0, 0 },
+	};
+	struct fs_setattr sa = { .valid = FS_SET_MODE, .mode = 0604 };
+	struct fs_attr a;
+	uint8_t b[64];
+	WL_INO(f, fs, "/d1/f");
+	WL_INO(d2, fs, "/d2");
+
+	CH_OP(r, "setfacl access /d1/f (mode 0670)",
+	      fs_setxattr(fs, f, "system.posix_acl_access", b, wl_acl(b), 0));
+	CH_OP(r, "chmod 0604 /d1/f (ACL rewritten)",
+	      fs_setattr(fs, &ch_ctx, f, &sa, &a));
+	CH_OP(r, "setfacl a plain ACL on /d1/f (stored one removed)",
+	      fs_setxattr(fs, f, "system.posix_acl_access", b,
+			  tu_acl(b, plain, 3), 0));
+	CH_OP(r, "mkdir /d2/acl (inherits access and default ACLs)",
+	      fs_mkdir(fs, &ch_ctx, d2, "acl", 0777, &a));
+	CH_OP(r, "create /d2/acl/f (inherits the access ACL)",
+	      fs_mknod(fs, &ch_ctx, a.ino, "f", S_IFREG | 0666, 0, &a));
+	return 0;
 }
 
 /*
@@ -1312,6 +1369,7 @@ const struct ch_workload ch_workloads[] = {
 	{ .name = "unmount-crash", .flags = CH_W_UNMOUNT, .setup = base_setup,
 	  .run = w_unmount },
 	BASE("remount", w_remount),
+	{ .name = "acl", .setup = acl_setup, .run = w_acl },
 	{ .name = "log-gc-writes", .setup = gc_writes_setup,
 	  .run = w_gc_writes },
 	BASE("append-in-place", w_append_in_place),

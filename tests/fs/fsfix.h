@@ -20,7 +20,7 @@ static char *fx_path __attribute__((unused));
 static struct pmio *fx_p;
 static struct fs *fx_fs;
 static struct fs_mount_info fx_mi;
-static const struct fs_ctx fx_ctx = { 1000, 1000 };
+static const struct fs_ctx fx_ctx = { .uid = 1000, .gid = 1000 };
 
 static inline void fx_open(void)
 {

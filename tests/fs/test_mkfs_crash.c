@@ -44,7 +44,7 @@ static void mkfs_opts(struct fs_mkfs_opts *o)
 static void old_fs(const char *img)
 {
 	struct pmio_opts po = { .flags = PMIO_O_QUIET | PMIO_O_EXCL };
-	const struct fs_ctx c = { 0, 0 };
+	const struct fs_ctx c = { .uid = 0, .gid = 0 };
 	struct fs_mkfs_opts mo;
 	struct fs_mkfs_info mi;
 	struct fs_attr a, d;

@@ -256,7 +256,7 @@ Test(namei, readdir_cookies_stable)
  * onto an existing name; all of it after a crash. */
 Test(namei, rename_whiteout)
 {
-	const struct fs_ctx other = { 2000, 3000 };
+	const struct fs_ctx other = { .uid = 2000, .gid = 3000 };
 	uint64_t d1 = mkd(1, "d1"), d2 = mkd(1, "d2"), f, g;
 	struct fs_attr a;
 

@@ -32,7 +32,7 @@
 
 extern char **environ;
 
-static const struct fs_ctx ctx0 = { 0, 0 };
+static const struct fs_ctx ctx0 = { .uid = 0, .gid = 0 };
 
 struct worker {
 	struct fs *fs;

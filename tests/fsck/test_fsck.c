@@ -43,7 +43,7 @@ static struct {
 	uint64_t dir, sub, file, f2, link, a, b, c, many;
 } P;
 
-static const struct fs_ctx ctx0 = { 0, 0 };
+static const struct fs_ctx ctx0 = { .uid = 0, .gid = 0 };
 
 static void tool_env(void)
 {
@@ -722,7 +722,7 @@ static void expect(const char *name, const char *which, const char *out,
 static void mount_and_recheck(const char *name, const char *img, char *out)
 {
 	struct pmio_opts po = { .flags = PMIO_O_QUIET | PMIO_O_EXCL };
-	const struct fs_ctx c = { 0, 0 };
+	const struct fs_ctx c = { .uid = 0, .gid = 0 };
 	char err[256] = "";
 	struct fs_attr a;
 	struct pmio *p;

@@ -8,6 +8,7 @@
 #include <ftw.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +163,28 @@ int tu_run(char *const argv[], char *out, size_t outsz, char *err,
 	if (WIFSIGNALED(st))
 		return 128 + WTERMSIG(st);
 	return WEXITSTATUS(st);
+}
+
+/* Little-endian store of the low `bytes` bytes of v at p. */
+static void put_le(uint8_t *p, uint32_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+size_t tu_acl(uint8_t *buf, const uint32_t (*ent)[3], size_t n)
+{
+	put_le(buf, 2, 4); /* version */
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *e = buf + 4 + 8 * i;
+		uint32_t tag = ent[i][0];
+		bool named = tag == TU_ACL_USER || tag == TU_ACL_GROUP;
+
+		put_le(e, tag, 2);
+		put_le(e + 2, ent[i][1], 2);
+		put_le(e + 4, named ? ent[i][2] : 0xffffffffu, 4);
+	}
+	return 4 + 8 * n;
 }
 
 int tu_lines(const char *s)
