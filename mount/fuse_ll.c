@@ -67,6 +67,12 @@
  *      "..".  A handle of a removed file, or of a slot used again since,
  *      gets ESTALE.  The root is reported with generation 0, the one the
  *      kernel gives the root inode it makes itself.
+ * (10) POSIX ACLs (FUSE_CAP_POSIX_ACL, unless -o noacl): the kernel checks
+ *      permissions against system.posix_acl_access/default, which pmfs
+ *      stores and keeps in step with the mode (fs_acl.c); the kernel
+ *      then leaves the umask to pmfs (FUSE_CAP_DONT_MASK), which applies
+ *      it when the new inode's directory has no default ACL.  Without ACLs those names
+ *      are refused (EOPNOTSUPP) and the kernel applies the umask.
  */
 #define FUSE_USE_VERSION 312
 
@@ -118,7 +124,8 @@ static struct fs *req_fs(fuse_req_t req)
 static struct fs_ctx req_ctx(fuse_req_t req)
 {
 	const struct fuse_ctx *c = fuse_req_ctx(req);
-	struct fs_ctx ctx = { .uid = c->uid, .gid = c->gid };
+	/* the umask counts only under POSIX ACLs: rule (10) */
+	struct fs_ctx ctx = { .uid = c->uid, .gid = c->gid, .umask = c->umask };
 
 	return ctx;
 }
@@ -190,10 +197,12 @@ static void reply_attr(fuse_req_t req, int err, const struct fs_attr *a)
  * One session per process: a plain static is enough.
  */
 static bool pm_no_open;
+/* POSIX ACLs are on (rule (10)): the fs was mounted with FS_O_ACL and
+ * the kernel took FUSE_CAP_POSIX_ACL. */
+static bool pm_acl;
 
 static void pm_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
 	/* libfuse derives max_pages from max_write and clamps it to its
 	 * buffer (FUSE_MAX_MAX_PAGES pages); writes are always "big" in the
 	 * FUSE 3 protocol. */
@@ -204,6 +213,11 @@ static void pm_init(void *userdata, struct fuse_conn_info *conn)
 				  FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE |
 				  FUSE_CAP_SPLICE_MOVE | FUSE_CAP_POSIX_ACL |
 				  FUSE_CAP_ATOMIC_O_TRUNC);
+	pm_acl = fs_acl_on(userdata) && (conn->capable & FUSE_CAP_POSIX_ACL);
+	if (pm_acl && (conn->capable & FUSE_CAP_DONT_MASK)) /* rule (10) */
+		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+	else
+		pm_acl = false;
 	/* readdirplus for the first batch of a listing and then only while
 	 * the reader also looks entries up (ls -l), plain readdir otherwise
 	 * (ls): rule (2) */
@@ -1262,8 +1276,8 @@ static void pm_statfs(fuse_req_t req, fuse_ino_t ino)
  * ACLs that the kernel does not enforce. */
 static int check_xattr_name(const char *name)
 {
-	if (!strncmp(name, "system.posix_acl_", 17))
-		return -EOPNOTSUPP;
+	if (!strncmp(name, "system.posix_acl_", 17) && !pm_acl)
+		return -EOPNOTSUPP; /* rule (10) */
 	if (strlen(name) > PMFS_XATTR_NAME_MAX)
 		return -ERANGE;
 	return 0;

@@ -49,6 +49,7 @@ struct pmfs_mount_opts {
 	bool singlethread; /* libfuse -s (single-threaded loop) */
 	bool verbose;      /* -v */
 	bool no_killpriv_v2; /* -o nokillpriv_v2: the kernel clears suid/sgid */
+	bool noacl;          /* -o noacl: no POSIX ACLs (FS_O_ACL) */
 };
 
 /*

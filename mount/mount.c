@@ -100,8 +100,8 @@ static void usage(FILE *f)
 	      "  norelatime nostrictatime diratime nodiratime lazytime\n"
 	      "  nolazytime dev nodev suid nosuid exec noexec sync async\n"
 	      "  dirsync default_permissions (always on) killpriv_v2\n"
-	      "  nokillpriv_v2, remount, and those of mount(8) and fstab(5); see\n"
-	      "  mount.pmfs(8)\n",
+	      "  nokillpriv_v2, acl noacl, remount, and those of mount(8) and\n"
+	      "  fstab(5); see mount.pmfs(8)\n",
 	      f);
 }
 
@@ -165,6 +165,8 @@ static int apply_opt(struct cmdline *c, const char *o)
 		m->no_killpriv_v2 = o[0] == 'n';
 	else if (!strcmp(o, "remount"))
 		c->remount = true;
+	else if (!strcmp(o, "acl") || !strcmp(o, "noacl"))
+		m->noacl = o[0] == 'n';
 	else if (!c->sloppy) {
 		msg("unknown mount option '%s' (see mount.pmfs(8))", o);
 		return -EINVAL;
@@ -366,6 +368,8 @@ static int mount_fs(const struct cmdline *c, struct fs **fs)
 		fo.flags |= FS_O_STRICTATIME;
 	if (c->mo.nodiratime)
 		fo.flags |= FS_O_NODIRATIME;
+	if (!c->mo.noacl)
+		fo.flags |= FS_O_ACL;
 	memset(&info, 0, sizeof(info));
 	r = fs_mount(c->mo.device, &fo, fs, &info, err, sizeof(err));
 	if (r == -EBUSY && wait_for_lock(c->mo.device)) {

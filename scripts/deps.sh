@@ -9,7 +9,7 @@ libfuse3-dev fuse3
 libpmem2-dev libndctl-dev libdaxctl-dev
 libcriterion-dev
 clang libclang-rt-14-dev
-e2fsprogs util-linux fio
+e2fsprogs util-linux fio acl
 qemu-user gcc-aarch64-linux-gnu gcc-powerpc64le-linux-gnu
 binutils-aarch64-linux-gnu binutils-powerpc64le-linux-gnu
 qemu-system-x86 qemu-system-arm qemu-system-ppc qemu-system-data cpio"

@@ -9,7 +9,8 @@
  * filesystem warns (-n) or refuses (-y, -p), as e2fsck does; pmfs as the
  * upper layer of overlayfs (whiteout devices, RENAME_WHITEOUT); file
  * handles that outlive the kernel's caches and a remount, and go stale
- * with their file.
+ * with their file; POSIX ACLs through setfacl and getfacl, enforced by
+ * the kernel, inherited, with the umask where no default ACL applies.
  *
  * Each test mounts a fresh image (mnt.h) with the built mount.pmfs in the
  * foreground and unmounts it cleanly at the end.  Nothing is timed: the
@@ -728,4 +729,143 @@ Test(semantics, file_handles_outlive_caches_and_remount)
 	free(hr);
 	free(d);
 	free(e);
+}
+
+/* ---- POSIX ACLs ----------------------------------------------------------- */
+
+#define NOBODY 65534
+
+/* Run setfacl/getfacl (from the acl package) with up to 4 arguments; the
+ * exit status, stdout in out. */
+static int acl_tool(char *out, size_t on, const char *tool, const char *a1,
+		    const char *a2, const char *a3, const char *a4)
+{
+	char path[64];
+	char *argv[] = { path, (char *)a1, (char *)a2, (char *)a3,
+			 (char *)a4, NULL };
+	char err[1024];
+	int r;
+
+	snprintf(path, sizeof(path), "/usr/bin/%s", tool);
+	r = tu_run(argv, out, on, err, sizeof(err));
+	if (r)
+		cr_log_info("%s: %s", tool, err);
+	return r;
+}
+
+/* Can user NOBODY open p with flags?  0 or the errno. */
+static int nobody_opens(const char *p, int flags)
+{
+	pid_t pid;
+	int st;
+
+	fflush(NULL);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		int fd;
+
+		if (setgid(NOBODY) || setuid(NOBODY))
+			_exit(100);
+		fd = open(p, flags);
+		_exit(fd >= 0 ? 0 : errno);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st));
+	cr_assert_neq(WEXITSTATUS(st), 100, "cannot become nobody");
+	return WEXITSTATUS(st);
+}
+
+/*
+ * setfacl and getfacl work and the kernel enforces what they set: a named
+ * user's entry grants, the mask limits it, chmod moves the mask; a
+ * directory's default ACL is inherited by what is made in it, the umask
+ * not applied then, and applied without one.  -o noacl refuses ACLs.
+ */
+Test(semantics, posix_acls)
+{
+	char out[4096];
+	char *f, *d, *sub, *plain;
+	struct stat st;
+	mode_t old;
+
+	if (access("/usr/bin/setfacl", X_OK) != 0)
+		cr_assert_fail("setfacl missing: scripts/deps.sh installs acl");
+	mnt_umount(&M);
+	mnt_start(&M, NULL, "allow_other", NULL);
+	free(make_filled("f", 10, 'a'));
+	f = mnt_path(&M, "f");
+	cr_assert_eq(chmod(f, 0600), 0);
+	cr_assert_eq(nobody_opens(f, O_RDONLY), EACCES);
+	cr_assert_eq(acl_tool(out, sizeof(out), "setfacl", "-m", "u:65534:r",
+			      f, NULL), 0);
+	cr_assert_eq(acl_tool(out, sizeof(out), "getfacl", "-n", f, NULL,
+			      NULL), 0);
+	cr_assert(strstr(out, "user:65534:r--") && strstr(out, "mask::r--"),
+		  "%s", out);
+	cr_assert_eq(nobody_opens(f, O_RDONLY), 0, "the ACL did not grant");
+	cr_assert_eq(nobody_opens(f, O_WRONLY), EACCES);
+	cr_assert_eq(stat(f, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0640, "mode %o", st.st_mode & 0777);
+	cr_assert_eq(chmod(f, 0600), 0); /* the mask follows the group bits */
+	cr_assert_eq(acl_tool(out, sizeof(out), "getfacl", "-n", f, NULL,
+			      NULL), 0);
+	cr_assert(strstr(out, "mask::---"), "%s", out);
+	cr_assert_eq(nobody_opens(f, O_RDONLY), EACCES, "the mask did not "
+		     "limit the named entry");
+
+	d = mnt_path(&M, "d");
+	sub = mnt_path(&M, "d/sub");
+	plain = mnt_path(&M, "plain");
+	cr_assert_eq(mkdir(d, 0755), 0);
+	cr_assert_eq(acl_tool(out, sizeof(out), "setfacl", "-d", "-m",
+			      "u:65534:rwx", d), 0);
+	old = umask(077);
+	cr_assert_eq(mkdir(sub, 0777), 0);
+	cr_assert_eq(mkdir(plain, 0777), 0);
+	umask(old);
+	cr_assert_eq(stat(sub, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0775, "inherited: mode %o (umask "
+		     "applied?)", st.st_mode & 0777);
+	cr_assert_eq(stat(plain, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0700, "no default ACL: mode %o "
+		     "(umask not applied?)", st.st_mode & 0777);
+	cr_assert_eq(acl_tool(out, sizeof(out), "getfacl", "-n", sub, NULL,
+			      NULL), 0);
+	cr_assert(strstr(out, "\nuser:65534:rwx") &&
+			  strstr(out, "default:user:65534:rwx"),
+		  "%s", out);
+	cr_assert_eq(nobody_opens(sub, O_RDONLY | O_DIRECTORY), 0);
+	free(f);
+	free(d);
+	free(sub);
+	free(plain);
+
+	/* -o noacl: refused, as on ext4 mounted noacl */
+	mnt_umount(&M);
+	mnt_start(&M, NULL, "noacl", NULL);
+	f = mnt_path(&M, "f");
+	cr_assert_neq(acl_tool(out, sizeof(out), "setfacl", "-m",
+			       "u:65534:r", f, NULL), 0);
+	{
+		static const uint32_t e[][3] = {
+			{ TU_ACL_USER_OBJ, 6, 0 },
+			{ TU_ACL_GROUP_OBJ, 4, 0 },
+			{ TU_ACL_OTHER, 4, 0 },
+		};
+		uint8_t b[64];
+
+		cr_assert_eq(setxattr(f, "system.posix_acl_access", b,
+				      tu_acl(b, e, 3), 0), -1);
+		cr_assert_eq(errno, EOPNOTSUPP, "%s", strerror(errno));
+	}
+	free(f);
+	mnt_umount(&M);
+	{
+		char err[1024];
+		int r = mnt_tool(out, sizeof(out), err, sizeof(err),
+				 "fsck.pmfs", "-fn", M.img, NULL);
+
+		cr_assert_eq(r, 0, "fsck -fn: %s%s", out, err);
+	}
 }
