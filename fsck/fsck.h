@@ -97,7 +97,8 @@ struct fdent {
 struct fxattr {
 	uint8_t nlen;
 	uint16_t vlen;
-	char *name; /* nlen bytes + NUL */
+	bool bad_acl; /* an ACL's name, a value fmt_acl_check refuses */
+	char *name;   /* nlen bytes + NUL */
 };
 
 /* An inode in use, as fsck sees it after walking its log. */

@@ -299,9 +299,10 @@ static void xattr_remove(struct fino *ip, const uint8_t *name, size_t nlen)
 	}
 }
 
-/* Note an xattr of ip (name and value length). */
+/* Note an xattr of ip (name, value length, whether an ACL's value is
+ * valid). */
 static int xattr_add(struct fino *ip, const char *name, size_t nlen,
-		     size_t vlen)
+		     const void *val, size_t vlen)
 {
 	struct fxattr *n;
 
@@ -315,6 +316,8 @@ static int xattr_add(struct fino *ip, const char *name, size_t nlen,
 	n->name[nlen] = 0;
 	n->nlen = (uint8_t)nlen;
 	n->vlen = (uint16_t)vlen;
+	n->bad_acl = fmt_acl_name(name, nlen) &&
+		     fmt_acl_check(val, vlen, NULL, 0) != 0;
 	ip->nxa++;
 	return 0;
 }
@@ -369,9 +372,8 @@ static int m_symlink(void *arg, const char *target, uint32_t len,
 static int m_xattr_set(void *arg, const char *name, size_t nlen,
 		       const void *val, size_t vlen)
 {
-	(void)val;
 	xattr_remove(arg, (const uint8_t *)name, nlen);
-	return xattr_add(arg, name, nlen, vlen);
+	return xattr_add(arg, name, nlen, val, vlen);
 }
 
 /* ilog_apply: an xattr removed. */

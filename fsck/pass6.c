@@ -7,9 +7,11 @@
  * data blocks past its size (fsck grows the size to cover them: nothing
  * that was written is dropped); a symlink's size must be its target's
  * length.  Every xattr name must be free of NUL bytes and in one of the
- * namespaces Linux knows (user., trusted., security., system.), or the
- * xattr is removed (lengths were checked when pass 3 read the entries: a
- * bad one cut the log; so were symlink targets, which must hold no NUL).
+ * namespaces Linux knows (user., trusted., security., system.), and a
+ * POSIX ACL's value must be one (fmt_acl_check: mount.pmfs refuses to
+ * hand another to the kernel), or the xattr is removed (lengths were
+ * checked when pass 3 read the entries: a bad one cut the log; so were
+ * symlink targets, which must hold no NUL).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -61,7 +63,8 @@ static bool xattr_ns_ok(const char *name, size_t nlen)
 	return false;
 }
 
-/* Remove xattrs whose names no Linux namespace has. */
+/* Remove xattrs whose names no Linux namespace has, and ACLs that are
+ * not valid. */
 static void check_xattrs(struct fsck *f, struct fino *ip)
 {
 	size_t i = 0;
@@ -71,22 +74,30 @@ static void check_xattrs(struct fsck *f, struct fino *ip)
 		const char *why = NULL;
 		struct timespec now;
 		union lent_buf b;
-
+		bool fix;
 
 		if (memchr(x->name, 0, x->nlen))
 			why = "with a NUL byte";
 		else if (!xattr_ns_ok(x->name, x->nlen))
 			why = "outside the user., trusted., security. and "
 			      "system. namespaces";
-		if (!why) {
-			i++;
-			continue;
-		}
-		if (!fsck_problem(f, 0, "xattr-name", ip->ino,
-				  "Remove the xattr",
-				  "Inode %" PRIu64 ": xattr name %s ('%s%s')",
-				  ip->ino, why, x->name,
-				  memchr(x->name, 0, x->nlen) ? "..." : "")) {
+		if (why)
+			fix = fsck_problem(f, 0, "xattr-name", ip->ino,
+					   "Remove the xattr",
+					   "Inode %" PRIu64
+					   ": xattr name %s ('%s%s')",
+					   ip->ino, why, x->name,
+					   memchr(x->name, 0, x->nlen) ? "..."
+								       : "");
+		else if (x->bad_acl)
+			fix = fsck_problem(f, 0, "xattr-acl", ip->ino,
+					   "Remove the xattr",
+					   "Inode %" PRIu64 ": xattr %s holds "
+					   "no valid POSIX ACL",
+					   ip->ino, x->name);
+		else
+			fix = false;
+		if (!fix) {
 			i++;
 			continue;
 		}

@@ -2,7 +2,8 @@
  * fmt.c - format helpers shared by the daemon, mkfs.pmfs and fsck.pmfs:
  * the namespace geometry, the superblock (build and check), the checksums
  * of log pages, log entries, the bad-block table, the allocator save
- * blocks and journal records, and inode-slot addressing.  Pure functions
+ * blocks and journal records, inode-slot addressing, and the xattr values
+ * pmfs interprets (POSIX ACLs).  Pure functions
  * over caller-provided memory: nothing here flushes or fences (pmemio
  * does), so the same code checks a mapping, a DRAM copy or a test buffer.
  */
@@ -492,4 +493,91 @@ uint64_t fmt_inode_off(const le64 *itdir, uint64_t total_blocks,
 		return 0;
 	return fmt_blk_off(blk) +
 	       (ino % PMFS_INODES_PER_CHUNK) * (uint64_t)PMFS_INODE_SIZE;
+}
+
+/* ---- xattr values pmfs reads -------------------------------------------- */
+
+int fmt_acl_name(const char *name, size_t nlen)
+{
+	if (nlen == strlen(PMFS_ACL_ACCESS) &&
+	    !memcmp(name, PMFS_ACL_ACCESS, nlen))
+		return 1;
+	if (nlen == strlen(PMFS_ACL_DEFAULT) &&
+	    !memcmp(name, PMFS_ACL_DEFAULT, nlen))
+		return 2;
+	return 0;
+}
+
+struct pmfs_acl_entry fmt_acl_entry(const void *v, size_t i)
+{
+	struct pmfs_acl_entry e;
+
+	memcpy(&e,
+	       (const uint8_t *)v + sizeof(struct pmfs_acl_header) +
+		       i * sizeof(e),
+	       sizeof(e));
+	return e;
+}
+
+int fmt_acl_check(const void *v, size_t n, char *why, size_t whylen)
+{
+	struct pmfs_acl_header h;
+	unsigned seen = 0, named = 0, prev_tag = 0;
+	uint32_t prev_id = 0;
+	size_t cnt;
+
+	if (n < sizeof(h) + sizeof(struct pmfs_acl_entry) ||
+	    (n - sizeof(h)) % sizeof(struct pmfs_acl_entry))
+		return fmt_fail(-EINVAL, why, whylen,
+				"%zu bytes are no whole number of entries", n);
+	memcpy(&h, v, sizeof(h));
+	if (h.version != PMFS_ACL_VERSION)
+		return fmt_fail(-EINVAL, why, whylen, "version %u",
+				(unsigned)h.version);
+	cnt = (n - sizeof(h)) / sizeof(struct pmfs_acl_entry);
+	for (size_t i = 0; i < cnt; i++) {
+		struct pmfs_acl_entry e = fmt_acl_entry(v, i);
+		unsigned tag = e.tag;
+
+		if (e.perm & ~7u)
+			return fmt_fail(-EINVAL, why, whylen,
+					"entry %zu: permission %#x", i,
+					(unsigned)e.perm);
+		if (tag < prev_tag)
+			return fmt_fail(-EINVAL, why, whylen,
+					"entry %zu: out of order", i);
+		switch (tag) {
+		case PMFS_ACL_USER_OBJ:
+		case PMFS_ACL_GROUP_OBJ:
+		case PMFS_ACL_MASK:
+		case PMFS_ACL_OTHER:
+			if (seen & tag)
+				return fmt_fail(-EINVAL, why, whylen,
+						"entry %zu: tag %#x twice", i,
+						tag);
+			break;
+		case PMFS_ACL_USER:
+		case PMFS_ACL_GROUP:
+			if (prev_tag == tag && e.id <= prev_id)
+				return fmt_fail(-EINVAL, why, whylen,
+						"entry %zu: id %u out of order "
+						"or repeated",
+						i, (unsigned)e.id);
+			prev_id = e.id;
+			named = 1;
+			break;
+		default:
+			return fmt_fail(-EINVAL, why, whylen,
+					"entry %zu: unknown tag %#x", i, tag);
+		}
+		prev_tag = tag;
+		seen |= tag;
+	}
+	if ((~seen & (PMFS_ACL_USER_OBJ | PMFS_ACL_GROUP_OBJ |
+		      PMFS_ACL_OTHER)) ||
+	    (named && !(seen & PMFS_ACL_MASK)))
+		return fmt_fail(-EINVAL, why, whylen,
+				"an owner, group, other entry, or the mask "
+				"named entries need, is missing");
+	return 0;
 }

@@ -182,6 +182,23 @@ static inline uint16_t fmt_dentry_len(unsigned name_len)
 			  ~(size_t)7);
 }
 
+/* ---- xattr values pmfs reads -------------------------------------------- */
+
+/* 1 for the name PMFS_ACL_ACCESS, 2 for PMFS_ACL_DEFAULT (nlen bytes,
+ * no NUL needed), else 0. */
+int fmt_acl_name(const char *name, size_t nlen);
+/*
+ * Check an ACL value of n bytes (format.h): the kernel's rules
+ * (posix_acl_valid) - version, at least one entry, whole entries, known
+ * tags in order, permissions rwx only, exactly one owner, owning group
+ * and other entry, at most one mask and one when there are named entries,
+ * named ids ascending without repeats.  0 or -EINVAL with a reason in why
+ * (why may be NULL).
+ */
+int fmt_acl_check(const void *v, size_t n, char *why, size_t whylen);
+/* Entry i of the ACL at v, copied out (a value may be unaligned). */
+struct pmfs_acl_entry fmt_acl_entry(const void *v, size_t i);
+
 /* ---- other checksums ---------------------------------------------------- */
 
 /* crc of a bad-block table (count clamped to PMFS_BADBLK_MAX). */

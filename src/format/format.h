@@ -371,6 +371,38 @@ struct pmfs_le_xattr {
 };
 _Static_assert(sizeof(struct pmfs_le_xattr) == 40, "xattr entry");
 
+/*
+ * POSIX ACLs: the values of the xattrs PMFS_ACL_ACCESS and PMFS_ACL_DEFAULT
+ * are ACLs in the form the kernel hands them over (its posix_acl_xattr
+ * layout): a header, then entries sorted by tag and, for named users and
+ * groups, by id.  fmt_acl_check says which values are valid; mount.pmfs
+ * hands only those to the kernel and fsck.pmfs removes the others.
+ */
+#define PMFS_ACL_ACCESS "system.posix_acl_access"
+#define PMFS_ACL_DEFAULT "system.posix_acl_default"
+#define PMFS_ACL_VERSION 2
+
+enum pmfs_acl_tag {
+	PMFS_ACL_USER_OBJ = 0x01,  /* the owner */
+	PMFS_ACL_USER = 0x02,      /* a named user (id) */
+	PMFS_ACL_GROUP_OBJ = 0x04, /* the owning group */
+	PMFS_ACL_GROUP = 0x08,     /* a named group (id) */
+	PMFS_ACL_MASK = 0x10,      /* the most named entries and the group get */
+	PMFS_ACL_OTHER = 0x20,     /* everyone else */
+};
+
+struct pmfs_acl_header {
+	le32 version; /* 0 PMFS_ACL_VERSION */
+};
+_Static_assert(sizeof(struct pmfs_acl_header) == 4, "ACL header");
+
+struct pmfs_acl_entry {
+	le16 tag;  /* 0 enum pmfs_acl_tag */
+	le16 perm; /* 2 rwx: 0 .. 7 */
+	le32 id;   /* 4 uid or gid for USER and GROUP, else ignored */
+};
+_Static_assert(sizeof(struct pmfs_acl_entry) == 8, "ACL entry");
+
 /* ---- saved allocator state (written at clean unmount) ------------------ */
 
 #define PMFS_ALLOCSAVE_MAGIC 0x564c4641u /* "AFLV" */

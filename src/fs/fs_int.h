@@ -365,8 +365,8 @@ void fs_free_orphan(struct fs *fs, struct fs_inode *ip);
 
 /* ---- POSIX ACLs (fs_acl.c) ---------------------------------------------- */
 
-#define FS_ACL_ACCESS "system.posix_acl_access"
-#define FS_ACL_DEFAULT "system.posix_acl_default"
+#define FS_ACL_ACCESS PMFS_ACL_ACCESS
+#define FS_ACL_DEFAULT PMFS_ACL_DEFAULT
 #define FS_ACL_T_ACCESS 1
 #define FS_ACL_T_DEFAULT 2
 
@@ -374,10 +374,8 @@ void fs_free_orphan(struct fs *fs, struct fs_inode *ip);
 struct fs_xattr *fs_xattr_find(struct fs_inode *ip, const char *name);
 /* FS_ACL_T_ACCESS or FS_ACL_T_DEFAULT for an ACL's xattr name, else 0. */
 int fs_acl_name(const char *name);
-/* 0 if the n bytes at v are a valid ACL (the kernel's posix_acl_valid
- * rules: version, one owner, owning group and other entry, a mask when
- * there are named entries, sorted, no duplicate id), else -EINVAL.  The
- * functions below take valid ACLs only. */
+/* fmt_acl_check without the reason: 0 or -EINVAL.  The functions below
+ * take valid ACLs only. */
 int fs_acl_valid(const void *v, size_t n);
 /* *mode's rwx bits as the access ACL gives them (the mask stands for the
  * group bits); true when the mode says all the ACL says (not stored). */

@@ -562,6 +562,34 @@ static void c_clean_word(const char *img)
 	D.state->clean = 0x1234;
 }
 
+/* An access ACL that is no valid ACL (a named user but no mask), stored
+ * through a mount without ACLs, where it is a plain xattr: mount.pmfs
+ * would hand it to the kernel. */
+static void c_xattr_acl(const char *img)
+{
+	static const uint32_t e[][3] = {
+		{ TU_ACL_USER_OBJ, 6, 0 },
+		{ TU_ACL_USER, 4, 7 },
+		{ TU_ACL_GROUP_OBJ, 4, 0 },
+		{ TU_ACL_OTHER, 0, 0 },
+	};
+	struct pmio_opts po = { .flags = PMIO_O_QUIET | PMIO_O_EXCL };
+	char err[256] = "";
+	uint8_t acl[64];
+	struct pmio *p;
+	struct fs *fs;
+
+	dmg_close();
+	dmg_open_skip = true;
+	cr_assert_eq(pmio_open(img, &po, &p, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(fs_mount_pmio(p, NULL, &fs, NULL, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(fs_setxattr(fs, P.file, PMFS_ACL_ACCESS, acl,
+				 tu_acl(acl, e, 4), 0), 0);
+	cr_assert_eq(fs_unmount(fs), 0);
+	pmio_close(p);
+}
+
 static void c_truncated(const char *img)
 {
 	dmg_close();
@@ -818,6 +846,7 @@ CASE(size_beyond_extents, c_size)
 CASE(xattr_len, c_xattr_len)
 CASE(symlink_no_target, c_symlink_no_target)
 CASE(xattr_namespace, c_xattr_ns)
+CASE(xattr_acl, c_xattr_acl)
 CASE(symlink_nul, c_symlink_nul)
 CASE(root_missing, c_root_missing)
 CASE(root_not_dir, c_root_not_dir)

@@ -235,7 +235,7 @@ int differ_check(const char *path, struct differ_result *res)
 	struct fsck_opts fo = { .mode = FSCK_MODE_NO, .force = true,
 				.quiet = true, .dev = path };
 	struct pmio_opts po = { .flags = PMIO_O_QUIET | PMIO_O_EXCL };
-	struct fs_opts so = { .flags = FS_O_QUIET | FS_O_NOATIME };
+	struct fs_opts so = { .flags = FS_O_QUIET | FS_O_NOATIME | FS_O_ACL };
 	struct fs_mount_info mi = { 0 };
 	struct tw_result w = { 0 };
 	struct fsck f;
