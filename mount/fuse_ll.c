@@ -1463,6 +1463,8 @@ static void do_remount_ioctl(fuse_req_t req, const void *in_buf,
 	memcpy(&rm, in_buf, sizeof(rm));
 	memset(rm.msg, 0, sizeof(rm.msg));
 	err = fs_remount(req_fs(req), rm.rdonly != 0, rm.msg, sizeof(rm.msg));
+	if (!err)
+		fs_set_atime(req_fs(req), rm.atime);
 	rm.err = (uint32_t)-err;
 	fuse_reply_ioctl(req, 0, &rm, sizeof(rm));
 }

@@ -62,13 +62,14 @@ struct pmfs_mount_opts {
 /*
  * mount -o remount: the kernel never tells a FUSE daemon, so mount.pmfs
  * (run by mount(8) as mount.fuse.pmfs) reaches the daemon with this ioctl
- * on the mount's root: rdonly (1 or 0) in; err (0 or an errno) and a
- * one-line reason out.  Only a caller with CAP_SYS_ADMIN may (EPERM).
+ * on the mount's root: rdonly (1 or 0) and the atime mode in; err (0 or
+ * an errno) and a one-line reason out.  Only a caller with CAP_SYS_ADMIN may (EPERM).
  */
 struct pmfs_remount {
 	uint32_t rdonly;
+	uint32_t atime; /* the atime mode: FS_ATIME_FLAGS (fs.h) */
 	uint32_t err;
-	char msg[248];
+	char msg[244];
 };
 #define PMFS_IOC_REMOUNT _IOWR('P', 0x72, struct pmfs_remount)
 

@@ -352,6 +352,15 @@ static bool wait_for_lock(const char *dev)
 	return false;
 }
 
+/* The FS_O_* atime flags of the options. */
+static unsigned atime_flags(const struct pmfs_mount_opts *mo)
+{
+	return (mo->atime == PMFS_ATIME_NOATIME	  ? FS_O_NOATIME
+		: mo->atime == PMFS_ATIME_STRICT ? FS_O_STRICTATIME
+						 : 0) |
+	       (mo->nodiratime ? FS_O_NODIRATIME : 0);
+}
+
 /* fs_mount with the user's options; one-line messages on failure. */
 static int mount_fs(const struct cmdline *c, struct fs **fs)
 {
@@ -362,12 +371,7 @@ static int mount_fs(const struct cmdline *c, struct fs **fs)
 
 	if (c->mo.rdonly)
 		fo.flags |= FS_O_RDONLY;
-	if (c->mo.atime == PMFS_ATIME_NOATIME)
-		fo.flags |= FS_O_NOATIME;
-	else if (c->mo.atime == PMFS_ATIME_STRICT)
-		fo.flags |= FS_O_STRICTATIME;
-	if (c->mo.nodiratime)
-		fo.flags |= FS_O_NODIRATIME;
+	fo.flags |= atime_flags(&c->mo);
 	if (!c->mo.noacl)
 		fo.flags |= FS_O_ACL;
 	memset(&info, 0, sizeof(info));
@@ -594,12 +598,14 @@ static bool mount_type(const char *dir, char *type, size_t n)
 }
 
 /* Ask the daemon of the mount open at fd; 0 or EX_FAIL after a message. */
-static int remount_daemon(int fd, const char *dir, bool rdonly)
+static int remount_daemon(int fd, const char *dir, bool rdonly,
+			  unsigned atime)
 {
 	struct pmfs_remount rm;
 
 	memset(&rm, 0, sizeof(rm));
 	rm.rdonly = rdonly;
+	rm.atime = atime;
 	if (ioctl(fd, PMFS_IOC_REMOUNT, &rm) != 0) {
 		msg("%s: the filesystem process refused the remount: %s", dir,
 		    strerror(errno));
@@ -642,16 +648,22 @@ static int remount(const struct cmdline *c, const char *dir)
 		fl |= MS_SYNCHRONOUS;
 	if (c->mo.dirsync)
 		fl |= MS_DIRSYNC;
+	/* the kernel keeps the old atime flags when a remount names none */
 	if (c->mo.atime == PMFS_ATIME_NOATIME)
 		fl |= MS_NOATIME;
 	else if (c->mo.atime == PMFS_ATIME_STRICT)
 		fl |= MS_STRICTATIME;
+	else
+		fl |= MS_RELATIME;
+	if (c->mo.nodiratime)
+		fl |= MS_NODIRATIME;
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		msg("%s: %s", dir, strerror(errno));
 		return EX_FAIL;
 	}
-	if (!c->mo.rdonly && (r = remount_daemon(fd, dir, false)) != 0)
+	if (!c->mo.rdonly &&
+	    (r = remount_daemon(fd, dir, false, atime_flags(&c->mo))) != 0)
 		goto out;
 	r = mount(NULL, dir, NULL, fl, NULL) ? errno : 0;
 	if (r) {
@@ -659,12 +671,12 @@ static int remount(const struct cmdline *c, const char *dir)
 		    c->mo.rdonly ? "read-only" : "read-write",
 		    r == EBUSY ? "a file is open for writing" : strerror(r));
 		if (!c->mo.rdonly) /* the daemon goes back */
-			remount_daemon(fd, dir, true);
+			remount_daemon(fd, dir, true, atime_flags(&c->mo));
 		r = EX_FAIL;
 		goto out;
 	}
 	if (c->mo.rdonly)
-		r = remount_daemon(fd, dir, true);
+		r = remount_daemon(fd, dir, true, atime_flags(&c->mo));
 out:
 	close(fd);
 	return r;

@@ -106,6 +106,9 @@ struct pmio;
 		       * system.posix_acl_access/default keep the mode in
 		       * step, are inherited at create; umask from fs_ctx */
 
+/* The atime flags: none of them is relatime. */
+#define FS_ATIME_FLAGS (FS_O_NOATIME | FS_O_STRICTATIME | FS_O_NODIRATIME)
+
 struct fs_opts {
 	unsigned flags;
 	unsigned recovery_threads; /* 0 = number of CPUs */
@@ -192,6 +195,9 @@ int fs_mount_pmio(struct pmio *p, const struct fs_opts *o, struct fs **out,
  * bad-block table is damaged).
  */
 int fs_remount(struct fs *fs, bool rdonly, char *err, size_t errlen);
+/* From now on, the atime mode of flags (its FS_ATIME_FLAGS; a remount's
+ * noatime, relatime, strictatime, nodiratime). */
+void fs_set_atime(struct fs *fs, unsigned flags);
 /* Clean unmount: save allocator state, set the clean flag, unmap. */
 int fs_unmount(struct fs *fs);
 /* Drop DRAM state without touching media (a simulated crash in tests).

@@ -560,13 +560,14 @@ static bool ts_le(const struct timespec *a, const struct timespec *b)
 
 bool fs_atime_due(struct fs *fs, const struct fs_inode *ip)
 {
+	unsigned mode = __atomic_load_n(&fs->atime_mode, __ATOMIC_RELAXED);
 	struct timespec now;
 
-	if (fs->o.flags & FS_O_NOATIME || fs_writable(fs))
+	if (mode & FS_O_NOATIME || fs_writable(fs))
 		return false;
-	if (fs->o.flags & FS_O_NODIRATIME && S_ISDIR(ip->st.mode))
+	if (mode & FS_O_NODIRATIME && S_ISDIR(ip->st.mode))
 		return false;
-	if (fs->o.flags & FS_O_STRICTATIME)
+	if (mode & FS_O_STRICTATIME)
 		return true;
 	/* relatime: atime not newer than the last change, or a day old */
 	if (ts_le(&ip->st.atime, &ip->st.mtime) || ts_le(&ip->st.atime, &ip->st.ctime))

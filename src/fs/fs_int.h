@@ -111,6 +111,8 @@ struct fs {
 	pthread_rwlock_t remount_lk;
 	bool badtab_damaged; /* read-only mount went on without the table */
 	uint64_t saved_head; /* the chain a remount read-only saved, or 0 */
+	unsigned atime_mode; /* FS_ATIME_FLAGS of o.flags, fs_set_atime
+			      * (atomic access) */
 	int ro_err; /* FS(4): sticky (atomic access) */
 	_Atomic uint64_t media_errors; /* fs_media_errors() */
 	struct fs_inode **ht;

@@ -269,6 +269,7 @@ static struct fs *fs_new(const struct fs_opts *o)
 	if (o)
 		fs->o = *o;
 	fs->rdonly = fs->o.flags & FS_O_RDONLY;
+	fs->atime_mode = fs->o.flags & FS_ATIME_FLAGS;
 	return fs;
 }
 
@@ -652,6 +653,12 @@ int fs_remount(struct fs *fs, bool rdonly, char *errbuf, size_t errlen)
 	if (rdonly == __atomic_load_n(&fs->rdonly, __ATOMIC_ACQUIRE))
 		return 0;
 	return rdonly ? remount_ro(fs) : remount_rw(fs, errbuf, errlen);
+}
+
+void fs_set_atime(struct fs *fs, unsigned flags)
+{
+	__atomic_store_n(&fs->atime_mode, flags & FS_ATIME_FLAGS,
+			 __ATOMIC_RELAXED);
 }
 
 int fs_unmount(struct fs *fs)

@@ -349,6 +349,39 @@ static void remount_ro_rw(void)
 	out[0] = 0;
 	fsck_n(out, sizeof(out));
 	cr_assert(!strstr(out, ": clean,"), "clean while read-write: %s", out);
+	/* the atime mode changes too: noatime, then relatime again */
+	for (int noatime = 1; noatime >= 0; noatime--) {
+		time_t old;
+
+		r = sh(NULL, 0, err, sizeof(err), "/bin/mount", "-o",
+		       noatime ? "remount,noatime" : "remount,relatime", M.dir,
+		       NULL);
+		cr_assert_eq(r, 0, "mount -o remount,%satime: %d: %s",
+			     noatime ? "no" : "rel", r, err);
+		cr_assert(mnt_is_mounted(M.dir, line, sizeof(line)));
+		cr_assert(!strstr(line, "noatime") == !noatime,
+			  "/proc/mounts: %s", line);
+		old = age_atime("s");
+		{
+			char *s = mnt_path(&M, "s");
+			char buf[16];
+
+			fd = open(s, O_RDONLY);
+			cr_assert(fd >= 0);
+			cr_assert_eq(posix_fadvise(fd, 0, 0,
+						   POSIX_FADV_DONTNEED), 0);
+			cr_assert_eq(read(fd, buf, sizeof(buf)), 6);
+			close(fd);
+			free(s);
+		}
+		if (noatime)
+			cr_assert_eq(atime_of("s"), old,
+				     "noatime after remount: a read set atime");
+		else
+			cr_assert_gt(atime_of("s"), old,
+				     "relatime after remount: a read left "
+				     "atime");
+	}
 	free(p);
 	umount8();
 	out[0] = 0;
