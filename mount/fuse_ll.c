@@ -200,6 +200,8 @@ static bool pm_no_open;
 /* POSIX ACLs are on (rule (10)): the fs was mounted with FS_O_ACL and
  * the kernel took FUSE_CAP_POSIX_ACL. */
 static bool pm_acl;
+/* The mountpoint (absolute), for PMFS_IOC_REMOUNT's check. */
+static char pm_mountpoint[PATH_MAX];
 
 static void pm_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -218,6 +220,8 @@ static void pm_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
 	else
 		pm_acl = false;
+	if (!pm_acl) /* no inheritance the kernel would not enforce */
+		fs_acl_off(userdata);
 	/* readdirplus for the first batch of a listing and then only while
 	 * the reader also looks entries up (ls -l), plain readdir otherwise
 	 * (ls): rule (2) */
@@ -1326,15 +1330,16 @@ static bool caller_sys_admin(fuse_req_t req)
 	return found && (eff >> 21 & 1); /* CAP_SYS_ADMIN */
 }
 
-/* Drop the trusted.* names from a NUL-separated list of len bytes. */
-static size_t drop_trusted(char *list, size_t len)
+/* Drop the names starting with prefix from a NUL-separated list of len
+ * bytes; the new length. */
+static size_t drop_names(char *list, size_t len, const char *prefix)
 {
-	size_t in = 0, out = 0;
+	size_t in = 0, out = 0, pl = strlen(prefix);
 
 	while (in < len) {
 		size_t n = strnlen(list + in, len - in) + 1;
 
-		if (strncmp(list + in, "trusted.", 8) != 0) {
+		if (strncmp(list + in, prefix, pl) != 0) {
 			memmove(list + out, list + in, n);
 			out += n;
 		}
@@ -1345,8 +1350,9 @@ static size_t drop_trusted(char *list, size_t len)
 
 /*
  * listxattr: the names of ino, without trusted.* unless the caller has
- * CAP_SYS_ADMIN (as ext4 and xfs list them); size 0 asks for the length
- * only.  The whole list is read first, so that the length is that of the
+ * CAP_SYS_ADMIN (as ext4 and xfs list them), and without the ACL names
+ * when ACLs are off (their values are refused then: rule (10)); size 0
+ * asks for the length only.  The whole list is read first, so that the length is that of the
  * names the caller sees.
  */
 static int do_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size,
@@ -1373,7 +1379,9 @@ static int do_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size,
 	if (err)
 		return err;
 	if (!all)
-		*len = drop_trusted(*buf, *len);
+		*len = drop_names(*buf, *len, "trusted.");
+	if (!pm_acl)
+		*len = drop_names(*buf, *len, "system.posix_acl_");
 	if (size && size < *len)
 		return -ERANGE;
 	return 0;
@@ -1462,6 +1470,23 @@ static void do_remount_ioctl(fuse_req_t req, const void *in_buf,
 	}
 	memcpy(&rm, in_buf, sizeof(rm));
 	memset(rm.msg, 0, sizeof(rm.msg));
+	if (rm.rdonly) {
+		/* the kernel first: only then can no request that writes be
+		 * in flight (mount.pmfs's order) */
+		char type[64];
+		bool ro = false;
+
+		if (!fuse_ll_mountinfo(pm_mountpoint, type, sizeof(type),
+				       &ro) ||
+		    !ro) {
+			snprintf(rm.msg, sizeof(rm.msg),
+				 "the kernel's mount is still read-write "
+				 "(use mount -o remount,ro)");
+			rm.err = EBUSY;
+			fuse_reply_ioctl(req, 0, &rm, sizeof(rm));
+			return;
+		}
+	}
 	err = fs_remount(req_fs(req), rm.rdonly != 0, rm.msg, sizeof(rm.msg));
 	if (!err)
 		fs_set_atime(req_fs(req), rm.atime);
@@ -1536,6 +1561,62 @@ static const struct fuse_lowlevel_ops pm_ops = {
 
 /* ---- session ------------------------------------------------------------ */
 
+/* Undo mountinfo's octal escapes (\040 for a space...) in place. */
+static void unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++, o++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
+		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*o = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
+				    (s[3] - '0'));
+			s += 3;
+		} else {
+			*o = *s;
+		}
+	}
+	*o = 0;
+}
+
+bool fuse_ll_mountinfo(const char *dir, char *type, size_t n, bool *rdonly)
+{
+	char line[3 * PATH_MAX];
+	bool found = false;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		char *mp, *sep, *save = NULL, *t;
+		int i = 0;
+
+		char *opts;
+
+		for (mp = strtok_r(line, " ", &save); mp && i < 4; i++)
+			mp = strtok_r(NULL, " ", &save);
+		opts = mp ? strtok_r(NULL, " ", &save) : NULL;
+		if (!mp || !opts || !save)
+			continue;
+		/* optional fields, then "- TYPE SOURCE SUPEROPTS" */
+		sep = !strncmp(save, "- ", 2) ? save : strstr(save, " - ");
+		if (!sep)
+			continue;
+		unescape(mp);
+		t = strtok_r(sep + (*sep == '-' ? 2 : 3), " ", &save);
+		if (t && !strcmp(mp, dir)) {
+			snprintf(type, n, "%s", t);
+			if (rdonly) /* per-mount options: "ro" or "rw" first */
+				*rdonly = !strncmp(opts, "ro", 2) &&
+					  (opts[2] == ',' || !opts[2]);
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+
 /* Kernel mount options from the parsed mount.pmfs options. */
 static int build_mount_opts(const struct pmfs_mount_opts *o, char **opts)
 {
@@ -1592,6 +1673,7 @@ int fuse_ll_mount(struct fs *fs, const struct pmfs_mount_opts *o,
 	}
 	ll->fs = fs;
 	ll->singlethread = o->singlethread;
+	snprintf(pm_mountpoint, sizeof(pm_mountpoint), "%s", o->mountpoint);
 	ll->se = fuse_session_new(&args, &pm_ops, sizeof(pm_ops), fs);
 	if (!ll->se) {
 		err = -EINVAL; /* libfuse printed why */

@@ -73,6 +73,13 @@ struct pmfs_remount {
 };
 #define PMFS_IOC_REMOUNT _IOWR('P', 0x72, struct pmfs_remount)
 
+/*
+ * /proc/self/mountinfo on the mount at dir (the topmost): its type into
+ * type (n bytes) and, if rdonly is given, whether the mount is read-only.
+ * false when dir is no mount point.
+ */
+bool fuse_ll_mountinfo(const char *dir, char *type, size_t n, bool *rdonly);
+
 int fuse_ll_mount(struct fs *fs, const struct pmfs_mount_opts *o,
 		  struct fuse_ll **out);
 /* Serve requests until unmounted or signalled; 0 on a normal end. */

@@ -549,54 +549,6 @@ static int supervise(struct cmdline *c, int notify_fd)
 	return EX_FAIL;
 }
 
-/* Undo mountinfo's octal escapes (\040 for a space...) in place. */
-static void unescape(char *s)
-{
-	char *o = s;
-
-	for (; *s; s++, o++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
-		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*o = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
-				    (s[3] - '0'));
-			s += 3;
-		} else {
-			*o = *s;
-		}
-	}
-	*o = 0;
-}
-
-/* The filesystem type of the mount on dir (the topmost), in type; false
- * when dir is no mount point. */
-static bool mount_type(const char *dir, char *type, size_t n)
-{
-	char line[3 * PATH_MAX];
-	bool found = false;
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		char *mp, *sep, *save = NULL, *t;
-		int i = 0;
-
-		for (mp = strtok_r(line, " ", &save); mp && i < 4; i++)
-			mp = strtok_r(NULL, " ", &save);
-		sep = strstr(save ? save : "", " - ");
-		if (!mp || !sep)
-			continue;
-		unescape(mp);
-		t = strtok_r(sep + 3, " ", &save);
-		if (t && !strcmp(mp, dir)) {
-			snprintf(type, n, "%s", t);
-			found = true;
-		}
-	}
-	fclose(f);
-	return found;
-}
-
 /* Ask the daemon of the mount open at fd; 0 or EX_FAIL after a message. */
 static int remount_daemon(int fd, const char *dir, bool rdonly,
 			  unsigned atime)
@@ -628,7 +580,7 @@ static int remount(const struct cmdline *c, const char *dir)
 	char type[64];
 	int fd, r;
 
-	if (!mount_type(dir, type, sizeof(type))) {
+	if (!fuse_ll_mountinfo(dir, type, sizeof(type), NULL)) {
 		msg("%s: not a mount point", dir);
 		return EX_FAIL;
 	}

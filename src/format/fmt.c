@@ -523,7 +523,6 @@ int fmt_acl_check(const void *v, size_t n, char *why, size_t whylen)
 {
 	struct pmfs_acl_header h;
 	unsigned seen = 0, named = 0, prev_tag = 0;
-	uint32_t prev_id = 0;
 	size_t cnt;
 
 	if (n < sizeof(h) + sizeof(struct pmfs_acl_entry) ||
@@ -558,13 +557,7 @@ int fmt_acl_check(const void *v, size_t n, char *why, size_t whylen)
 			break;
 		case PMFS_ACL_USER:
 		case PMFS_ACL_GROUP:
-			if (prev_tag == tag && e.id <= prev_id)
-				return fmt_fail(-EINVAL, why, whylen,
-						"entry %zu: id %u out of order "
-						"or repeated",
-						i, (unsigned)e.id);
-			prev_id = e.id;
-			named = 1;
+			named = 1; /* ids in any order, as the kernel takes */
 			break;
 		default:
 			return fmt_fail(-EINVAL, why, whylen,

@@ -191,9 +191,9 @@ int fmt_acl_name(const char *name, size_t nlen);
  * Check an ACL value of n bytes (format.h): the kernel's rules
  * (posix_acl_valid) - version, at least one entry, whole entries, known
  * tags in order, permissions rwx only, exactly one owner, owning group
- * and other entry, at most one mask and one when there are named entries,
- * named ids ascending without repeats.  0 or -EINVAL with a reason in why
- * (why may be NULL).
+ * and other entry, at most one mask and one when there are named entries
+ * (named ids in any order, as the kernel accepts them).  0 or -EINVAL
+ * with a reason in why (why may be NULL).
  */
 int fmt_acl_check(const void *v, size_t n, char *why, size_t whylen);
 /* Entry i of the ACL at v, copied out (a value may be unaligned). */

@@ -374,8 +374,7 @@ _Static_assert(sizeof(struct pmfs_le_xattr) == 40, "xattr entry");
 /*
  * POSIX ACLs: the values of the xattrs PMFS_ACL_ACCESS and PMFS_ACL_DEFAULT
  * are ACLs in the form the kernel hands them over (its posix_acl_xattr
- * layout): a header, then entries sorted by tag and, for named users and
- * groups, by id.  fmt_acl_check says which values are valid; mount.pmfs
+ * layout): a header, then entries sorted by tag.  fmt_acl_check says which values are valid; mount.pmfs
  * hands only those to the kernel and fsck.pmfs removes the others.
  */
 #define PMFS_ACL_ACCESS "system.posix_acl_access"

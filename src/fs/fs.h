@@ -38,6 +38,12 @@
  *       order is safe.  The GC thread takes the write lock of the log it
  *       compacts; an inline compaction (fs_op_commit) runs under the
  *       operation's locks.
+ *   (2b) fs->remount_lk, a rwlock: fs_remount holds it exclusively (and
+ *       fs->remount_mu, taken before it, around the whole remount,
+ *       outside every inode lock); the changes pmfs makes by itself
+ *       (atime, the reclaim at the last forget) only try it shared
+ *       (fs_bg_begin) with an inode lock held, and skip the change if
+ *       they cannot have it, so they never wait for it.
  *   (3) fs->itable_mu (growing the inode table, fs_op_new_inode)
  *   (4) fs->icache_lk, a rwlock: the inode cache hash and loading an inode
  *       from its log (fs_iget: shared to find, exclusive to insert/load).
@@ -367,8 +373,10 @@ int fs_removexattr(struct fs *fs, uint64_t ino, const char *name);
 /* ---- whole filesystem -------------------------------------------------- */
 
 int fs_statfs(struct fs *fs, struct statvfs *st);
-/* Mounted with FS_O_ACL? */
+/* Mounted with FS_O_ACL, and not turned off since? */
 bool fs_acl_on(const struct fs *fs);
+/* ACLs off from now on: FUSE found the kernel cannot enforce them. */
+void fs_acl_off(struct fs *fs);
 
 /*
  * Log garbage collection runs by itself (a background thread per mount);

@@ -433,7 +433,7 @@ static int acl_chmod_stage(struct fs *fs, struct fs_op *op,
 			   struct fs_inode *ip, uint32_t mode,
 			   const struct timespec *now)
 {
-	struct fs_xattr *x = (fs->o.flags & FS_O_ACL)
+	struct fs_xattr *x = fs_acl_on(fs)
 				     ? fs_xattr_find(ip, FS_ACL_ACCESS)
 				     : NULL;
 	uint8_t acl[PMFS_XATTR_VALUE_MAX];
@@ -840,7 +840,7 @@ static int xattr_change(struct fs *fs, uint64_t ino, const char *name,
 	}
 	fs_now(&now);
 	fs_op_init(&op, fs, del ? ALLOC_F_RESERVE : 0);
-	if ((fs->o.flags & FS_O_ACL) && !del && fs_acl_name(name))
+	if (fs_acl_on(fs) && !del && fs_acl_name(name))
 		err = acl_stage(&op, ip, name, value, size, &now);
 	else
 		err = fs_op_add(&op, ip,
@@ -884,7 +884,7 @@ int fs_getxattr(struct fs *fs, uint64_t ino, const char *name, void *buf,
 		err = -ENODATA;
 		goto out;
 	}
-	if ((fs->o.flags & FS_O_ACL) && fs_acl_name(name) &&
+	if (fs_acl_on(fs) && fs_acl_name(name) &&
 	    fs_acl_valid(x->val, x->vlen)) { /* the kernel would refuse it */
 		err = fs_media_error(fs, "inode %" PRIu64 ": its %s is not a "
 				     "valid ACL", ino, name);

@@ -65,7 +65,8 @@ bool gc_lagging(struct fs *fs, struct fs_inode *ip)
 {
 	uint64_t base = ip->gc_base > GC_MIN_PAGES ? ip->gc_base : GC_MIN_PAGES;
 
-	return !fs->gc_running || ip->pos.npages > 4 * base;
+	return !__atomic_load_n(&fs->gc_running, __ATOMIC_ACQUIRE) ||
+	       ip->pos.npages > 4 * base;
 }
 
 /* Blocks of one WRITE entry of a compacted log (nblocks is 32 bits). */
@@ -206,16 +207,18 @@ out_free:
 
 void gc_queue(struct fs *fs, struct fs_inode *ip)
 {
-	if (ip->gc_queued || !fs->gc_running)
-		return;
 	pthread_mutex_lock(&fs->gc_mu);
+	if (!fs->gc_running || ip->gc_qepoch == fs->gc_epoch) {
+		pthread_mutex_unlock(&fs->gc_mu);
+		return;
+	}
 	if (util_grow(&fs->gc_q, &fs->gc_qcap, fs->gc_qn, sizeof(*fs->gc_q),
 		      64)) {
 		pthread_mutex_unlock(&fs->gc_mu);
 		return; /* not queued: compacted inline when it lags */
 	}
 	fs->gc_q[fs->gc_qn++] = ip->ino;
-	ip->gc_queued = true;
+	ip->gc_qepoch = fs->gc_epoch;
 	pthread_cond_signal(&fs->gc_cv);
 	pthread_mutex_unlock(&fs->gc_mu);
 }
@@ -240,7 +243,9 @@ static void *gc_main(void *arg)
 		pthread_mutex_unlock(&fs->gc_mu);
 		/* the inode lock of the log it compacts (lock order 2) */
 		if (fs_iget_locked(fs, ino, true, &ip) == 0) {
-			ip->gc_queued = false;
+			pthread_mutex_lock(&fs->gc_mu);
+			ip->gc_qepoch = 0;
+			pthread_mutex_unlock(&fs->gc_mu);
 			if (gc_wanted(fs, ip) && gc_compact(fs, ip))
 				ip->gc_base = ip->pos.npages; /* retry later */
 			fs_iput_unlock(fs, ip);
@@ -254,28 +259,38 @@ int gc_start(struct fs *fs)
 	int err;
 
 	pthread_cond_init(&fs->gc_cv, NULL);
+	pthread_mutex_lock(&fs->gc_mu);
 	fs->gc_stop = false;
+	fs->gc_epoch++; /* marks of an earlier run (remount) are stale */
+	if (fs->gc_epoch == 0)
+		fs->gc_epoch = 1;
+	pthread_mutex_unlock(&fs->gc_mu);
 	err = util_thread_start(&fs->gc_thread, gc_main, fs);
-	if (err)
+	if (err) {
+		pthread_cond_destroy(&fs->gc_cv);
 		return -err;
-	fs->gc_running = true;
+	}
+	__atomic_store_n(&fs->gc_running, true, __ATOMIC_RELEASE);
 	return 0;
 }
 
 void gc_stop(struct fs *fs)
 {
-	if (!fs->gc_running)
+	if (!__atomic_load_n(&fs->gc_running, __ATOMIC_ACQUIRE))
 		return;
 	pthread_mutex_lock(&fs->gc_mu);
 	fs->gc_stop = true;
 	pthread_cond_signal(&fs->gc_cv);
 	pthread_mutex_unlock(&fs->gc_mu);
 	pthread_join(fs->gc_thread, NULL);
-	fs->gc_running = false;
-	pthread_cond_destroy(&fs->gc_cv);
+	/* the queue goes under gc_mu: gc_queue checks gc_running there */
+	pthread_mutex_lock(&fs->gc_mu);
+	__atomic_store_n(&fs->gc_running, false, __ATOMIC_RELEASE);
 	free(fs->gc_q);
 	fs->gc_q = NULL;
 	fs->gc_qn = fs->gc_qcap = 0;
+	pthread_mutex_unlock(&fs->gc_mu);
+	pthread_cond_destroy(&fs->gc_cv);
 }
 
 int fs_gc(struct fs *fs, uint64_t ino)

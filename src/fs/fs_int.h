@@ -92,7 +92,7 @@ struct fs_inode {
 	struct fs_xattr *xattrs;
 	uint64_t nlookup;
 	uint64_t gc_base; /* chain pages after the last compaction/load */
-	bool gc_queued;
+	uint32_t gc_qepoch; /* == fs->gc_epoch: in the GC queue (gc_mu) */
 };
 
 struct fs {
@@ -109,10 +109,12 @@ struct fs {
 	 * (atime on read, the reclaim at the last forget) try it shared and
 	 * are skipped while a remount runs (order: after the inode locks) */
 	pthread_rwlock_t remount_lk;
+	pthread_mutex_t remount_mu; /* fs_remount: one at a time */
 	bool badtab_damaged; /* read-only mount went on without the table */
 	uint64_t saved_head; /* the chain a remount read-only saved, or 0 */
 	unsigned atime_mode; /* FS_ATIME_FLAGS of o.flags, fs_set_atime
 			      * (atomic access) */
+	bool acl_on;         /* FS_O_ACL until fs_acl_off (atomic access) */
 	int ro_err; /* FS(4): sticky (atomic access) */
 	_Atomic uint64_t media_errors; /* fs_media_errors() */
 	struct fs_inode **ht;
@@ -122,7 +124,9 @@ struct fs {
 	pthread_t gc_thread;
 	pthread_mutex_t gc_mu; /* the queue below, order (6) */
 	pthread_cond_t gc_cv;
-	bool gc_running, gc_stop;
+	bool gc_running, gc_stop; /* gc_running: atomic access */
+	uint32_t gc_epoch; /* bumped by each gc_start: older queue marks
+			    * are stale (gc_mu) */
 	uint64_t *gc_q;
 	size_t gc_qn, gc_qcap;
 	uint64_t gc_runs;

@@ -260,9 +260,12 @@ static struct fs *fs_new(const struct fs_opts *o)
 	pthread_rwlockattr_setkind_np(&ra,
 				      PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&fs->big, &ra);
+	/* writers first: a waiting remount makes fs_bg_begin fail at once,
+	 * so a stream of atime updates cannot hold it off */
+	pthread_rwlock_init(&fs->remount_lk, &ra);
 	pthread_rwlockattr_destroy(&ra);
 	pthread_rwlock_init(&fs->icache_lk, NULL);
-	pthread_rwlock_init(&fs->remount_lk, NULL);
+	pthread_mutex_init(&fs->remount_mu, NULL);
 	pthread_mutex_init(&fs->rename_mu, NULL);
 	pthread_mutex_init(&fs->itable_mu, NULL);
 	pthread_mutex_init(&fs->gc_mu, NULL);
@@ -270,6 +273,7 @@ static struct fs *fs_new(const struct fs_opts *o)
 		fs->o = *o;
 	fs->rdonly = fs->o.flags & FS_O_RDONLY;
 	fs->atime_mode = fs->o.flags & FS_ATIME_FLAGS;
+	fs->acl_on = fs->o.flags & FS_O_ACL;
 	return fs;
 }
 
@@ -500,6 +504,7 @@ static void free_all(struct fs *fs)
 	pthread_rwlock_destroy(&fs->big);
 	pthread_rwlock_destroy(&fs->icache_lk);
 	pthread_rwlock_destroy(&fs->remount_lk);
+	pthread_mutex_destroy(&fs->remount_mu);
 	pthread_mutex_destroy(&fs->rename_mu);
 	pthread_mutex_destroy(&fs->itable_mu);
 	pthread_mutex_destroy(&fs->gc_mu);
@@ -561,15 +566,19 @@ static bool live_orphans(struct fs *fs)
 	return found;
 }
 
-/* Read-only: the clean state written unless a live orphan needs the next
- * mount's reclaim; the mapping read-only. */
+/* Read-only: no change from now on (the GC stopped, the changes pmfs
+ * makes by itself shut out), then the clean state written unless a live
+ * orphan needs the next mount's reclaim; the mapping read-only. */
 static int remount_ro(struct fs *fs)
 {
-	gc_stop(fs);
+	bool was_writable;
+
 	pthread_rwlock_wrlock(&fs->remount_lk);
-	if (!fs_writable(fs) && !live_orphans(fs) && mark_clean(fs) == 0)
-		fs->saved_head = fs->d.state->alloc_head;
+	was_writable = !fs_writable(fs);
 	__atomic_store_n(&fs->rdonly, true, __ATOMIC_RELEASE);
+	gc_stop(fs); /* the GC thread never takes remount_lk */
+	if (was_writable && !live_orphans(fs) && mark_clean(fs) == 0)
+		fs->saved_head = fs->d.state->alloc_head;
 	pmio_set_writable(fs->d.p, false); /* stray stores fault */
 	pthread_rwlock_unlock(&fs->remount_lk);
 	return 0;
@@ -644,15 +653,18 @@ static int remount_rw(struct fs *fs, char *errbuf, size_t errlen)
 int fs_remount(struct fs *fs, bool rdonly, char *errbuf, size_t errlen)
 {
 	char dummy[8];
+	int err = 0;
 
 	if (!errbuf) {
 		errbuf = dummy;
 		errlen = sizeof(dummy);
 	}
 	errbuf[0] = 0;
-	if (rdonly == __atomic_load_n(&fs->rdonly, __ATOMIC_ACQUIRE))
-		return 0;
-	return rdonly ? remount_ro(fs) : remount_rw(fs, errbuf, errlen);
+	pthread_mutex_lock(&fs->remount_mu); /* one remount at a time */
+	if (rdonly != __atomic_load_n(&fs->rdonly, __ATOMIC_ACQUIRE))
+		err = rdonly ? remount_ro(fs) : remount_rw(fs, errbuf, errlen);
+	pthread_mutex_unlock(&fs->remount_mu);
+	return err;
 }
 
 void fs_set_atime(struct fs *fs, unsigned flags)
@@ -688,7 +700,12 @@ out:
 
 bool fs_acl_on(const struct fs *fs)
 {
-	return fs->o.flags & FS_O_ACL;
+	return __atomic_load_n(&fs->acl_on, __ATOMIC_RELAXED);
+}
+
+void fs_acl_off(struct fs *fs)
+{
+	__atomic_store_n(&fs->acl_on, false, __ATOMIC_RELAXED);
 }
 
 struct pmio *fs_pmio(struct fs *fs)

@@ -248,7 +248,7 @@ static int acl_inherit(struct fs *fs, const struct fs_ctx *ctx,
 	struct fs_xattr *x;
 
 	a->access = a->dflt = false;
-	if (!(fs->o.flags & FS_O_ACL) || S_ISLNK(*mode))
+	if (!fs_acl_on(fs) || S_ISLNK(*mode))
 		return 0;
 	x = fs_xattr_find(dp, FS_ACL_DEFAULT);
 	if (!x) {

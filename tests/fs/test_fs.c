@@ -4,6 +4,8 @@
  */
 #include "fsfix.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -187,6 +189,93 @@ Test(fs, remount_and_orphans)
 	cr_assert_eq(fs_statfs(fx_fs, &s2), 0);
 	cr_assert_eq(s2.f_bfree, s1.f_bfree);
 	cr_assert_eq(s2.f_ffree, s1.f_ffree);
+}
+
+struct flipper {
+	bool rdonly_first;
+	int bad;
+};
+
+/* Remount read-only and read-write in turn, 40 times. */
+static void *flip(void *arg)
+{
+	struct flipper *f = arg;
+
+	for (int i = 0; i < 40; i++)
+		if (fs_remount(fx_fs, (i & 1) != f->rdonly_first, NULL, 0))
+			f->bad++;
+	return NULL;
+}
+
+static int count_entry(void *arg, const char *name, uint64_t ino,
+		       unsigned dtype, uint64_t next)
+{
+	(void)name;
+	(void)ino;
+	(void)dtype;
+	(void)next;
+	(*(unsigned *)arg)++;
+	return 0;
+}
+
+/* Read a file over and over (strictatime: every read is an atime commit,
+ * and a big directory's log queued for GC), until told to stop. */
+static void *reader(void *arg)
+{
+	_Atomic bool *stop = arg;
+	char buf[64];
+	struct fs_attr a;
+	unsigned seen = 0;
+	size_t n;
+
+	if (fs_lookup(fx_fs, 1, "f", &a) != 0)
+		return NULL;
+	while (!atomic_load(stop)) {
+		fs_pread(fx_fs, a.ino, buf, sizeof(buf), 0, &n);
+		fs_readdir(fx_fs, 1, 0, count_entry, &seen);
+	}
+	return NULL;
+}
+
+/*
+ * Remounts from two threads at once, while reads make atime commits: one
+ * remount at a time, the GC stopped and started in turn (ASan and UBSan
+ * builds see any use of a freed queue), and the filesystem whole after.
+ */
+Test(fs, remounts_race_with_reads)
+{
+	struct flipper f1 = { true, 0 }, f2 = { false, 0 };
+	_Atomic bool stop = false;
+	pthread_t t1, t2, r;
+	struct fs_attr a;
+	char name[32];
+
+	fs_unmount(fx_fs);
+	pmio_close(fx_p);
+	fx_mount_flags(FS_O_STRICTATIME);
+	cr_assert_eq(fs_mknod(fx_fs, &fx_ctx, 1, "f", S_IFREG | 0644, 0, &a), 0);
+	cr_assert_eq(fs_pwrite(fx_fs, a.ino, "hello", 5, 0), 0);
+	for (int i = 0; i < 300; i++) { /* a root log the GC wants */
+		snprintf(name, sizeof(name), "n%03d", i);
+		cr_assert_eq(fs_mknod(fx_fs, &fx_ctx, 1, name, S_IFREG | 0644,
+				      0, &a), 0);
+		cr_assert_eq(fs_unlink(fx_fs, 1, name), 0);
+	}
+	cr_assert_eq(pthread_create(&r, NULL, reader, &stop), 0);
+	cr_assert_eq(pthread_create(&t1, NULL, flip, &f1), 0);
+	cr_assert_eq(pthread_create(&t2, NULL, flip, &f2), 0);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	atomic_store(&stop, true);
+	pthread_join(r, NULL);
+	cr_assert_eq(f1.bad + f2.bad, 0);
+	cr_assert_eq(fs_remount(fx_fs, false, NULL, 0), 0);
+	cr_assert_eq(fs_mknod(fx_fs, &fx_ctx, 1, "g", S_IFREG | 0644, 0, &a), 0);
+	fx_remount(); /* clean */
+	cr_assert_eq(fs_lookup(fx_fs, 1, "g", &a), 0);
+	fx_crash();
+	cr_assert_eq(fs_lookup(fx_fs, 1, "f", &a), 0);
+	cr_assert_eq(a.size, 5);
 }
 
 Test(fs, fence_budgets)

@@ -27,6 +27,7 @@
 #include <sys/xattr.h>
 
 #include "mnt.h"
+#include "mount/fuse_ll.h"
 
 #define IMG_SIZE (64ull << 20)
 
@@ -868,4 +869,28 @@ Test(semantics, posix_acls)
 
 		cr_assert_eq(r, 0, "fsck -fn: %s%s", out, err);
 	}
+}
+
+/* ---- remount: the daemon's half ------------------------------------------- */
+
+/*
+ * PMFS_IOC_REMOUNT asks the daemon to go read-only only after the kernel's
+ * mount is (mount.pmfs does the kernel first): asked directly on a
+ * read-write mount it refuses with the reason, and the filesystem stays
+ * writable.
+ */
+Test(semantics, remount_ioctl_needs_the_kernel_read_only_first)
+{
+	struct pmfs_remount rm;
+	int fd = open(M.dir, O_RDONLY | O_DIRECTORY);
+
+	cr_assert(fd >= 0);
+	memset(&rm, 0, sizeof(rm));
+	rm.rdonly = 1;
+	cr_assert_eq(ioctl(fd, PMFS_IOC_REMOUNT, &rm), 0, "%s",
+		     strerror(errno));
+	close(fd);
+	cr_assert_eq(rm.err, EBUSY);
+	cr_assert(strstr(rm.msg, "still read-write"), "%s", rm.msg);
+	free(make_filled("still-writable", 100, 'w'));
 }
