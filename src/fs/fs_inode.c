@@ -199,7 +199,8 @@ static struct fs_inode *icache_find(struct fs *fs, uint64_t ino)
 	return NULL;
 }
 
-/* Insert ip in the cache hash, growing it (icache_lk held for write). */
+/* Insert ip in the cache hash, growing it (icache_lk held for write);
+ * the cache holds a reference while ip is in it. */
 static int icache_insert(struct fs *fs, struct fs_inode *ip)
 {
 	if (fs->n + 1 > fs->hcap) {
@@ -224,6 +225,7 @@ static int icache_insert(struct fs *fs, struct fs_inode *ip)
 	ip->hnext = fs->ht[ip->ino & (fs->hcap - 1)];
 	fs->ht[ip->ino & (fs->hcap - 1)] = ip;
 	fs->n++;
+	atomic_fetch_add(&ip->ref, 1); /* the cache's */
 	return 0;
 }
 
@@ -278,10 +280,12 @@ void fs_icache_free_all(struct fs *fs)
 	fs->hcap = fs->n = 0;
 }
 
-/* Unhash ip and mark it dead (its memory goes with the last fs_iput). */
+/* Unhash ip and mark it dead; the cache's reference goes, and the memory
+ * with the last fs_iput (the caller holds a reference). */
 void fs_icache_drop(struct fs *fs, struct fs_inode *ip)
 {
 	struct fs_inode **pp;
+	bool hashed = false;
 
 	pthread_rwlock_wrlock(&fs->icache_lk);
 	pp = &fs->ht[ip->ino & (fs->hcap - 1)];
@@ -290,9 +294,12 @@ void fs_icache_drop(struct fs *fs, struct fs_inode *ip)
 	if (*pp) {
 		*pp = ip->hnext;
 		fs->n--;
+		hashed = true;
 	}
 	atomic_store(&ip->dead, true);
 	pthread_rwlock_unlock(&fs->icache_lk);
+	if (hashed)
+		fs_iput(fs, ip);
 }
 
 struct replay_arg {
@@ -472,9 +479,11 @@ out:
 
 void fs_iput(struct fs *fs, struct fs_inode *ip)
 {
-	/* the last reference to a dead inode frees it; a live inode stays
-	 * cached */
-	if (atomic_fetch_sub(&ip->ref, 1) == 1 && atomic_load(&ip->dead))
+	/* A cached inode keeps the cache's reference, so the count reaches
+	 * 0 only once it is unhashed (dead) and nobody uses it: the last
+	 * reference frees it.  Nothing of ip is read after the decrement:
+	 * another thread may free it from then on. */
+	if (atomic_fetch_sub(&ip->ref, 1) == 1)
 		fs_inode_free(ip);
 }
 

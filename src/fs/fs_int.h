@@ -74,7 +74,8 @@ struct fs_xattr {
 struct fs_inode {
 	struct fs_inode *hnext;
 	pthread_rwlock_t lock; /* lock order (2), fs.h */
-	_Atomic int ref;       /* threads using it (fs_iget .. fs_iput) */
+	_Atomic int ref;       /* threads using it (fs_iget .. fs_iput), and
+				* the cache while it is hashed */
 	_Atomic bool dead;     /* freed: unhashed, gone at the last iput */
 	uint64_t ino;
 	uint32_t gen;
