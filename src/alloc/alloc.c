@@ -464,53 +464,52 @@ int alloc_saved_chain_blocks(const void *base, uint64_t data_start,
 	return 0;
 }
 
-int alloc_load(struct alloc *a, const void *base, uint64_t head)
+/*
+ * Walk the chain at head, checked whole first (alloc_saved_chain_blocks):
+ * with listed, free the extents it lists (a load); then give back the
+ * chain's own blocks, which a chain may also list.  0 or -EUCLEAN.
+ */
+static int chain_release(struct alloc *a, const void *base, uint64_t head,
+			 bool listed)
 {
 	const uint8_t *b = base;
 	uint64_t blk = head, nchain;
 	int err;
 
-	/* the whole chain is checked (fmt_allocsave_check) before any of
-	 * it is used */
 	err = alloc_saved_chain_blocks(base, a->data_start, a->total_blocks,
 				       head, &nchain);
 	if (err)
 		return err;
-	for (uint64_t n = 0; n < nchain; n++) {
+	for (uint64_t n = 0; listed && n < nchain; n++) {
 		const struct pmfs_allocsave *as =
 			(const void *)(b + fmt_blk_off(blk));
 
-		for (uint64_t i = 0; i < as->count; i++) {
-			err = alloc_free(a, as->ext[i].start, as->ext[i].len);
-			if (err)
+		for (uint64_t i = 0; i < as->count; i++)
+			if (alloc_free(a, as->ext[i].start, as->ext[i].len))
 				return -EUCLEAN;
-		}
 		blk = as->next;
 	}
-	/* the chain's blocks are free again once read */
-	return alloc_drop_saved(a, base, head);
-}
-
-int alloc_drop_saved(struct alloc *a, const void *base, uint64_t head)
-{
-	const uint8_t *b = base;
-	uint64_t blk = head, nchain;
-	int err;
-
-	err = alloc_saved_chain_blocks(base, a->data_start, a->total_blocks,
-				       head, &nchain);
-	if (err)
-		return err;
+	blk = head;
 	for (uint64_t n = 0; n < nchain; n++) {
 		const struct pmfs_allocsave *as =
 			(const void *)(b + fmt_blk_off(blk));
 		uint64_t next = as->next;
 
-		if (!alloc_is_free(a, blk)) /* a chain may list itself */
+		if (!alloc_is_free(a, blk))
 			alloc_free(a, blk, 1);
 		blk = next;
 	}
 	return 0;
+}
+
+int alloc_load(struct alloc *a, const void *base, uint64_t head)
+{
+	return chain_release(a, base, head, true);
+}
+
+int alloc_drop_saved(struct alloc *a, const void *base, uint64_t head)
+{
+	return chain_release(a, base, head, false);
 }
 
 /* Collect free extents into exts (grows); returns count or -ENOMEM. */

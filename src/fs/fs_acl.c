@@ -29,11 +29,9 @@ static size_t acl_count(size_t n)
 	       sizeof(struct pmfs_acl_entry);
 }
 
-#define get_ent fmt_acl_entry
-
 static void set_perm(void *v, size_t i, unsigned perm)
 {
-	struct pmfs_acl_entry e = get_ent(v, i);
+	struct pmfs_acl_entry e = fmt_acl_entry(v, i);
 
 	e.perm = (le16)(perm & 7);
 	memcpy((uint8_t *)v + sizeof(struct pmfs_acl_header) + i * sizeof(e),
@@ -45,11 +43,6 @@ int fs_acl_name(const char *name)
 	return fmt_acl_name(name, strlen(name));
 }
 
-int fs_acl_valid(const void *v, size_t n)
-{
-	return fmt_acl_check(v, n, NULL, 0);
-}
-
 bool fs_acl_to_mode(const void *v, size_t n, uint32_t *mode)
 {
 	size_t cnt = acl_count(n);
@@ -57,9 +50,9 @@ bool fs_acl_to_mode(const void *v, size_t n, uint32_t *mode)
 	bool equiv = true;
 
 	for (size_t i = 0; i < cnt; i++) {
-		unsigned p = get_ent(v, i).perm & 7u;
+		unsigned p = fmt_acl_entry(v, i).perm & 7u;
 
-		switch (get_ent(v, i).tag) {
+		switch (fmt_acl_entry(v, i).tag) {
 		case PMFS_ACL_USER_OBJ:
 			m |= p << 6;
 			break;
@@ -87,7 +80,7 @@ static size_t find_tag(const void *v, size_t cnt, unsigned tag)
 {
 	size_t i;
 
-	for (i = 0; i < cnt && get_ent(v, i).tag != tag; i++)
+	for (i = 0; i < cnt && fmt_acl_entry(v, i).tag != tag; i++)
 		;
 	return i;
 }
@@ -98,7 +91,7 @@ void fs_acl_chmod(void *v, size_t n, uint32_t mode)
 	size_t mask = find_tag(v, cnt, PMFS_ACL_MASK);
 
 	for (size_t i = 0; i < cnt; i++) {
-		switch (get_ent(v, i).tag) {
+		switch (fmt_acl_entry(v, i).tag) {
 		case PMFS_ACL_USER_OBJ:
 			set_perm(v, i, (mode & S_IRWXU) >> 6);
 			break;
@@ -128,9 +121,9 @@ bool fs_acl_create_masq(void *v, size_t n, uint32_t *mode)
 	else
 		equiv = false;
 	for (size_t i = 0; i < cnt; i++) {
-		unsigned p = get_ent(v, i).perm;
+		unsigned p = fmt_acl_entry(v, i).perm;
 
-		switch (get_ent(v, i).tag) {
+		switch (fmt_acl_entry(v, i).tag) {
 		case PMFS_ACL_USER_OBJ:
 			p &= m >> 6;
 			m &= p << 6 | ~(uint32_t)S_IRWXU;
@@ -148,7 +141,7 @@ bool fs_acl_create_masq(void *v, size_t n, uint32_t *mode)
 		}
 	}
 	if (grp < cnt) { /* the mask, or the owning group without one */
-		unsigned p = get_ent(v, grp).perm & m >> 3;
+		unsigned p = fmt_acl_entry(v, grp).perm & m >> 3;
 
 		m &= p << 3 | ~(uint32_t)S_IRWXG;
 		set_perm(v, grp, p);

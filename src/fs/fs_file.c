@@ -441,7 +441,7 @@ static int acl_chmod_stage(struct fs *fs, struct fs_op *op,
 
 	if (!x)
 		return 0;
-	if (fs_acl_valid(x->val, x->vlen))
+	if (fmt_acl_check(x->val, x->vlen, NULL, 0))
 		return fs_media_error(fs, "inode %" PRIu64 ": its access ACL "
 				      "is not valid", ip->ino);
 	memcpy(acl, x->val, x->vlen);
@@ -783,7 +783,7 @@ static int acl_stage(struct fs_op *op, struct fs_inode *ip, const char *name,
 	size_t nl = strlen(name);
 	union lent_buf b;
 	bool equiv;
-	int err = fs_acl_valid(value, size);
+	int err = fmt_acl_check(value, size, NULL, 0);
 
 	if (err)
 		return err;
@@ -884,8 +884,9 @@ int fs_getxattr(struct fs *fs, uint64_t ino, const char *name, void *buf,
 		err = -ENODATA;
 		goto out;
 	}
+	/* an ACL the kernel would refuse is damage */
 	if (fs_acl_on(fs) && fs_acl_name(name) &&
-	    fs_acl_valid(x->val, x->vlen)) { /* the kernel would refuse it */
+	    fmt_acl_check(x->val, x->vlen, NULL, 0)) {
 		err = fs_media_error(fs, "inode %" PRIu64 ": its %s is not a "
 				     "valid ACL", ino, name);
 		goto out;

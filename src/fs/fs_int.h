@@ -381,9 +381,7 @@ void fs_free_orphan(struct fs *fs, struct fs_inode *ip);
 struct fs_xattr *fs_xattr_find(struct fs_inode *ip, const char *name);
 /* FS_ACL_T_ACCESS or FS_ACL_T_DEFAULT for an ACL's xattr name, else 0. */
 int fs_acl_name(const char *name);
-/* fmt_acl_check without the reason: 0 or -EINVAL.  The functions below
- * take valid ACLs only. */
-int fs_acl_valid(const void *v, size_t n);
+/* The functions below take valid ACLs only (fmt_acl_check). */
 /* *mode's rwx bits as the access ACL gives them (the mask stands for the
  * group bits); true when the mode says all the ACL says (not stored). */
 bool fs_acl_to_mode(const void *v, size_t n, uint32_t *mode);

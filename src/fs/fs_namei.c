@@ -255,7 +255,7 @@ static int acl_inherit(struct fs *fs, const struct fs_ctx *ctx,
 		*mode &= ~(ctx ? ctx->umask : 0);
 		return 0;
 	}
-	if (fs_acl_valid(x->val, x->vlen))
+	if (fmt_acl_check(x->val, x->vlen, NULL, 0))
 		return fs_media_error(fs, "directory %" PRIu64 ": its default "
 				      "ACL is not valid", dp->ino);
 	a->len = x->vlen;

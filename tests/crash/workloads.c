@@ -568,9 +568,9 @@ static int w_unmount(struct ch_run *r, struct fs *fs)
 static size_t wl_acl(uint8_t *b)
 {
 	static const uint32_t e[][3] = {
-		{ TU_ACL_USER_OBJ, 6, 0 },  { TU_ACL_USER, 7, 2000 },
-		{ TU_ACL_GROUP_OBJ, 4, 0 }, { TU_ACL_MASK, 7, 0 },
-		{ TU_ACL_OTHER, 0, 0 },
+		{ PMFS_ACL_USER_OBJ, 6, 0 },  { PMFS_ACL_USER, 7, 2000 },
+		{ PMFS_ACL_GROUP_OBJ, 4, 0 }, { PMFS_ACL_MASK, 7, 0 },
+		{ PMFS_ACL_OTHER, 0, 0 },
 	};
 
 	return tu_acl(b, e, 5);
@@ -594,9 +594,9 @@ static int acl_setup(struct ch_run *r, struct fs *fs)
 static int w_acl(struct ch_run *r, struct fs *fs)
 {
 	static const uint32_t plain[][3] = {
-		{ TU_ACL_USER_OBJ, 7, 0 },
-		{ TU_ACL_GROUP_OBJ, 5, 0 },
-		{ TU_ACL_OTHER, 0, 0 },
+		{ PMFS_ACL_USER_OBJ, 7, 0 },
+		{ PMFS_ACL_GROUP_OBJ, 5, 0 },
+		{ PMFS_ACL_OTHER, 0, 0 },
 	};
 	struct fs_setattr sa = { .valid = FS_SET_MODE, .mode = 0604 };
 	struct fs_attr a;

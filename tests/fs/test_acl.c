@@ -21,12 +21,12 @@ static void setup(void)
 
 TestSuite(acl, .init = setup, .fini = fx_teardown);
 
-#define U TU_ACL_USER_OBJ
-#define UN TU_ACL_USER
-#define G TU_ACL_GROUP_OBJ
-#define GN TU_ACL_GROUP
-#define M TU_ACL_MASK
-#define O TU_ACL_OTHER
+#define U PMFS_ACL_USER_OBJ
+#define UN PMFS_ACL_USER
+#define G PMFS_ACL_GROUP_OBJ
+#define GN PMFS_ACL_GROUP
+#define M PMFS_ACL_MASK
+#define O PMFS_ACL_OTHER
 
 static const struct fs_ctx umask022 = { .uid = 1000, .gid = 1000, .umask = 022 };
 
@@ -82,17 +82,17 @@ Test(acl, validity)
 	};
 	size_t n = named_acl(b);
 
-	cr_assert_eq(fs_acl_valid(b, n), 0);
-	cr_assert_eq(fs_acl_valid(b, n - 1), -EINVAL);
-	cr_assert_eq(fs_acl_valid(b, 4), -EINVAL);
+	cr_assert_eq(fmt_acl_check(b, n, NULL, 0), 0);
+	cr_assert_eq(fmt_acl_check(b, n - 1, NULL, 0), -EINVAL);
+	cr_assert_eq(fmt_acl_check(b, 4, NULL, 0), -EINVAL);
 	b[0] = 1; /* version */
-	cr_assert_eq(fs_acl_valid(b, n), -EINVAL);
-	cr_assert_eq(fs_acl_valid(b, tu_acl(b, no_mask, 4)), -EINVAL);
-	cr_assert_eq(fs_acl_valid(b, tu_acl(b, unsorted, 3)), -EINVAL);
+	cr_assert_eq(fmt_acl_check(b, n, NULL, 0), -EINVAL);
+	cr_assert_eq(fmt_acl_check(b, tu_acl(b, no_mask, 4), NULL, 0), -EINVAL);
+	cr_assert_eq(fmt_acl_check(b, tu_acl(b, unsorted, 3), NULL, 0), -EINVAL);
 	/* the kernel takes named ids in any order, repeats too */
-	cr_assert_eq(fs_acl_valid(b, tu_acl(b, dup_id, 6)), 0);
-	cr_assert_eq(fs_acl_valid(b, tu_acl(b, no_other, 2)), -EINVAL);
-	cr_assert_eq(fs_acl_valid(b, tu_acl(b, bad_perm, 3)), -EINVAL);
+	cr_assert_eq(fmt_acl_check(b, tu_acl(b, dup_id, 6), NULL, 0), 0);
+	cr_assert_eq(fmt_acl_check(b, tu_acl(b, no_other, 2), NULL, 0), -EINVAL);
+	cr_assert_eq(fmt_acl_check(b, tu_acl(b, bad_perm, 3), NULL, 0), -EINVAL);
 }
 
 /* setfacl: the mode follows the ACL in the same commit; an ACL the mode

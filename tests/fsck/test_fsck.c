@@ -568,10 +568,10 @@ static void c_clean_word(const char *img)
 static void c_xattr_acl(const char *img)
 {
 	static const uint32_t e[][3] = {
-		{ TU_ACL_USER_OBJ, 6, 0 },
-		{ TU_ACL_USER, 4, 7 },
-		{ TU_ACL_GROUP_OBJ, 4, 0 },
-		{ TU_ACL_OTHER, 0, 0 },
+		{ PMFS_ACL_USER_OBJ, 6, 0 },
+		{ PMFS_ACL_USER, 4, 7 },
+		{ PMFS_ACL_GROUP_OBJ, 4, 0 },
+		{ PMFS_ACL_OTHER, 0, 0 },
 	};
 	struct pmio_opts po = { .flags = PMIO_O_QUIET | PMIO_O_EXCL };
 	char err[256] = "";

@@ -3,6 +3,8 @@
  */
 #include "testutil.h"
 
+#include "format/format.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -174,11 +176,11 @@ static void put_le(uint8_t *p, uint32_t v, int bytes)
 
 size_t tu_acl(uint8_t *buf, const uint32_t (*ent)[3], size_t n)
 {
-	put_le(buf, 2, 4); /* version */
+	put_le(buf, PMFS_ACL_VERSION, 4);
 	for (size_t i = 0; i < n; i++) {
 		uint8_t *e = buf + 4 + 8 * i;
 		uint32_t tag = ent[i][0];
-		bool named = tag == TU_ACL_USER || tag == TU_ACL_GROUP;
+		bool named = tag == PMFS_ACL_USER || tag == PMFS_ACL_GROUP;
 
 		put_le(e, tag, 2);
 		put_le(e + 2, ent[i][1], 2);

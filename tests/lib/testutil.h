@@ -34,18 +34,9 @@ int tu_run(char *const argv[], char *out, size_t outsz, char *err,
 /* Number of newline-terminated lines in s. */
 int tu_lines(const char *s);
 
-/* POSIX ACL entry tags (the kernel's ACL_USER_OBJ ...). */
-enum {
-	TU_ACL_USER_OBJ = 0x01,
-	TU_ACL_USER = 0x02,
-	TU_ACL_GROUP_OBJ = 0x04,
-	TU_ACL_GROUP = 0x08,
-	TU_ACL_MASK = 0x10,
-	TU_ACL_OTHER = 0x20,
-};
-
-/* A POSIX ACL in its xattr form (system.posix_acl_*) from n entries
- * {tag, perm (rwx), id} into buf (room for 4 + 8n bytes); its length. */
+/* A POSIX ACL in its xattr form (system.posix_acl_*, format.h) from n
+ * entries {tag (PMFS_ACL_*), perm (rwx), id} into buf (room for 4 + 8n
+ * bytes); its length. */
 size_t tu_acl(uint8_t *buf, const uint32_t (*ent)[3], size_t n);
 
 #endif /* PMFS_TESTUTIL_H */

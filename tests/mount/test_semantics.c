@@ -26,6 +26,7 @@
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 
+#include "format/format.h"
 #include "mnt.h"
 #include "mount/fuse_ll.h"
 
@@ -850,9 +851,9 @@ Test(semantics, posix_acls)
 			       "u:65534:r", f, NULL), 0);
 	{
 		static const uint32_t e[][3] = {
-			{ TU_ACL_USER_OBJ, 6, 0 },
-			{ TU_ACL_GROUP_OBJ, 4, 0 },
-			{ TU_ACL_OTHER, 4, 0 },
+			{ PMFS_ACL_USER_OBJ, 6, 0 },
+			{ PMFS_ACL_GROUP_OBJ, 4, 0 },
+			{ PMFS_ACL_OTHER, 4, 0 },
 		};
 		uint8_t b[64];
 
