@@ -96,7 +96,8 @@ struct fdent {
 
 struct fxattr {
 	uint8_t nlen;
-	uint16_t vlen;
+	uint32_t vlen;
+	uint64_t blk; /* first block of the value (XATTR_BLK), 0: inline */
 	bool bad_acl; /* an ACL's name, a value fmt_acl_check refuses */
 	char *name;   /* nlen bytes + NUL */
 };
@@ -286,6 +287,13 @@ int fsck_cut_before_page(struct fsck *f, struct fino *ip, size_t k,
 			 bool fix);
 /* Free inode ip (tail 0); durable on return. */
 void fsck_clear_inode(struct fsck *f, struct fino *ip);
+/* Remove xattr i of ip (an XATTR_DEL); its value's blocks are free after.
+ * 0 or -errno (reported). */
+int fsck_xattr_del(struct fsck *f, struct fino *ip, size_t i);
+/* Give xattr i of ip (its value in blocks) a copy of the value in nblk
+ * fresh blocks from nb (an XATTR_BLK naming them); the old blocks ip owned
+ * are free after.  0 or -errno (reported). */
+int fsck_xattr_move(struct fsck *f, struct fino *ip, size_t i, uint64_t nb);
 int fsck_set_attr(struct fsck *f, struct fino *ip, uint32_t mask,
 		  uint32_t nlink, uint64_t size, uint64_t parent);
 int fsck_dentry(struct fsck *f, struct fino *dir, uint16_t type,

@@ -299,10 +299,10 @@ static void xattr_remove(struct fino *ip, const uint8_t *name, size_t nlen)
 	}
 }
 
-/* Note an xattr of ip (name, value length, whether an ACL's value is
- * valid). */
+/* Note an xattr of ip (name, value length and blocks, whether an ACL's
+ * value is valid). */
 static int xattr_add(struct fino *ip, const char *name, size_t nlen,
-		     const void *val, size_t vlen)
+		     const void *val, size_t vlen, uint64_t blk)
 {
 	struct fxattr *n;
 
@@ -315,7 +315,8 @@ static int xattr_add(struct fino *ip, const char *name, size_t nlen,
 	memcpy(n->name, name, nlen);
 	n->name[nlen] = 0;
 	n->nlen = (uint8_t)nlen;
-	n->vlen = (uint16_t)vlen;
+	n->vlen = (uint32_t)vlen;
+	n->blk = blk;
 	n->bad_acl = fmt_acl_name(name, nlen) &&
 		     fmt_acl_check(val, vlen, NULL, 0) != 0;
 	ip->nxa++;
@@ -370,10 +371,10 @@ static int m_symlink(void *arg, const char *target, uint32_t len,
 
 /* ilog_apply: an xattr set (replacing one of that name). */
 static int m_xattr_set(void *arg, const char *name, size_t nlen,
-		       const void *val, size_t vlen)
+		       const void *val, size_t vlen, uint64_t blk)
 {
 	xattr_remove(arg, (const uint8_t *)name, nlen);
-	return xattr_add(arg, name, nlen, val, vlen);
+	return xattr_add(arg, name, nlen, val, vlen, blk);
 }
 
 /* ilog_apply: an xattr removed. */

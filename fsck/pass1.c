@@ -28,6 +28,7 @@ static void dev_from(struct fsck *f, const struct pmfs_super *sb)
 
 	fmt_super_geometry(sb, &g);
 	ilog_dev_view(&f->d, f->p, &g);
+	f->d.incompat = sb->feature_incompat; /* as ilog_dev_init */
 	f->itdir_media = f->d.itdir;
 }
 

@@ -7,7 +7,9 @@
  * block.  Bad blocks (the table in block 2 and the device's list) must
  * hold nothing.  A data block claimed a second time is copied for the
  * later claimant (its file keeps its data, the first owner keeps the
- * block); a data block on a bad block is punched out of its file.  A log
+ * block), and so is a large xattr value (all its blocks, to fresh
+ * consecutive ones); a data block on a bad block is punched out of its
+ * file, an xattr value on one is removed.  A log
  * page owned twice or on a bad block cuts its log before it.  A symlink
  * whose target block is bad loses the target: the inode is cleared and
  * pass 5 removes the name.  The
@@ -35,10 +37,14 @@
 #define OWN_ITABLE (UINT64_MAX - 1)
 #define OWN_BAD (UINT64_MAX - 2)
 
+/* what a block holds for its claimant */
+enum claim_kind { CL_DATA, CL_SYMLINK, CL_XATTR };
+
 struct claim {
-	uint64_t ino, pgoff, blk, other;
+	uint64_t ino, pgoff, blk, other; /* CL_XATTR: pgoff = value's first
+					  * block, naming the xattr */
 	uint32_t flags; /* extent flags */
-	bool symlink;
+	enum claim_kind kind;
 };
 
 struct claims {
@@ -66,11 +72,13 @@ static void owner_name(uint64_t o, char *buf, size_t len)
 		snprintf(buf, len, "inode %" PRIu64, o);
 }
 
-/* Claim one data/symlink block for ip; conflicts and bad blocks go to cl. */
+/* Claim one data, symlink or xattr block for ip; conflicts and bad blocks
+ * go to cl. */
 static int claim(struct fsck *f, struct claims *cl, struct fino *ip,
-		 uint64_t blk, uint64_t pgoff, uint32_t flags, bool symlink)
+		 uint64_t blk, uint64_t pgoff, uint32_t flags,
+		 enum claim_kind kind)
 {
-	struct claim c = { ip->ino, pgoff, blk, 0, flags, symlink };
+	struct claim c = { ip->ino, pgoff, blk, 0, flags, kind };
 
 	if (f->owner[blk] == 0) {
 		f->owner[blk] = ip->ino;
@@ -156,7 +164,7 @@ static int copy_block(struct fsck *f, struct fino *ip, const struct claim *c)
 	f->owner[nb] = ip->ino;
 	fsck_copy_block(f, c->blk, nb); /* drained by the entry's commit */
 	clock_gettime(CLOCK_REALTIME, &ts);
-	if (c->symlink)
+	if (c->kind == CL_SYMLINK)
 		return fsck_append(f, ip, lent_symlink(&b, NULL, ip->sllen, nb));
 	return fsck_append(f, ip,
 			   lent_write(&b, c->pgoff, 1, c->flags, nb, ip->size,
@@ -173,6 +181,50 @@ static int punch(struct fsck *f, struct fino *ip, const struct claim *c)
 				      &ip->st.mtime, &ip->st.mtime));
 }
 
+/*
+ * A conflicting claim on a block of a large xattr value: on a bad block
+ * the value is lost (the xattr removed), shared it is copied whole to
+ * fresh blocks.  The first claim of a value settles it; later ones find
+ * no xattr with those blocks any more.
+ */
+static void resolve_xattr(struct fsck *f, struct fino *ip,
+			  const struct claim *c)
+{
+	char who[48];
+	size_t i;
+	uint64_t nb;
+
+	for (i = 0; i < ip->nxa && ip->xa[i].blk != c->pgoff; i++)
+		;
+	if (i == ip->nxa || ip->cleared)
+		return;
+	if (c->other == OWN_BAD) {
+		if (fsck_problem(f, 0, "xattr-badblock", c->ino,
+				 "Remove the xattr",
+				 "Inode %" PRIu64 ": the value of xattr %s is "
+				 "on bad block %" PRIu64,
+				 c->ino, ip->xa[i].name, c->blk))
+			fsck_xattr_del(f, ip, i);
+		return;
+	}
+	owner_name(c->other, who, sizeof(who));
+	if (!fsck_problem(f, 0, "block-shared", c->ino,
+			  "Give the inode its own copy",
+			  "Inode %" PRIu64 ": block %" PRIu64 " of xattr %s "
+			  "is also used by %s",
+			  c->ino, c->blk, ip->xa[i].name, who))
+		return;
+	if (alloc_contig(f->a, 0, fmt_xattr_blocks(ip->xa[i].vlen),
+			 ALLOC_F_RESERVE, &nb)) {
+		fsck_operr(f, "no %u free contiguous blocks to copy the value "
+			      "of xattr %s of inode %" PRIu64 " into",
+			   fmt_xattr_blocks(ip->xa[i].vlen), ip->xa[i].name,
+			   c->ino);
+		return;
+	}
+	fsck_xattr_move(f, ip, i, nb);
+}
+
 /* Resolve the conflicting claims: copy shared blocks, punch bad ones. */
 static void resolve(struct fsck *f, struct claims *cl)
 {
@@ -184,8 +236,12 @@ static void resolve(struct fsck *f, struct claims *cl)
 
 		if (!ip)
 			continue;
+		if (c->kind == CL_XATTR) {
+			resolve_xattr(f, ip, c);
+			continue;
+		}
 		if (c->other == OWN_BAD) {
-			if (c->symlink) { /* the target is lost */
+			if (c->kind == CL_SYMLINK) { /* the target is lost */
 				if (fsck_problem(f, 0, "symlink-badblock",
 						 c->ino, "Clear the inode",
 						 "Inode %" PRIu64
@@ -212,7 +268,8 @@ static void resolve(struct fsck *f, struct claims *cl)
 				 "Give the inode its own copy",
 				 "Inode %" PRIu64 ": %s block %" PRIu64
 				 " is also used by %s",
-				 c->ino, c->symlink ? "symlink" : "data",
+				 c->ino,
+				 c->kind == CL_SYMLINK ? "symlink" : "data",
 				 c->blk, who))
 			copy_block(f, ip, c);
 	}
@@ -369,9 +426,15 @@ int fsck_pass4(struct fsck *f)
 			for (uint64_t k = 0; k < ip->ext[i].n && !err; k++)
 				err = claim(f, &cl, ip, ip->ext[i].blk + k,
 					    ip->ext[i].pgoff + k,
-					    ip->ext[i].flags, false);
+					    ip->ext[i].flags, CL_DATA);
 		if (ip->slblk && !err)
-			err = claim(f, &cl, ip, ip->slblk, 0, 0, true);
+			err = claim(f, &cl, ip, ip->slblk, 0, 0, CL_SYMLINK);
+		for (size_t i = 0; i < ip->nxa && !err; i++)
+			for (uint32_t k = 0; ip->xa[i].blk && !err &&
+					     k < fmt_xattr_blocks(ip->xa[i].vlen);
+			     k++)
+				err = claim(f, &cl, ip, ip->xa[i].blk + k,
+					    ip->xa[i].blk, 0, CL_XATTR);
 	}
 	fsck_progress(f, 1, 1);
 	if (err) {

@@ -72,8 +72,6 @@ static void check_xattrs(struct fsck *f, struct fino *ip)
 	while (i < ip->nxa && !f->operr) {
 		struct fxattr *x = &ip->xa[i];
 		const char *why = NULL;
-		struct timespec now;
-		union lent_buf b;
 		bool fix;
 
 		if (memchr(x->name, 0, x->nlen))
@@ -101,10 +99,7 @@ static void check_xattrs(struct fsck *f, struct fino *ip)
 			i++;
 			continue;
 		}
-		clock_gettime(CLOCK_REALTIME, &now);
-		if (fsck_append(f, ip,
-				lent_xattr(&b, PMFS_LE_XATTR_DEL, x->name,
-					   x->nlen, NULL, 0, &now)))
+		if (fsck_xattr_del(f, ip, i))
 			return; /* the model removed it on success */
 	}
 }

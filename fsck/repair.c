@@ -85,6 +85,52 @@ void fsck_clear_inode(struct fsck *f, struct fino *ip)
 			release(f, ip, ip->ext[i].blk + k);
 	if (ip->slblk)
 		release(f, ip, ip->slblk);
+	for (size_t i = 0; i < ip->nxa; i++)
+		for (uint32_t k = 0;
+		     ip->xa[i].blk && k < fmt_xattr_blocks(ip->xa[i].vlen); k++)
+			release(f, ip, ip->xa[i].blk + k);
+}
+
+int fsck_xattr_del(struct fsck *f, struct fino *ip, size_t i)
+{
+	uint64_t blk = ip->xa[i].blk;
+	uint32_t n = blk ? fmt_xattr_blocks(ip->xa[i].vlen) : 0;
+	struct timespec now;
+	union lent_buf b;
+	int err;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	err = fsck_append(f, ip,
+			  lent_xattr(&b, PMFS_LE_XATTR_DEL, ip->xa[i].name,
+				     ip->xa[i].nlen, NULL, 0, &now));
+	/* the model removed it; the blocks are free once the DEL is
+	 * durable (fsck_append's tail store drained) */
+	for (uint32_t k = 0; !err && k < n; k++)
+		release(f, ip, blk + k);
+	return err;
+}
+
+int fsck_xattr_move(struct fsck *f, struct fino *ip, size_t i, uint64_t nb)
+{
+	const struct fxattr *x = &ip->xa[i];
+	uint64_t old = x->blk;
+	uint32_t n = fmt_xattr_blocks(x->vlen);
+	struct timespec now;
+	union lent_buf b;
+	int err;
+
+	for (uint32_t k = 0; k < n; k++) {
+		fsck_copy_block(f, old + k, nb + k); /* drained by the commit */
+		if (f->owner)
+			f->owner[nb + k] = ip->ino;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	err = fsck_append(f, ip,
+			  lent_xattr_blk(&b, x->name, x->nlen, x->vlen, nb,
+					 &now));
+	for (uint32_t k = 0; !err && k < n; k++)
+		release(f, ip, old + k);
+	return err;
 }
 
 /* Note a log page a repair allocated for ip (owner map, model). */

@@ -57,6 +57,7 @@ static void populate(void)
 	    fs_mknod(fs, &c, PMFS_ROOT_INO, "f", S_IFREG | 0644, 0, &a) ||
 	    fs_pwrite(fs, a.ino, buf, sizeof(buf), 0) ||
 	    fs_setxattr(fs, a.ino, "user.k", "v", 1, 0) ||
+	    fs_setxattr(fs, a.ino, "user.big", buf, 5000, 0) ||
 	    fs_link(fs, a.ino, d.ino, "h", &a) ||
 	    fs_symlink(fs, &c, d.ino, "s", "../f", &a) ||
 	    fs_mknod(fs, &c, d.ino, "g", S_IFREG | 0600, 0, &a) ||

@@ -48,6 +48,7 @@ struct mkfs_opts {
 	const char *bbfile;
 	uint64_t size;
 	bool have_size;
+	uint32_t incompat; /* features: FS_MKFS_FEATURES */
 };
 
 /* The plan: what mkfs.pmfs gathered before fs_mkfs. */
@@ -97,6 +98,7 @@ static void mkfs_usage(FILE *f)
 		"out of use\n"
 		"  -s, --size SIZE       create FILE, or extend it, to SIZE "
 		"bytes (suffix K, M, G, T)\n"
+
 		"  -h, --help            show this help\n"
 		"  -V, --version         show the version\n"
 		"\n"
@@ -622,6 +624,9 @@ static void mkfs_summary(const struct mkfs_opts *o, const struct mkfs_plan *pl,
 	printf("  uuid:         %s\n", u);
 	printf("  label:        %s\n", o->label && *o->label ? o->label
 							   : "(none)");
+	printf("  features:     %s\n",
+	       o->incompat & PMFS_FEATURE_INCOMPAT_LARGE_XATTR ? "large_xattr"
+							       : "(none)");
 	if (p) {
 		enum pmio_gran g = pmio_gran(p);
 		struct pmio_nsinfo nsi;
@@ -716,7 +721,7 @@ static int mkfs_badblocks(const struct mkfs_opts *o, const struct pmio *p,
 /* Parse, check, plan, write (unless -n), summarise; exit 0 or 1. */
 int main(int argc, char **argv)
 {
-	struct mkfs_opts o = { 0 };
+	struct mkfs_opts o = { .incompat = FS_MKFS_FEATURES };
 	struct mkfs_target t = { 0 };
 	struct mkfs_plan pl = { 0 };
 	struct pmio *p = NULL;
@@ -769,6 +774,7 @@ int main(int argc, char **argv)
 			.mkfs_time = (uint64_t)time(NULL),
 			.bad = pl.bad,
 			.nbad = pl.nbad,
+			.incompat = o.incompat,
 		};
 
 		memcpy(mo.uuid, o.uuid, sizeof(mo.uuid));

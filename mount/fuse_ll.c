@@ -101,7 +101,7 @@
 #define PM_MAX_WRITE (1u << 20)    /* largest WRITE request we ask for */
 #define PM_COPY_CHUNK (1u << 20)   /* copy_file_range bounce buffer */
 #define PM_DOT_OFFSETS 2           /* directory offsets of "." and ".." */
-#define PM_XATTR_MAX (64u * 1024u) /* XATTR_SIZE_MAX */
+#define PM_XATTR_MAX PMFS_XATTR_VALUE_MAX /* XATTR_SIZE_MAX */
 #define PM_MAX_THREADS 8           /* loop workers: see loop_threads() */
 
 _Static_assert(PMFS_ROOT_INO == FUSE_ROOT_ID,

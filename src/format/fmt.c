@@ -55,7 +55,7 @@ uint32_t fmt_super_crc(const struct pmfs_super *sb)
 /* Fill and seal a superblock for geometry g; 0 or -ENAMETOOLONG. */
 int fmt_super_init(struct pmfs_super *sb, const struct fmt_geometry *g,
 		   const uint8_t uuid[16], const char *label,
-		   uint64_t mkfs_time)
+		   uint64_t mkfs_time, uint32_t incompat)
 {
 	size_t llen = label ? strlen(label) : 0;
 
@@ -78,6 +78,7 @@ int fmt_super_init(struct pmfs_super *sb, const struct fmt_geometry *g,
 	sb->chunk_blocks = PMFS_CHUNK_BLOCKS;
 	sb->data_start = g->data_start;
 	sb->root_ino = PMFS_ROOT_INO;
+	sb->feature_incompat = incompat;
 	sb->crc = fmt_super_crc(sb);
 	return 0;
 }
@@ -374,6 +375,8 @@ static size_t entry_min_len(unsigned t)
 		return fmt_dentry_len(1);
 	case PMFS_LE_SYMLINK:
 		return sizeof(struct pmfs_le_symlink);
+	case PMFS_LE_XATTR_BLK:
+		return sizeof(struct pmfs_le_xattr_blk) + 8;
 	default:
 		return sizeof(struct pmfs_le_xattr) + 8;
 	}
@@ -386,6 +389,7 @@ static int entry_fields_ok(const struct pmfs_lentry *e, char *why,
 	const struct pmfs_le_dentry *d = (const void *)e;
 	const struct pmfs_le_symlink *s = (const void *)e;
 	const struct pmfs_le_xattr *x = (const void *)e;
+	const struct pmfs_le_xattr_blk *xb = (const void *)e;
 
 	switch (e->type) {
 	case PMFS_LE_DENTRY_ADD:
@@ -406,12 +410,21 @@ static int entry_fields_ok(const struct pmfs_lentry *e, char *why,
 		break;
 	case PMFS_LE_XATTR_SET:
 	case PMFS_LE_XATTR_DEL:
-		if (x->name_len == 0 || x->value_len > PMFS_XATTR_VALUE_MAX ||
+		if (x->name_len == 0 || x->value_len > PMFS_XATTR_INLINE_MAX ||
 		    sizeof(*x) + x->name_len + x->value_len > e->len)
 			return fmt_fail(-EUCLEAN, why, whylen,
 					"xattr name/value lengths %u/%u "
 					"invalid",
 					x->name_len, x->value_len);
+		break;
+	case PMFS_LE_XATTR_BLK:
+		if (xb->name_len == 0 || xb->value_len == 0 ||
+		    xb->value_len > PMFS_XATTR_VALUE_MAX ||
+		    sizeof(*xb) + xb->name_len > e->len)
+			return fmt_fail(-EUCLEAN, why, whylen,
+					"xattr name/value lengths %u/%u "
+					"invalid",
+					xb->name_len, (unsigned)xb->value_len);
 		break;
 	default:
 		break;
@@ -525,6 +538,10 @@ int fmt_acl_check(const void *v, size_t n, char *why, size_t whylen)
 	unsigned seen = 0, named = 0, prev_tag = 0;
 	size_t cnt;
 
+	if (n > PMFS_ACL_MAX)
+		return fmt_fail(-EINVAL, why, whylen,
+				"%zu bytes, more than the %u an ACL may have",
+				n, (unsigned)PMFS_ACL_MAX);
 	if (n < sizeof(h) + sizeof(struct pmfs_acl_entry) ||
 	    (n - sizeof(h)) % sizeof(struct pmfs_acl_entry))
 		return fmt_fail(-EINVAL, why, whylen,

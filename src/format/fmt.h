@@ -83,12 +83,13 @@ int fmt_geometry(uint64_t ns_bytes, struct fmt_geometry *g);
 
 /*
  * Fill *sb (zeroing it first) for geometry g, with uuid, label (NULL or at
- * most PMFS_LABEL_MAX bytes) and mkfs_time, and seal its crc.  Returns 0,
- * or -ENAMETOOLONG for a label that is too long.
+ * most PMFS_LABEL_MAX bytes), mkfs_time and the incompat features (of
+ * PMFS_FEATURE_INCOMPAT_SUPP), and seal its crc.  Returns 0, or
+ * -ENAMETOOLONG for a label that is too long.
  */
 int fmt_super_init(struct pmfs_super *sb, const struct fmt_geometry *g,
 		   const uint8_t uuid[16], const char *label,
-		   uint64_t mkfs_time);
+		   uint64_t mkfs_time, uint32_t incompat);
 /* crc32c of bytes 0..507 of *sb. */
 uint32_t fmt_super_crc(const struct pmfs_super *sb);
 /*
@@ -188,7 +189,8 @@ static inline uint16_t fmt_dentry_len(unsigned name_len)
  * no NUL needed), else 0. */
 int fmt_acl_name(const char *name, size_t nlen);
 /*
- * Check an ACL value of n bytes (format.h): the kernel's rules
+ * Check an ACL value of n bytes (format.h): at most PMFS_ACL_MAX bytes
+ * (pmfs keeps an ACL inline in its log entry), and the kernel's rules
  * (posix_acl_valid) - version, at least one entry, whole entries, known
  * tags in order, permissions rwx only, exactly one owner, owning group
  * and other entry, at most one mask and one when there are named entries
@@ -198,6 +200,12 @@ int fmt_acl_name(const char *name, size_t nlen);
 int fmt_acl_check(const void *v, size_t n, char *why, size_t whylen);
 /* Entry i of the ACL at v, copied out (a value may be unaligned). */
 struct pmfs_acl_entry fmt_acl_entry(const void *v, size_t i);
+
+/* Data blocks holding an xattr value of vlen bytes (PMFS_LE_XATTR_BLK). */
+static inline uint32_t fmt_xattr_blocks(uint32_t vlen)
+{
+	return (vlen + PMFS_BLOCK_SIZE - 1) >> PMFS_BLOCK_SHIFT;
+}
 
 /* ---- other checksums ---------------------------------------------------- */
 

@@ -83,12 +83,16 @@ typedef uint64_t le64;
 #define PMFS_NAME_MAX 255
 #define PMFS_SYMLINK_MAX 4095 /* PATH_MAX - 1 */
 #define PMFS_XATTR_NAME_MAX 255
-#define PMFS_XATTR_VALUE_MAX 3072 /* inline in one log entry */
+#define PMFS_XATTR_INLINE_MAX 3072 /* a value inline in one log entry */
+/* the largest value (XATTR_SIZE_MAX): in data blocks past INLINE_MAX, on
+ * filesystems with PMFS_FEATURE_INCOMPAT_LARGE_XATTR */
+#define PMFS_XATTR_VALUE_MAX 65536u
 
 /* ---- superblock (block 0, copy in block 1) ----------------------------- */
 
 /* incompat feature bits: a mount that does not know one must refuse */
-#define PMFS_FEATURE_INCOMPAT_SUPP 0u
+#define PMFS_FEATURE_INCOMPAT_LARGE_XATTR 0x1u /* PMFS_LE_XATTR_BLK entries */
+#define PMFS_FEATURE_INCOMPAT_SUPP PMFS_FEATURE_INCOMPAT_LARGE_XATTR
 
 struct pmfs_super {
 	uint8_t magic[PMFS_MAGIC_LEN]; /*   0 PMFS_MAGIC */
@@ -245,7 +249,8 @@ PMFS_COMMIT_WORD(struct pmfs_logpage, next);
 #define PMFS_LE_SYMLINK 5    /* symlink target */
 #define PMFS_LE_XATTR_SET 6
 #define PMFS_LE_XATTR_DEL 7
-#define PMFS_LE_MAX 7
+#define PMFS_LE_XATTR_BLK 8  /* xattr set, value in data blocks */
+#define PMFS_LE_MAX 8
 
 /*
  * Common entry header.  len is the whole entry in bytes, a multiple of 8,
@@ -364,12 +369,38 @@ struct pmfs_le_xattr {
 	struct pmfs_lentry h;   /*  0 */
 	uint8_t name_len;       /* 16 1 .. 255, full name with namespace */
 	uint8_t pad0;           /* 17 */
-	le16 value_len;         /* 18 0 .. PMFS_XATTR_VALUE_MAX */
+	le16 value_len;         /* 18 0 .. PMFS_XATTR_INLINE_MAX */
 	le32 pad1;              /* 20 */
 	struct pmfs_time ctime; /* 24 inode ctime after the change */
 	uint8_t data[];         /* 40 name then value, zero-padded */
 };
 _Static_assert(sizeof(struct pmfs_le_xattr) == 40, "xattr entry");
+
+/*
+ * xattr set with its value in fmt_xattr_blocks(value_len) consecutive
+ * data blocks from blk (the last one zero-padded), on a filesystem with
+ * PMFS_FEATURE_INCOMPAT_LARGE_XATTR.  The value is durable before the
+ * entry that names it (it is written to fresh blocks, never in place);
+ * the blocks are the xattr's until an entry of the same name replaces or
+ * removes it, or the inode is freed.  name_len and ctime sit where
+ * pmfs_le_xattr has them.
+ */
+struct pmfs_le_xattr_blk {
+	struct pmfs_lentry h;   /*  0 */
+	uint8_t name_len;       /* 16 1 .. 255, full name with namespace */
+	uint8_t pad0;           /* 17 */
+	le16 pad1;              /* 18 */
+	le32 value_len;         /* 20 1 .. PMFS_XATTR_VALUE_MAX */
+	struct pmfs_time ctime; /* 24 inode ctime after the change */
+	le64 blk;               /* 40 first block of the value */
+	uint8_t name[];         /* 48 zero-padded */
+};
+_Static_assert(sizeof(struct pmfs_le_xattr_blk) == 48, "xattr block entry");
+_Static_assert(offsetof(struct pmfs_le_xattr_blk, name_len) ==
+			       offsetof(struct pmfs_le_xattr, name_len) &&
+		       offsetof(struct pmfs_le_xattr_blk, ctime) ==
+			       offsetof(struct pmfs_le_xattr, ctime),
+	       "xattr entries share name_len and ctime");
 
 /*
  * POSIX ACLs: the values of the xattrs PMFS_ACL_ACCESS and PMFS_ACL_DEFAULT
@@ -380,6 +411,7 @@ _Static_assert(sizeof(struct pmfs_le_xattr) == 40, "xattr entry");
 #define PMFS_ACL_ACCESS "system.posix_acl_access"
 #define PMFS_ACL_DEFAULT "system.posix_acl_default"
 #define PMFS_ACL_VERSION 2
+#define PMFS_ACL_MAX PMFS_XATTR_INLINE_MAX /* bytes: an ACL is inline */
 
 enum pmfs_acl_tag {
 	PMFS_ACL_USER_OBJ = 0x01,  /* the owner */

@@ -227,7 +227,11 @@ struct fs_mkfs_opts {
 	uint64_t mkfs_time;  /* seconds since the epoch */
 	const uint64_t *bad; /* blocks kept out of use: sorted, unique */
 	size_t nbad;
+	uint32_t incompat; /* PMFS_FEATURE_INCOMPAT_* (FS_MKFS_FEATURES) */
 };
+
+/* The features mkfs.pmfs gives a new filesystem unless told otherwise. */
+#define FS_MKFS_FEATURES PMFS_FEATURE_INCOMPAT_LARGE_XATTR
 
 struct fs_mkfs_info {
 	struct fmt_geometry g; /* the layout */

@@ -436,7 +436,7 @@ static int acl_chmod_stage(struct fs *fs, struct fs_op *op,
 	struct fs_xattr *x = fs_acl_on(fs)
 				     ? fs_xattr_find(ip, FS_ACL_ACCESS)
 				     : NULL;
-	uint8_t acl[PMFS_XATTR_VALUE_MAX];
+	uint8_t acl[PMFS_ACL_MAX];
 	union lent_buf b;
 
 	if (!x)
@@ -770,6 +770,53 @@ struct fs_xattr *fs_xattr_find(struct fs_inode *ip, const char *name)
 	return NULL;
 }
 
+uint64_t fs_xattr_blocks(const struct fs_inode *ip)
+{
+	uint64_t n = 0;
+
+	for (const struct fs_xattr *x = ip->xattrs; x; x = x->next)
+		if (x->blk)
+			n += fmt_xattr_blocks(x->vlen);
+	return n;
+}
+
+/*
+ * Stage the setting of a plain xattr: inline in its entry, or past
+ * PMFS_XATTR_INLINE_MAX in fresh data blocks (*blk, *nblk: the caller
+ * frees them if the operation is not committed) named by an XATTR_BLK.
+ */
+static int xattr_stage(struct fs_op *op, struct fs_inode *ip,
+		       const char *name, size_t nl, const void *value,
+		       size_t size, const struct timespec *now, uint64_t *blk,
+		       uint32_t *nblk)
+{
+	struct fs *fs = op->fs;
+	union lent_buf b;
+	uint8_t *dst;
+	int err;
+
+	if (size <= PMFS_XATTR_INLINE_MAX)
+		return fs_op_add(op, ip,
+				 lent_xattr(&b, PMFS_LE_XATTR_SET, name, nl,
+					    value, size, now));
+	*nblk = fmt_xattr_blocks((uint32_t)size);
+	err = alloc_contig(fs->a, op->lane, *nblk, 0, blk);
+	if (err) {
+		*blk = 0;
+		return err;
+	}
+	/* the value, and the zeros after it in its last block, flushed; the
+	 * commit's first fence orders them before the tail store that makes
+	 * the XATTR_BLK naming them real (LOG(4)) */
+	dst = ilog_ptr(&fs->d, fmt_blk_off(*blk));
+	pmio_memcpy_nodrain(fs->d.p, dst, value, size);
+	pmio_memset_nodrain(fs->d.p, dst + size, 0,
+			    fmt_blk_off(*nblk) - size);
+	return fs_op_add(op, ip,
+			 lent_xattr_blk(&b, name, nl, (uint32_t)size, *blk,
+					now));
+}
+
 /*
  * Stage the setting of an ACL (FS_O_ACL): a default ACL only on a
  * directory; an access ACL sets the mode's rwx bits in the same commit
@@ -783,7 +830,8 @@ static int acl_stage(struct fs_op *op, struct fs_inode *ip, const char *name,
 	size_t nl = strlen(name);
 	union lent_buf b;
 	bool equiv;
-	int err = fmt_acl_check(value, size, NULL, 0);
+	int err = size > PMFS_ACL_MAX ? -E2BIG
+				       : fmt_acl_check(value, size, NULL, 0);
 
 	if (err)
 		return err;
@@ -806,7 +854,8 @@ static int acl_stage(struct fs_op *op, struct fs_inode *ip, const char *name,
 				    name, nl, value, size, now));
 }
 
-/* Set or remove an xattr: one XATTR entry, LOG(4). */
+/* Set or remove an xattr: one XATTR entry (a large value's blocks written
+ * first), LOG(4). */
 static int xattr_change(struct fs *fs, uint64_t ino, const char *name,
 			const void *value, size_t size, int flags, bool del)
 {
@@ -815,13 +864,17 @@ static int xattr_change(struct fs *fs, uint64_t ino, const char *name,
 	struct timespec now;
 	size_t nl = strlen(name);
 	union lent_buf b;
+	uint64_t blk = 0;
+	uint32_t nblk = 0;
 	int err;
 
 	if (nl == 0)
 		return -EINVAL;
 	if (nl > PMFS_XATTR_NAME_MAX)
 		return -ERANGE;
-	if (size > PMFS_XATTR_VALUE_MAX)
+	if (size > PMFS_XATTR_VALUE_MAX ||
+	    (size > PMFS_XATTR_INLINE_MAX &&
+	     !(fs->d.incompat & PMFS_FEATURE_INCOMPAT_LARGE_XATTR)))
 		return -E2BIG;
 	err = fs_iget_locked(fs, ino, true, &ip);
 	if (err)
@@ -842,17 +895,22 @@ static int xattr_change(struct fs *fs, uint64_t ino, const char *name,
 	fs_op_init(&op, fs, del ? ALLOC_F_RESERVE : 0);
 	if (fs_acl_on(fs) && !del && fs_acl_name(name))
 		err = acl_stage(&op, ip, name, value, size, &now);
-	else
+	else if (del)
 		err = fs_op_add(&op, ip,
-				lent_xattr(&b,
-					   del ? PMFS_LE_XATTR_DEL
-					       : PMFS_LE_XATTR_SET,
-					   name, nl, value, size, &now));
+				lent_xattr(&b, PMFS_LE_XATTR_DEL, name, nl,
+					   NULL, 0, &now));
+	else
+		err = xattr_stage(&op, ip, name, nl, value, size, &now, &blk,
+				  &nblk);
 	if (err) {
 		fs_op_abort(&op);
+		if (blk)
+			alloc_free(fs->a, blk, nblk);
 		goto out;
 	}
 	err = fs_op_commit(&op); /* LOG(4): 2 fences */
+	if (err && blk)
+		alloc_free(fs->a, blk, nblk); /* refused before the commit */
 out:
 	fs_iput_unlock(fs, ip);
 	return err;

@@ -37,7 +37,9 @@ static uint64_t live_bytes(const struct fs_inode *ip)
 
 	b += ip->map.next * sizeof(struct pmfs_le_write);
 	for (const struct fs_xattr *x = ip->xattrs; x; x = x->next)
-		b += sizeof(struct pmfs_le_xattr) + x->nlen + x->vlen + 8;
+		b += x->blk ? sizeof(struct pmfs_le_xattr_blk) + x->nlen + 8
+			    : sizeof(struct pmfs_le_xattr) + x->nlen +
+				      x->vlen + 8;
 	for (size_t i = 0; ip->dir && i < ip->dir->nord; i++)
 		if (ip->dir->ord[i])
 			b += fmt_dentry_len(ip->dir->ord[i]->nlen);
@@ -146,10 +148,14 @@ int gc_compact(struct fs *fs, struct fs_inode *ip)
 		}
 	}
 	for (const struct fs_xattr *x = ip->xattrs; x; x = x->next) {
+		/* a value in blocks keeps them: the new chain names them */
 		err = ilog_append(&tx, ip->ino, &np,
-				  lent_xattr(&b, PMFS_LE_XATTR_SET, x->name,
-					     x->nlen, x->val, x->vlen,
-					     &ip->st.ctime));
+				  x->blk ? lent_xattr_blk(&b, x->name, x->nlen,
+							  x->vlen, x->blk,
+							  &ip->st.ctime)
+					 : lent_xattr(&b, PMFS_LE_XATTR_SET,
+						      x->name, x->nlen, x->val,
+						      x->vlen, &ip->st.ctime));
 		if (err)
 			goto out_free;
 	}

@@ -55,14 +55,19 @@ int fs_media_error(struct fs *fs, const char *fmt, ...)
 
 /* ---- replay: fs_apply ------------------------------------------------ */
 
-/* Forget the xattr called name of ip (DRAM). */
-static void xattr_del(struct fs_inode *ip, const char *name, size_t nlen)
+/* Forget the xattr called name of ip (DRAM); with fs (a live change,
+ * FS(2)) its value's blocks are freed unless keep (the new value's). */
+static void xattr_del(struct fs *fs, struct fs_inode *ip, const char *name,
+		      size_t nlen, uint64_t keep)
 {
 	for (struct fs_xattr **pp = &ip->xattrs; *pp; pp = &(*pp)->next) {
 		struct fs_xattr *x = *pp;
 
 		if (x->nlen == nlen && memcmp(x->name, name, nlen) == 0) {
 			*pp = x->next;
+			if (fs && x->blk && x->blk != keep)
+				alloc_free(fs->a, x->blk,
+					   fmt_xattr_blocks(x->vlen));
 			free(x->name);
 			free(x->val);
 			free(x);
@@ -134,23 +139,27 @@ static int ap_symlink(void *arg, const char *target, uint32_t len,
 /* fs_apply: an xattr removed. */
 static int ap_xattr_del(void *arg, const char *name, size_t nlen)
 {
-	xattr_del(((struct apply_arg *)arg)->ip, name, nlen);
+	struct apply_arg *aa = arg;
+
+	xattr_del(aa->live ? aa->fs : NULL, aa->ip, name, nlen, 0);
 	return 0;
 }
 
 /* fs_apply: an xattr set (replacing one of that name). */
 static int ap_xattr_set(void *arg, const char *name, size_t nlen,
-			const void *val, size_t vlen)
+			const void *val, size_t vlen, uint64_t blk)
 {
-	struct fs_inode *ip = ((struct apply_arg *)arg)->ip;
+	struct apply_arg *aa = arg;
+	struct fs_inode *ip = aa->ip;
 	struct fs_xattr *n;
 
-	xattr_del(ip, name, nlen);
+	xattr_del(aa->live ? aa->fs : NULL, ip, name, nlen, blk);
 	n = calloc(1, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
 	n->nlen = (uint8_t)nlen;
-	n->vlen = (uint16_t)vlen;
+	n->vlen = (uint32_t)vlen;
+	n->blk = blk;
 	n->name = malloc(nlen + 1u);
 	n->val = malloc(vlen ? vlen : 1u);
 	if (!n->name || !n->val) {
@@ -363,6 +372,11 @@ static const char *load_check(struct fs *fs, const struct fs_inode *ip)
 		return "symlink size is not its target's length";
 	if (bad && ip->linkblk && alloc_is_bad(fs->a, ip->linkblk))
 		return "the symlink target is on a bad block";
+	for (const struct fs_xattr *x = ip->xattrs; bad && x; x = x->next)
+		for (uint32_t k = 0; x->blk && k < fmt_xattr_blocks(x->vlen);
+		     k++)
+			if (alloc_is_bad(fs->a, x->blk + k))
+				return "an xattr value is on a bad block";
 	for (uint64_t pg = 0; fs_emap_next(&ip->map, pg, &ext);
 	     pg = ext.pgoff + ext.n) {
 		if (!(ext.flags & PMFS_WR_UNWRITTEN) &&
@@ -595,14 +609,16 @@ void fs_fill_attr(const struct fs_inode *ip, struct fs_attr *out)
 	out->uid = ip->st.uid;
 	out->gid = ip->st.gid;
 	out->size = ip->st.size;
-	out->blocks = ip->map.nblocks * (PMFS_BLOCK_SIZE / 512) +
-		      (ip->linkblk ? PMFS_BLOCK_SIZE / 512 : 0);
+	out->blocks = (ip->map.nblocks + (ip->linkblk ? 1 : 0) +
+		       fs_xattr_blocks(ip)) *
+		      (PMFS_BLOCK_SIZE / 512);
 	if (S_ISDIR(ip->st.mode)) {
 		/* entry bytes as in the log, plus "." and ".."; a directory
 		 * occupies its log pages */
 		out->size = (ip->dir ? ip->dir->bytes : 0) +
 			    2 * fmt_dentry_len(1);
-		out->blocks = ip->pos.npages * (PMFS_BLOCK_SIZE / 512);
+		out->blocks = (ip->pos.npages + fs_xattr_blocks(ip)) *
+			      (PMFS_BLOCK_SIZE / 512);
 	}
 	out->rdev = ip->st.rdev;
 	out->atime = ip->st.atime;
@@ -625,6 +641,9 @@ void fs_inode_release(struct fs *fs, struct fs_inode *ip)
 		alloc_free(fs->a, ext.blk, ext.n);
 	if (ip->linkblk)
 		alloc_free(fs->a, ip->linkblk, 1);
+	for (const struct fs_xattr *x = ip->xattrs; x; x = x->next)
+		if (x->blk)
+			alloc_free(fs->a, x->blk, fmt_xattr_blocks(x->vlen));
 	/* unhashed before its number can be taken again */
 	fs_icache_drop(fs, ip);
 	alloc_ino_put(fs->a, ip->ino);

@@ -66,9 +66,10 @@ struct fs_fmap {
 struct fs_xattr {
 	struct fs_xattr *next;
 	uint8_t nlen;
-	uint16_t vlen;
-	char *name; /* nlen bytes + NUL */
-	uint8_t *val;
+	uint32_t vlen;
+	uint64_t blk; /* first block of the value (XATTR_BLK), 0: inline */
+	char *name;   /* nlen bytes + NUL */
+	uint8_t *val; /* a DRAM copy of the value */
 };
 
 struct fs_inode {
@@ -379,6 +380,8 @@ void fs_free_orphan(struct fs *fs, struct fs_inode *ip);
 
 /* The xattr called name of ip (any lock held), or NULL. */
 struct fs_xattr *fs_xattr_find(struct fs_inode *ip, const char *name);
+/* Data blocks the xattr values of ip hold. */
+uint64_t fs_xattr_blocks(const struct fs_inode *ip);
 /* FS_ACL_T_ACCESS or FS_ACL_T_DEFAULT for an ACL's xattr name, else 0. */
 int fs_acl_name(const char *name);
 /* The functions below take valid ACLs only (fmt_acl_check). */

@@ -133,8 +133,13 @@ int fs_mkfs(struct pmio *p, uint64_t ns_bytes, const struct fs_mkfs_opts *o,
 		goto out;
 	}
 	r = check_bad(o, &info->g, err, errlen);
+	if (!r && (o->incompat & ~PMFS_FEATURE_INCOMPAT_SUPP)) {
+		snprintf(err, errlen, "unknown incompatible features 0x%x",
+			 o->incompat & ~PMFS_FEATURE_INCOMPAT_SUPP);
+		r = -EINVAL;
+	}
 	if (!r && fmt_super_init(&sb, &info->g, o->uuid, o->label,
-				 o->mkfs_time)) {
+				 o->mkfs_time, o->incompat)) {
 		snprintf(err, errlen, "label longer than %u bytes",
 			 PMFS_LABEL_MAX);
 		r = -ENAMETOOLONG;
@@ -171,6 +176,7 @@ int fs_mkfs(struct pmio *p, uint64_t ns_bytes, const struct fs_mkfs_opts *o,
 
 	/* step 1: no pmfs on the namespace from here until step 3 */
 	ilog_dev_view(&d, p, &info->g);
+	d.incompat = o->incompat;
 	pmio_commit64(p, magic_word(&d, PMFS_SB_BLOCK), 0);
 	pmio_drain(p); /* ORDER: the old superblock void before its copy */
 	pmio_commit64(p, magic_word(&d, PMFS_SB_COPY_BLOCK), 0);

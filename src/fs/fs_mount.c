@@ -67,6 +67,14 @@ static int rebuild_inode(struct fs *fs, uint64_t ino, struct fs_inode **out)
 		if (e2 && !ma.err)
 			ma.err = e2;
 	}
+	for (const struct fs_xattr *x = ip->xattrs; x; x = x->next) {
+		int e2 = x->blk ? alloc_mark_used(fs->a, x->blk,
+						  fmt_xattr_blocks(x->vlen))
+				: 0;
+
+		if (e2 && !ma.err)
+			ma.err = e2;
+	}
 	if (ma.err)
 		fs_media_error(fs,
 			       "inode %" PRIu64 ": a block it uses is used "

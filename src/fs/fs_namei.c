@@ -233,7 +233,7 @@ struct new_acl {
 	bool access;  /* an access ACL to store: val */
 	bool dflt;    /* a directory: the default ACL to store too */
 	uint16_t len; /* of val and of the default ACL */
-	uint8_t val[PMFS_XATTR_VALUE_MAX];
+	uint8_t val[PMFS_ACL_MAX];
 };
 
 /*

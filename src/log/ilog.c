@@ -53,6 +53,7 @@ int ilog_dev_init(struct ilog_dev *d, struct pmio *p, char *why,
 		return err;
 	fmt_super_geometry(sb, &g);
 	ilog_dev_view(d, p, &g);
+	d->incompat = sb->feature_incompat;
 	return 0;
 }
 

@@ -145,8 +145,22 @@ static int apply_xattr(struct ilog_state *st, const struct pmfs_le_xattr *x,
 				      : 0;
 	return ops->xattr_set ? ops->xattr_set(arg, name, x->name_len,
 					       x->data + x->name_len,
-					       x->value_len)
+					       x->value_len, 0)
 			      : 0;
+}
+
+/* XATTR_BLK: the xattr, its value in its blocks, and the ctime. */
+static int apply_xattr_blk(const struct ilog_dev *d, struct ilog_state *st,
+			   const struct pmfs_le_xattr_blk *x,
+			   const struct ilog_replay_ops *ops, void *arg)
+{
+	ts_from(&st->ctime, &x->ctime);
+	return ops->xattr_set
+		       ? ops->xattr_set(arg, (const char *)x->name,
+					x->name_len,
+					ilog_ptr(d, fmt_blk_off(x->blk)),
+					x->value_len, x->blk)
+		       : 0;
 }
 
 int ilog_apply(const struct ilog_dev *d, struct ilog_state *st,
@@ -171,6 +185,8 @@ int ilog_apply(const struct ilog_dev *d, struct ilog_state *st,
 	case PMFS_LE_XATTR_SET:
 	case PMFS_LE_XATTR_DEL:
 		return apply_xattr(st, (const void *)e, ops, arg);
+	case PMFS_LE_XATTR_BLK:
+		return apply_xattr_blk(d, st, (const void *)e, ops, arg);
 	default:
 		return -EIO;
 	}

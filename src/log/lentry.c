@@ -10,7 +10,8 @@
  * adds the fields of each type and what the inode's state so far allows
  * (LOG(3)): the first entry sets every attribute, the file type never
  * changes, extents only in regular files, directory entries only in
- * directories, a symlink target only in a symlink.
+ * directories, a symlink target only in a symlink, an xattr value in data
+ * blocks only on a filesystem with the large_xattr feature.
  */
 #include "log/log.h"
 
@@ -133,6 +134,22 @@ struct pmfs_lentry *lent_xattr(union lent_buf *b, uint16_t type,
 	memcpy(x->data, name, nlen);
 	if (vlen)
 		memcpy(x->data + nlen, val, vlen);
+	return &x->h;
+}
+
+struct pmfs_lentry *lent_xattr_blk(union lent_buf *b, const char *name,
+				   size_t nlen, uint32_t vlen, uint64_t blk,
+				   const struct timespec *ctime)
+{
+	struct pmfs_le_xattr_blk *x =
+		(void *)head(b, PMFS_LE_XATTR_BLK,
+			     (sizeof(*x) + nlen + 7) & ~(size_t)7);
+
+	x->name_len = (uint8_t)nlen;
+	x->value_len = vlen;
+	x->blk = blk;
+	lent_time(&x->ctime, ctime);
+	memcpy(x->name, name, nlen);
 	return &x->h;
 }
 
@@ -273,6 +290,18 @@ static const char *check_xattr(const struct pmfs_le_xattr *x)
 	return NULL;
 }
 
+/* XATTR_BLK: the feature on, the value's blocks in the data area. */
+static const char *check_xattr_blk(const struct ilog_dev *d,
+				   const struct pmfs_le_xattr_blk *x)
+{
+	/* fmt_entry_check saw 1 <= value_len <= PMFS_XATTR_VALUE_MAX */
+	if (!(d->incompat & PMFS_FEATURE_INCOMPAT_LARGE_XATTR))
+		return "xattr value in blocks without the large_xattr feature";
+	if (!ilog_blocks_ok(d, x->blk, fmt_xattr_blocks(x->value_len)))
+		return "xattr value blocks outside the data area";
+	return NULL;
+}
+
 int lent_check(const struct ilog_dev *d, const struct ilog_state *st,
 	       const struct pmfs_lentry *e, const char **why)
 {
@@ -300,6 +329,9 @@ int lent_check(const struct ilog_dev *d, const struct ilog_state *st,
 		case PMFS_LE_XATTR_SET:
 		case PMFS_LE_XATTR_DEL:
 			bad = check_xattr((const void *)e);
+			break;
+		case PMFS_LE_XATTR_BLK:
+			bad = check_xattr_blk(d, (const void *)e);
 			break;
 		default:
 			bad = "unknown entry type";

@@ -122,6 +122,7 @@ struct ilog_dev {
 	le64 *itdir;              /* PMFS_ITDIR_ENTRIES words */
 	struct pmfs_journal *jnl; /* lane 0; lane i at jnl + i */
 	struct pmfs_sb_state *state;
+	uint32_t incompat;        /* superblock feature_incompat */
 	_Atomic uint64_t retired; /* LOG(7): lanes retired, not fenced */
 	/* journal lanes in use (jnl_lane_hold), retires per lane */
 	pthread_mutex_t lane_mu[PMFS_MAX_LANES];
@@ -129,7 +130,8 @@ struct ilog_dev {
 };
 
 /* Fill d for the mapping p laid out as g (which the caller checked: a
- * superblock that passed fmt_super_check, or mkfs's own geometry). */
+ * superblock that passed fmt_super_check, or mkfs's own geometry); the
+ * caller sets d->incompat from that superblock. */
 void ilog_dev_view(struct ilog_dev *d, struct pmio *p,
 		   const struct fmt_geometry *g);
 /* Check the superblock of the mapping and fill d; 0, -EINVAL (not pmfs),
@@ -324,9 +326,10 @@ struct ilog_replay_ops {
 	/* target (in the mapping, not NUL-terminated); blk 0 if inline */
 	int (*symlink)(void *arg, const char *target, uint32_t len,
 		       uint64_t blk);
-	/* set replaces an existing name */
+	/* set replaces an existing name; the value (in the mapping) is
+	 * inline (blk 0) or in fmt_xattr_blocks(vlen) blocks from blk */
 	int (*xattr_set)(void *arg, const char *name, size_t nlen,
-			 const void *val, size_t vlen);
+			 const void *val, size_t vlen, uint64_t blk);
 	int (*xattr_del)(void *arg, const char *name, size_t nlen);
 };
 
@@ -402,10 +405,16 @@ struct pmfs_lentry *lent_dentry(union lent_buf *b, uint16_t type,
  * PMFS_SYMLINK_INLINE_MAX) or in data block blk (written by the caller). */
 struct pmfs_lentry *lent_symlink(union lent_buf *b, const char *target,
 				 uint32_t len, uint64_t blk);
-/* An XATTR_SET (name and value) or XATTR_DEL (name; val ignored). */
+/* An XATTR_SET (name and value, vlen at most PMFS_XATTR_INLINE_MAX) or
+ * XATTR_DEL (name; val ignored). */
 struct pmfs_lentry *lent_xattr(union lent_buf *b, uint16_t type,
 			       const char *name, size_t nlen, const void *val,
 			       size_t vlen, const struct timespec *ctime);
+/* An XATTR_BLK: name, and a value of vlen bytes the caller wrote (and
+ * flushed) to fmt_xattr_blocks(vlen) fresh blocks from blk. */
+struct pmfs_lentry *lent_xattr_blk(union lent_buf *b, const char *name,
+				   size_t nlen, uint32_t vlen, uint64_t blk,
+				   const struct timespec *ctime);
 /* A timestamp on media. */
 void lent_time(struct pmfs_time *t, const struct timespec *ts);
 

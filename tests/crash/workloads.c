@@ -858,7 +858,7 @@ static int wl_setxattr(struct fs *fs, uint64_t ino, const char *name,
 }
 
 /* Names of PMFS_XATTR_NAME_MAX bytes with values of
- * PMFS_XATTR_VALUE_MAX and just under (one log entry each, about a page),
+ * PMFS_XATTR_INLINE_MAX and just under (one log entry each, about a page),
  * replaced, removed, on a file and on a directory. */
 static int w_xattr_limits(struct ch_run *r, struct fs *fs)
 {
@@ -870,10 +870,10 @@ static int w_xattr_limits(struct ch_run *r, struct fs *fs)
 	wl_xname(a, PMFS_XATTR_NAME_MAX, 'A');
 	wl_xname(b, PMFS_XATTR_NAME_MAX, 'B');
 	wl_xname(c, PMFS_XATTR_NAME_MAX + 1, 'C');
-	CH_OP(r, "setxattr /d1/f name 255, value PMFS_XATTR_VALUE_MAX",
-	      wl_setxattr(fs, f, a, PMFS_XATTR_VALUE_MAX, 131, XATTR_CREATE));
-	CH_OP(r, "setxattr /d1/f name 255, value PMFS_XATTR_VALUE_MAX - 1",
-	      wl_setxattr(fs, f, b, PMFS_XATTR_VALUE_MAX - 1, 132, 0));
+	CH_OP(r, "setxattr /d1/f name 255, value PMFS_XATTR_INLINE_MAX",
+	      wl_setxattr(fs, f, a, PMFS_XATTR_INLINE_MAX, 131, XATTR_CREATE));
+	CH_OP(r, "setxattr /d1/f name 255, value PMFS_XATTR_INLINE_MAX - 1",
+	      wl_setxattr(fs, f, b, PMFS_XATTR_INLINE_MAX - 1, 132, 0));
 	CH_OP(r, "setxattr value PMFS_XATTR_VALUE_MAX + 1 refused",
 	      wl_setxattr(fs, f, a, PMFS_XATTR_VALUE_MAX + 1, 133, 0) == -E2BIG
 		      ? 0
@@ -882,12 +882,51 @@ static int w_xattr_limits(struct ch_run *r, struct fs *fs)
 	      wl_setxattr(fs, f, c, 10, 134, 0) == -ERANGE ? 0 : -EIO);
 	CH_OP(r, "setxattr REPLACE /d1/f name 255, value 3000",
 	      wl_setxattr(fs, f, a, 3000, 135, XATTR_REPLACE));
-	CH_OP(r, "setxattr /d2 (a directory) name 255, value max",
-	      wl_setxattr(fs, d2, a, PMFS_XATTR_VALUE_MAX, 136, 0));
+	CH_OP(r, "setxattr /d2 (a directory) name 255, value inline max",
+	      wl_setxattr(fs, d2, a, PMFS_XATTR_INLINE_MAX, 136, 0));
 	CH_OP(r, "setxattr /d1/f name 255, empty value",
 	      wl_setxattr(fs, f, b, 0, 137, XATTR_REPLACE));
 	CH_OP(r, "removexattr /d1/f name 255", fs_removexattr(fs, f, a));
 	CH_OP(r, "log gc of /d1/f", fs_gc(fs, f));
+	return 0;
+}
+
+/*
+ * Values past PMFS_XATTR_INLINE_MAX live in data blocks (XATTR_BLK): set
+ * at the largest size and just past inline, replaced big by big, big by
+ * inline and inline by big, removed, on a directory, carried over by log
+ * compaction, and freed with their inode.
+ */
+static int w_xattr_large(struct ch_run *r, struct fs *fs)
+{
+	char a[PMFS_XATTR_NAME_MAX + 2];
+	WL_INO(f, fs, "/d1/f");
+	WL_INO(d2, fs, "/d2");
+	WL_INO(d1, fs, "/d1");
+
+	wl_xname(a, PMFS_XATTR_NAME_MAX, 'L');
+	CH_OP(r, "setxattr /d1/f user.big, 64 KiB",
+	      wl_setxattr(fs, f, "user.big", PMFS_XATTR_VALUE_MAX, 141,
+			  XATTR_CREATE));
+	CH_OP(r, "setxattr /d1/f name 255, value PMFS_XATTR_INLINE_MAX + 1",
+	      wl_setxattr(fs, f, a, PMFS_XATTR_INLINE_MAX + 1, 142, 0));
+	CH_OP(r, "setxattr value PMFS_XATTR_VALUE_MAX + 1 refused",
+	      wl_setxattr(fs, f, a, PMFS_XATTR_VALUE_MAX + 1, 143, 0) == -E2BIG
+		      ? 0
+		      : -EIO);
+	CH_OP(r, "setxattr REPLACE user.big by 40000 bytes",
+	      wl_setxattr(fs, f, "user.big", 40000, 144, XATTR_REPLACE));
+	CH_OP(r, "setxattr REPLACE name 255 by 100 bytes (inline)",
+	      wl_setxattr(fs, f, a, 100, 145, XATTR_REPLACE));
+	CH_OP(r, "setxattr REPLACE name 255 by 9000 bytes (blocks)",
+	      wl_setxattr(fs, f, a, 9000, 146, XATTR_REPLACE));
+	CH_OP(r, "removexattr /d1/f user.big", fs_removexattr(fs, f, "user.big"));
+	CH_OP(r, "setxattr /d2 (a directory) user.big, 64 KiB",
+	      wl_setxattr(fs, d2, "user.big", PMFS_XATTR_VALUE_MAX, 147, 0));
+	CH_OP(r, "log gc of /d1/f", fs_gc(fs, f));
+	CH_OP(r, "setxattr /d1/f user.big again, 20000 bytes",
+	      wl_setxattr(fs, f, "user.big", 20000, 148, 0));
+	CH_OP(r, "unlink /d1/f (its values freed)", fs_unlink(fs, d1, "f"));
 	return 0;
 }
 
@@ -1377,6 +1416,7 @@ const struct ch_workload ch_workloads[] = {
 	{ .name = "gc-dir", .setup = gc_dir_setup, .run = w_gc_dir },
 	BASE("symlink-long", w_symlink_long),
 	BASE("xattr-limits", w_xattr_limits),
+	BASE("xattr-large", w_xattr_large),
 	{ .name = "rename-deep", .setup = deep_setup, .run = w_rename_deep },
 	{ .name = "refcount-unlink", .flags = CH_W_REFCOUNT,
 	  .setup = base_setup, .run = w_refcount_unlink },

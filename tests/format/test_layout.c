@@ -179,6 +179,19 @@ Test(layout, log_entries)
 	OFF(pmfs_le_xattr, ctime, 24);
 	OFF(pmfs_le_xattr, data, 40);
 
+	cr_expect_eq(sizeof(struct pmfs_le_xattr_blk), 48u);
+	OFF(pmfs_le_xattr_blk, h, 0);
+	OFF(pmfs_le_xattr_blk, name_len, 16);
+	OFF(pmfs_le_xattr_blk, value_len, 20);
+	OFF(pmfs_le_xattr_blk, ctime, 24);
+	OFF(pmfs_le_xattr_blk, blk, 40);
+	OFF(pmfs_le_xattr_blk, name, 48);
+	cr_expect_eq(PMFS_FEATURE_INCOMPAT_LARGE_XATTR, 0x1u);
+	cr_expect_eq(PMFS_LE_XATTR_BLK, 8);
+	cr_expect_eq(fmt_xattr_blocks(PMFS_XATTR_INLINE_MAX + 1), 1u);
+	cr_expect_eq(fmt_xattr_blocks(PMFS_BLOCK_SIZE + 1), 2u);
+	cr_expect_eq(fmt_xattr_blocks(PMFS_XATTR_VALUE_MAX), 16u);
+
 	cr_expect_eq(fmt_dentry_len(1), 72);
 	cr_expect_eq(fmt_dentry_len(8), 72);
 	cr_expect_eq(fmt_dentry_len(9), 80);
@@ -245,7 +258,7 @@ static void make_sb(struct pmfs_super *sb)
 	struct fmt_geometry g;
 
 	cr_assert_eq(fmt_geometry(64ull << 20, &g), 0);
-	cr_assert_eq(fmt_super_init(sb, &g, uuid, "test-label", 1700000000),
+	cr_assert_eq(fmt_super_init(sb, &g, uuid, "test-label", 1700000000, 0),
 		     0);
 }
 
@@ -258,6 +271,9 @@ Test(layout, super_round_trip)
 	make_sb(&sb);
 	cr_assert_eq(fmt_super_check(&sb, 64ull << 20, why, sizeof(why)), 0,
 		     "%s", why);
+	cr_assert_eq(fmt_super_check(&sb, 0, why, sizeof(why)), 0, "%s", why);
+	sb.feature_incompat = PMFS_FEATURE_INCOMPAT_LARGE_XATTR; /* known */
+	sb.crc = fmt_super_crc(&sb);
 	cr_assert_eq(fmt_super_check(&sb, 0, why, sizeof(why)), 0, "%s", why);
 	cr_expect_eq(memcmp(sb.magic, PMFS_MAGIC, 8), 0);
 	cr_expect_eq(sb.version, PMFS_FORMAT_VERSION);
@@ -285,12 +301,12 @@ Test(layout, super_label_limits)
 	cr_assert_eq(fmt_geometry(64ull << 20, &g), 0);
 	memset(label, 'x', sizeof(label));
 	label[PMFS_LABEL_MAX] = 0;
-	cr_expect_eq(fmt_super_init(&sb, &g, uuid, label, 0), 0);
+	cr_expect_eq(fmt_super_init(&sb, &g, uuid, label, 0, 0), 0);
 	cr_expect_eq(sb.label[PMFS_LABEL_MAX], 0);
 	label[PMFS_LABEL_MAX] = 'x';
 	label[PMFS_LABEL_MAX + 1] = 0;
-	cr_expect_eq(fmt_super_init(&sb, &g, uuid, label, 0), -ENAMETOOLONG);
-	cr_expect_eq(fmt_super_init(&sb, &g, uuid, NULL, 0), 0);
+	cr_expect_eq(fmt_super_init(&sb, &g, uuid, label, 0, 0), -ENAMETOOLONG);
+	cr_expect_eq(fmt_super_init(&sb, &g, uuid, NULL, 0, 0), 0);
 	cr_expect_eq(sb.label[0], 0);
 }
 
@@ -319,6 +335,8 @@ Test(layout, super_rejections)
 	REJECT(s.crc ^= 1, 0, -EUCLEAN, "checksum");
 	REJECT(s.reserved[3] = 1, 0, -EUCLEAN, "checksum");
 	REJECT(s.feature_incompat = 0x80, 1, -EOPNOTSUPP, "incompatible");
+	REJECT(s.feature_incompat = PMFS_FEATURE_INCOMPAT_LARGE_XATTR | 0x2, 1,
+	       -EOPNOTSUPP, "incompatible features 0x2");
 	REJECT(s.block_size = 8192, 1, -EUCLEAN, "block size");
 	REJECT(s.inode_size = 128, 1, -EUCLEAN, "inode size");
 	REJECT(s.itdir_blocks = 4, 1, -EUCLEAN, "directory");

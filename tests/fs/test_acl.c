@@ -95,6 +95,41 @@ Test(acl, validity)
 	cr_assert_eq(fmt_acl_check(b, tu_acl(b, bad_perm, 3), NULL, 0), -EINVAL);
 }
 
+/* An ACL is at most PMFS_ACL_MAX bytes (it stays inline): a larger one,
+ * valid to the kernel, is E2BIG to setfacl and invalid on media. */
+Test(acl, size_limit)
+{
+	size_t n = (PMFS_ACL_MAX - 4) / 8 + 1; /* one entry too many */
+	uint32_t (*e)[3] = calloc(n, sizeof(*e));
+	uint8_t *b = malloc(4 + 8 * n);
+	struct fs_attr a;
+	size_t len;
+	uint64_t f;
+
+	cr_assert_eq(fs_mknod(fx_fs, &fx_ctx, 1, "f", S_IFREG | 0644, 0, &a), 0);
+	f = a.ino;
+	e[0][0] = U;
+	for (size_t i = 1; i < n - 3; i++) {
+		e[i][0] = UN;
+		e[i][2] = (uint32_t)(100 + i);
+	}
+	e[n - 3][0] = G;
+	e[n - 2][0] = M;
+	e[n - 1][0] = O;
+	len = tu_acl(b, (const uint32_t(*)[3])e, n);
+	cr_assert_eq(len, PMFS_ACL_MAX + 4);
+	cr_assert_eq(fmt_acl_check(b, len, NULL, 0), -EINVAL);
+	cr_assert_eq(fs_setxattr(fx_fs, f, FS_ACL_ACCESS, b, len, 0), -E2BIG);
+	/* one entry fewer, named ids, mask and all: fits */
+	e[n - 4][0] = G;
+	e[n - 3][0] = M;
+	e[n - 2][0] = O;
+	len = tu_acl(b, (const uint32_t(*)[3])e, n - 1);
+	cr_assert_eq(fs_setxattr(fx_fs, f, FS_ACL_ACCESS, b, len, 0), 0);
+	free(e);
+	free(b);
+}
+
 /* setfacl: the mode follows the ACL in the same commit; an ACL the mode
  * says in full is not stored (and removes one that was); chmod rewrites
  * the ACL; a default ACL only on a directory; a bad ACL is refused. */

@@ -1,6 +1,7 @@
 /*
  * test_file.c - data and attributes: COW overwrites, appends, holes,
- * truncate, large offsets, setattr, xattrs, SEEK_DATA/SEEK_HOLE, ENOSPC
+ * truncate, large offsets, setattr, xattrs (inline and in blocks),
+ * SEEK_DATA/SEEK_HOLE, ENOSPC
  * and recovery of space, and a checksum failure giving EIO for one inode.
  */
 #include "fsfix.h"
@@ -167,13 +168,120 @@ Test(file, xattrs)
 	cr_assert_eq(fs_getxattr(fx_fs, f, "trusted.b", buf, 1, &n), -ERANGE);
 	cr_assert_eq(fs_listxattr(fx_fs, f, buf, sizeof(buf), &n), 0);
 	cr_assert_eq(n, strlen("user.a") + strlen("trusted.b") + 2);
-	cr_assert_eq(fs_setxattr(fx_fs, f, "user.big", buf, 3073, 0), -E2BIG);
+	cr_assert_eq(fs_setxattr(fx_fs, f, "user.big", buf,
+				 PMFS_XATTR_VALUE_MAX + 1, 0),
+		     -E2BIG);
 	fx_crash();
 	cr_assert_eq(fs_getxattr(fx_fs, f, "trusted.b", buf, 10, &n), 0);
 	cr_assert_eq(memcmp(buf, "22", 2), 0);
 	cr_assert_eq(fs_removexattr(fx_fs, f, "user.a"), 0);
 	cr_assert_eq(fs_removexattr(fx_fs, f, "user.a"), -ENODATA);
 	cr_assert_eq(fs_getxattr(fx_fs, f, "user.a", buf, 10, &n), -ENODATA);
+}
+
+/* fsck.pmfs -n -f on the unmounted image: clean (block accounting too). */
+static void fsck_clean(void)
+{
+	char out[4096];
+	char *av[] = { (char *)tu_tool("fsck.pmfs"), "-n", "-f", fx_path,
+		       NULL };
+
+	cr_assert_eq(fs_unmount(fx_fs), 0);
+	fx_fs = NULL;
+	pmio_close(fx_p);
+	fx_p = NULL;
+	cr_assert_eq(tu_run(av, out, sizeof(out), NULL, 0), 0, "%s", out);
+}
+
+/* Value n of a large xattr: len bytes of a pattern seeded by seed. */
+static uint8_t *xval(size_t len, unsigned seed)
+{
+	uint8_t *v = malloc(len);
+
+	for (size_t i = 0; i < len; i++)
+		v[i] = (uint8_t)(seed + i * 31 + (i >> 12));
+	return v;
+}
+
+static void xexpect(uint64_t ino, const char *name, const uint8_t *want,
+		    size_t len)
+{
+	uint8_t *buf = malloc(PMFS_XATTR_VALUE_MAX);
+	size_t n = 0;
+
+	cr_assert_eq(fs_getxattr(fx_fs, ino, name, buf, 0, &n), 0);
+	cr_assert_eq(n, len);
+	cr_assert_eq(fs_getxattr(fx_fs, ino, name, buf, PMFS_XATTR_VALUE_MAX,
+				 &n),
+		     0);
+	cr_assert_eq(n, len);
+	cr_assert_eq(memcmp(buf, want, len), 0, "%s differs", name);
+	free(buf);
+}
+
+static uint64_t blocks_of(uint64_t ino)
+{
+	struct fs_attr at;
+
+	cr_assert_eq(fs_getattr(fx_fs, ino, &at), 0);
+	return at.blocks / (PMFS_BLOCK_SIZE / 512);
+}
+
+/* Values up to 64 KiB: in data blocks past the inline limit, through
+ * replace, remount, crash, log compaction and unlink; fsck clean after. */
+Test(file, xattr_large_values)
+{
+	uint64_t f = mkf("f"), g = mkf("g");
+	uint8_t *big = xval(PMFS_XATTR_VALUE_MAX, 1);
+	uint8_t *mid = xval(PMFS_XATTR_INLINE_MAX + 1, 2);
+	uint8_t *b2 = xval(40000, 3);
+
+	cr_assert_eq(blocks_of(f), 0);
+	cr_assert_eq(fs_setxattr(fx_fs, f, "user.big", big,
+				 PMFS_XATTR_VALUE_MAX, XATTR_CREATE),
+		     0);
+	cr_assert_eq(blocks_of(f), PMFS_XATTR_VALUE_MAX / PMFS_BLOCK_SIZE);
+	cr_assert_eq(fs_setxattr(fx_fs, f, "user.mid", mid,
+				 PMFS_XATTR_INLINE_MAX + 1, 0),
+		     0);
+	cr_assert_eq(blocks_of(f), 16 + 1);
+	cr_assert_eq(fs_setxattr(fx_fs, f, "user.in", mid,
+				 PMFS_XATTR_INLINE_MAX, 0),
+		     0);
+	cr_assert_eq(blocks_of(f), 16 + 1, "an inline value takes no block");
+	xexpect(f, "user.big", big, PMFS_XATTR_VALUE_MAX);
+	xexpect(f, "user.mid", mid, PMFS_XATTR_INLINE_MAX + 1);
+	xexpect(f, "user.in", mid, PMFS_XATTR_INLINE_MAX);
+	fx_remount();
+	xexpect(f, "user.big", big, PMFS_XATTR_VALUE_MAX);
+	cr_assert_eq(blocks_of(f), 17);
+	/* big by big, big by inline, inline by big */
+	cr_assert_eq(fs_setxattr(fx_fs, f, "user.big", b2, 40000,
+				 XATTR_REPLACE),
+		     0);
+	cr_assert_eq(blocks_of(f), 10 + 1);
+	cr_assert_eq(fs_setxattr(fx_fs, f, "user.mid", "x", 1, 0), 0);
+	cr_assert_eq(blocks_of(f), 10);
+	cr_assert_eq(fs_setxattr(fx_fs, f, "user.in", big, 9000, 0), 0);
+	cr_assert_eq(blocks_of(f), 10 + 3);
+	fx_crash(); /* the rebuild marks the values' blocks used */
+	xexpect(f, "user.big", b2, 40000);
+	xexpect(f, "user.in", big, 9000);
+	xexpect(f, "user.mid", (const uint8_t *)"x", 1);
+	cr_assert_eq(fs_gc(fx_fs, f), 0);
+	xexpect(f, "user.big", b2, 40000);
+	cr_assert_eq(fs_removexattr(fx_fs, f, "user.big"), 0);
+	cr_assert_eq(blocks_of(f), 3);
+	cr_assert_eq(fs_setxattr(fx_fs, g, "user.big", big,
+				 PMFS_XATTR_VALUE_MAX, 0),
+		     0);
+	cr_assert_eq(fs_unlink(fx_fs, 1, "g"), 0);
+	fx_remount();
+	xexpect(f, "user.in", big, 9000);
+	fsck_clean();
+	free(big);
+	free(mid);
+	free(b2);
 }
 
 Test(file, enospc_then_unlink_frees)

@@ -391,7 +391,7 @@ static void c_xattr_len(const char *img)
 						   0, NULL);
 
 	(void)img;
-	x->value_len = PMFS_XATTR_VALUE_MAX + 1;
+	x->value_len = PMFS_XATTR_INLINE_MAX + 1;
 	reseal(P.file, &x->h);
 }
 
@@ -527,6 +527,112 @@ static void c_symlink_badblock(const char *img)
 	sl = (void *)entry_of(a.ino, PMFS_LE_SYMLINK, 0, NULL);
 	cr_assert_eq(sl->flags & PMFS_SL_INLINE, 0);
 	add_bad(sl->blk);
+}
+
+/* Give f2 (through the core) an xattr `name` of len bytes, in blocks
+ * past the inline limit; the image is open for damage again after. */
+static struct pmfs_le_xattr_blk *add_large_xattr(const char *img,
+						 const char *name,
+						 const void *val, size_t len)
+{
+	struct pmio_opts po = { .flags = PMIO_O_QUIET | PMIO_O_EXCL };
+	struct pmfs_le_xattr_blk *x;
+	uint8_t *v = malloc(len);
+	struct fs *fs;
+
+	cr_assert_gt(len, PMFS_XATTR_INLINE_MAX);
+	for (size_t i = 0; i < len; i++)
+		v[i] = (uint8_t)(i * 13 + 5);
+	if (val)
+		memcpy(v, val, len);
+	dmg_close();
+	cr_assert_eq(pmio_open(img, &po, &dmg_p, NULL, 0), 0);
+	cr_assert_eq(fs_mount_pmio(dmg_p, NULL, &fs, NULL, NULL, 0), 0);
+	cr_assert_eq(fs_setxattr(fs, P.f2, name, v, len, 0), 0);
+	cr_assert_eq(fs_unmount(fs), 0);
+	pmio_close(dmg_p);
+	free(v);
+	dmg_open(img);
+	x = (void *)entry_of(P.f2, PMFS_LE_XATTR_BLK, -1, NULL);
+	cr_assert_eq(x->value_len, len);
+	return x;
+}
+
+/* A large xattr value whose second block is also file's first data
+ * block: the value is copied whole to blocks of its own. */
+static void c_xattr_block_shared(const char *img)
+{
+	struct pmfs_le_xattr_blk *x =
+		add_large_xattr(img, "user.large", NULL, 10000);
+	struct pmfs_le_write *w = (void *)entry_of(P.file, PMFS_LE_WRITE, 0,
+						   NULL);
+
+	x->blk = w->blk - 1;
+	reseal(P.f2, &x->h);
+}
+
+/* A large xattr value on a bad block: the xattr is removed. */
+static void c_xattr_block_bad(const char *img)
+{
+	struct pmfs_le_xattr_blk *x =
+		add_large_xattr(img, "user.large", NULL, 10000);
+
+	add_bad(x->blk + 2);
+}
+
+/* A large xattr value past the end of the namespace: the log is cut. */
+static void c_xattr_block_outside(const char *img)
+{
+	struct pmfs_le_xattr_blk *x =
+		add_large_xattr(img, "user.large", NULL, 10000);
+
+	x->blk = D.total_blocks - 1;
+	reseal(P.f2, &x->h);
+}
+
+/* An xattr value in blocks on a filesystem without large_xattr (both
+ * superblocks say so): the log is cut before it. */
+static void c_xattr_block_nofeature(const char *img)
+{
+	struct pmfs_super *sb;
+
+	add_large_xattr(img, "user.large", NULL, 10000);
+	for (unsigned i = 0; i < 2; i++) {
+		sb = (void *)(D.base + fmt_blk_off(i));
+		sb->feature_incompat &= ~PMFS_FEATURE_INCOMPAT_LARGE_XATTR;
+		sb->crc = fmt_super_crc(sb);
+	}
+}
+
+/* A valid-looking ACL too large to be one pmfs makes (stored as a plain
+ * xattr through a mount without ACLs, so in blocks): removed, and its
+ * blocks freed. */
+static void c_xattr_acl_large(const char *img)
+{
+	size_t n = (PMFS_ACL_MAX - sizeof(struct pmfs_acl_header)) /
+			   sizeof(struct pmfs_acl_entry) +
+		   8;
+	uint32_t (*e)[3] = calloc(n, sizeof(*e));
+	uint8_t *acl = malloc(sizeof(struct pmfs_acl_header) +
+			      n * sizeof(struct pmfs_acl_entry));
+	size_t len;
+
+	e[0][0] = PMFS_ACL_USER_OBJ;
+	e[0][1] = 6;
+	for (size_t i = 1; i < n - 3; i++) {
+		e[i][0] = PMFS_ACL_USER;
+		e[i][1] = 4;
+		e[i][2] = (uint32_t)(1000 + i);
+	}
+	e[n - 3][0] = PMFS_ACL_GROUP_OBJ;
+	e[n - 2][0] = PMFS_ACL_MASK;
+	e[n - 2][1] = 7;
+	e[n - 1][0] = PMFS_ACL_OTHER;
+	len = tu_acl(acl, (const uint32_t(*)[3])e, n);
+	cr_assert_gt(len, PMFS_ACL_MAX);
+	add_large_xattr(img, PMFS_ACL_ACCESS, acl, len);
+	free(e);
+	free(acl);
 }
 
 static void c_journal(const char *img)
@@ -865,6 +971,11 @@ CASE(sb_itdir_wrap, c_sb_itdir_wrap)
 CASE(itable_badblock, c_itable_badblock)
 CASE(itable_badblock_root, c_itable_badblock_root)
 CASE(dentry_dot, c_dentry_dot)
+CASE(xattr_block_shared, c_xattr_block_shared)
+CASE(xattr_block_bad, c_xattr_block_bad)
+CASE(xattr_block_outside, c_xattr_block_outside)
+CASE(xattr_block_nofeature, c_xattr_block_nofeature)
+CASE(xattr_acl_large, c_xattr_acl_large)
 
 /* ---- the command line -------------------------------------------------- */
 

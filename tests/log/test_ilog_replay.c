@@ -158,7 +158,7 @@ static int m_del(void *arg, const struct pmfs_le_dentry *de)
 }
 
 static int m_xset(void *arg, const char *name, size_t nlen, const void *val,
-		  size_t vlen)
+		  size_t vlen, uint64_t blk)
 {
 	((struct model *)arg)->xsets++;
 	return 0;

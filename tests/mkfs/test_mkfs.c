@@ -285,6 +285,9 @@ Test(mkfs, creates_64m_image)
 	cr_expect_not_null(strstr(out, "granularity:"));
 	cr_expect_not_null(strstr(out, "lanes:"));
 	cr_expect_not_null(strstr(out, "bad blocks:"));
+	cr_expect_not_null(strstr(out, "features:     large_xattr"), "%s",
+			   out);
+	cr_expect_eq(sb.feature_incompat, PMFS_FEATURE_INCOMPAT_LARGE_XATTR);
 	free(path);
 	tu_rmtree(dir);
 }

@@ -10,7 +10,9 @@
  * upper layer of overlayfs (whiteout devices, RENAME_WHITEOUT); file
  * handles that outlive the kernel's caches and a remount, and go stale
  * with their file; POSIX ACLs through setfacl and getfacl, enforced by
- * the kernel, inherited, with the umask where no default ACL applies.
+ * the kernel, inherited, with the umask where no default ACL applies;
+ * xattr values up to 64 KiB (XATTR_SIZE_MAX) across a remount and a kill
+ * of the daemon.
  *
  * Each test mounts a fresh image (mnt.h) with the built mount.pmfs in the
  * foreground and unmounts it cleanly at the end.  Nothing is timed: the
@@ -731,6 +733,73 @@ Test(semantics, file_handles_outlive_caches_and_remount)
 	free(hr);
 	free(d);
 	free(e);
+}
+
+/* ---- large xattrs ------------------------------------------------------- */
+
+/* getxattr of rel's name: exactly want's len bytes. */
+static void expect_xattr(const char *rel, const char *name,
+			 const uint8_t *want, size_t len)
+{
+	char *p = mnt_path(&M, rel);
+	uint8_t *got = malloc(PMFS_XATTR_VALUE_MAX);
+	ssize_t n = getxattr(p, name, got, PMFS_XATTR_VALUE_MAX);
+
+	cr_assert_eq(n, (ssize_t)len, "getxattr %s %s: %zd (%s)", rel, name,
+		     n, strerror(errno));
+	cr_assert_eq(memcmp(got, want, len), 0, "%s %s differs", rel, name);
+	cr_assert_eq(getxattr(p, name, NULL, 0), (ssize_t)len);
+	free(got);
+	free(p);
+}
+
+/* Values of 64 KiB (XATTR_SIZE_MAX) and just past the inline limit, on a
+ * file and a directory; 64 KiB + 1 is E2BIG (the kernel's own limit); the
+ * values survive a clean remount and a SIGKILL of the daemon (set before
+ * the kill, so acknowledged), and fsck is clean after. */
+Test(semantics, xattr_values_up_to_64k)
+{
+	uint8_t *big = malloc(PMFS_XATTR_VALUE_MAX + 8);
+	char *f = mnt_path(&M, "f"), *d = mnt_path(&M, "d");
+	char out[4096], err[1024];
+
+	for (size_t i = 0; i < PMFS_XATTR_VALUE_MAX + 8; i++)
+		big[i] = (uint8_t)(i * 7 + (i >> 10));
+	free(make_filled("f", 10, 'x'));
+	cr_assert_eq(mkdir(d, 0755), 0);
+	cr_assert_eq(setxattr(f, "user.big", big, PMFS_XATTR_VALUE_MAX, 0), 0,
+		     "setxattr 64 KiB: %s", strerror(errno));
+	cr_assert_eq(setxattr(f, "user.mid", big + 1,
+			      PMFS_XATTR_INLINE_MAX + 1, 0),
+		     0);
+	cr_assert_eq(setxattr(d, "user.big", big + 2, PMFS_XATTR_VALUE_MAX, 0),
+		     0);
+	cr_assert_eq(setxattr(f, "user.huge", big, PMFS_XATTR_VALUE_MAX + 1, 0),
+		     -1);
+	cr_assert_eq(errno, E2BIG);
+	expect_xattr("f", "user.big", big, PMFS_XATTR_VALUE_MAX);
+	mnt_umount(&M);
+	mnt_start(&M, NULL, NULL, NULL);
+	expect_xattr("f", "user.big", big, PMFS_XATTR_VALUE_MAX);
+	expect_xattr("f", "user.mid", big + 1, PMFS_XATTR_INLINE_MAX + 1);
+	expect_xattr("d", "user.big", big + 2, PMFS_XATTR_VALUE_MAX);
+	/* replaced by another large value, then the daemon killed */
+	cr_assert_eq(setxattr(f, "user.big", big + 3, 50000, XATTR_REPLACE), 0);
+	kill(M.fg, SIGKILL);
+	cr_assert_eq(mnt_wait(&M), 128 + SIGKILL);
+	umount2(M.dir, MNT_DETACH);
+	mnt_start(&M, NULL, NULL, NULL); /* recovery */
+	expect_xattr("f", "user.big", big + 3, 50000);
+	expect_xattr("d", "user.big", big + 2, PMFS_XATTR_VALUE_MAX);
+	cr_assert_eq(removexattr(f, "user.big"), 0);
+	mnt_umount(&M);
+	cr_assert_eq(mnt_tool(out, sizeof(out), err, sizeof(err), "fsck.pmfs",
+			      "-fn", M.img, NULL),
+		     0, "%s%s", out, err);
+	mnt_start(&M, NULL, NULL, NULL);
+	free(big);
+	free(f);
+	free(d);
 }
 
 /* ---- POSIX ACLs ----------------------------------------------------------- */
