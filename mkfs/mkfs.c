@@ -48,8 +48,17 @@ struct mkfs_opts {
 	const char *bbfile;
 	uint64_t size;
 	bool have_size;
-	uint32_t incompat; /* features: FS_MKFS_FEATURES */
+	uint32_t incompat; /* features, FS_MKFS_FEATURES unless -O */
 };
+
+/* The features -O names (each an incompat bit of the superblock). */
+static const struct mkfs_feature {
+	const char *name;
+	uint32_t bit;
+} mkfs_features[] = {
+	{ "large_xattr", PMFS_FEATURE_INCOMPAT_LARGE_XATTR },
+};
+#define MKFS_NFEATURES (sizeof(mkfs_features) / sizeof(mkfs_features[0]))
 
 /* The plan: what mkfs.pmfs gathered before fs_mkfs. */
 struct mkfs_plan {
@@ -83,7 +92,8 @@ static void mkfs_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: " PROG " [-L label] [-U uuid] [-f] [-q] [-n] "
-		"[-l badblocks-file] [--size SIZE] DEVICE|FILE\n"
+		"[-l badblocks-file] [--size SIZE] [-O features] "
+		"DEVICE|FILE\n"
 		"Make a pmfs filesystem on a devdax device, a file on a "
 		"-o dax filesystem, or an image file.\n"
 		"\n"
@@ -98,7 +108,10 @@ static void mkfs_usage(FILE *f)
 		"out of use\n"
 		"  -s, --size SIZE       create FILE, or extend it, to SIZE "
 		"bytes (suffix K, M, G, T)\n"
-
+		"  -O, --features LIST   turn features on (name) or off "
+		"(^name), comma-separated;\n"
+		"                        large_xattr (on by default): xattr "
+		"values up to 64 KiB\n"
 		"  -h, --help            show this help\n"
 		"  -V, --version         show the version\n"
 		"\n"
@@ -228,6 +241,37 @@ static int mkfs_random_uuid(uint8_t uuid[16])
 	return 0;
 }
 
+/* Apply -O's list (name or ^name, comma-separated) to *incompat; 0, or
+ * -1 after the error. */
+static int mkfs_parse_features(const char *list, uint32_t *incompat)
+{
+	const char *p = list;
+
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		bool off = *p == '^';
+		const struct mkfs_feature *f = NULL;
+
+		for (size_t i = 0; i < MKFS_NFEATURES; i++)
+			if (n - off == strlen(mkfs_features[i].name) &&
+			    !memcmp(p + off, mkfs_features[i].name, n - off))
+				f = &mkfs_features[i];
+		if (!f) {
+			mkfs_err("unknown feature '%.*s' (known: large_xattr)",
+				 (int)n, p);
+			return -1;
+		}
+		if (off)
+			*incompat &= ~f->bit;
+		else
+			*incompat |= f->bit;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
 /* Parse the command line into *o; 0, 1 (done: help/version) or -1. */
 static int mkfs_parse_args(int argc, char **argv, struct mkfs_opts *o)
 {
@@ -239,6 +283,7 @@ static int mkfs_parse_args(int argc, char **argv, struct mkfs_opts *o)
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "badblocks", required_argument, NULL, 'l' },
 		{ "size", required_argument, NULL, 's' },
+		{ "features", required_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -246,7 +291,7 @@ static int mkfs_parse_args(int argc, char **argv, struct mkfs_opts *o)
 	int c, ret;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":L:U:fqnl:s:hV", longopts,
+	while ((c = getopt_long(argc, argv, ":L:U:fqnl:s:O:hV", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'L':
@@ -297,6 +342,10 @@ static int mkfs_parse_args(int argc, char **argv, struct mkfs_opts *o)
 				return -1;
 			}
 			o->have_size = true;
+			break;
+		case 'O':
+			if (mkfs_parse_features(optarg, &o->incompat))
+				return -1;
 			break;
 		case 'h':
 			mkfs_usage(stdout);

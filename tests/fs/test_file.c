@@ -1,7 +1,7 @@
 /*
  * test_file.c - data and attributes: COW overwrites, appends, holes,
- * truncate, large offsets, setattr, xattrs (inline and in blocks),
- * SEEK_DATA/SEEK_HOLE, ENOSPC
+ * truncate, large offsets, setattr, xattrs (inline and in blocks, on
+ * images with and without large_xattr), SEEK_DATA/SEEK_HOLE, ENOSPC
  * and recovery of space, and a checksum failure giving EIO for one inode.
  */
 #include "fsfix.h"
@@ -282,6 +282,35 @@ Test(file, xattr_large_values)
 	free(big);
 	free(mid);
 	free(b2);
+}
+
+/* An image made without large_xattr (as earlier pmfs made them) mounts
+ * and keeps its limit of PMFS_XATTR_INLINE_MAX bytes. */
+Test(file, xattr_without_large_xattr_feature)
+{
+	char err[1024];
+	char *av[] = { (char *)tu_tool("mkfs.pmfs"), "-q", "-f", "-O",
+		       "^large_xattr", "--size", "16M", fx_path, NULL };
+	uint8_t *v = xval(PMFS_XATTR_INLINE_MAX + 1, 4);
+	uint64_t f;
+
+	cr_assert_eq(fs_unmount(fx_fs), 0);
+	fx_fs = NULL;
+	pmio_close(fx_p);
+	fx_p = NULL;
+	cr_assert_eq(tu_run(av, NULL, 0, err, sizeof(err)), 0, "%s", err);
+	fx_mount_flags(0);
+	f = mkf("f");
+	cr_assert_eq(fs_setxattr(fx_fs, f, "user.a", v,
+				 PMFS_XATTR_INLINE_MAX + 1, 0),
+		     -E2BIG);
+	cr_assert_eq(fs_setxattr(fx_fs, f, "user.a", v, PMFS_XATTR_INLINE_MAX,
+				 0),
+		     0);
+	fx_remount();
+	xexpect(f, "user.a", v, PMFS_XATTR_INLINE_MAX);
+	fsck_clean();
+	free(v);
 }
 
 Test(file, enospc_then_unlink_frees)

@@ -292,6 +292,23 @@ Test(mkfs, creates_64m_image)
 	tu_rmtree(dir);
 }
 
+/* -O turns features off (^name) and on again; the last word wins. */
+Test(mkfs, features_option)
+{
+	char *img = tu_tmpimg(16 * MiB);
+
+	cr_assert_eq(mkfs("-f", "-O", "^large_xattr", img, NULL), 0, "%s",
+		     err);
+	cr_expect_eq(check_image(img).feature_incompat, 0u);
+	cr_expect_not_null(strstr(out, "features:     (none)"), "%s", out);
+	cr_assert_eq(mkfs("-q", "-f", "--features=^large_xattr,large_xattr",
+			  img, NULL),
+		     0, "%s", err);
+	cr_expect_eq(check_image(img).feature_incompat,
+		     PMFS_FEATURE_INCOMPAT_LARGE_XATTR);
+	tu_rmimg(img);
+}
+
 Test(mkfs, random_uuids_differ)
 {
 	char *img = tu_tmpimg(16 * MiB);
@@ -508,6 +525,8 @@ Test(mkfs, bad_input_one_line_each)
 	expect_refusal("/proc/version", mkfs("/proc/version", NULL));
 	expect_refusal("/dev/null", mkfs("/dev/null", NULL));
 	expect_refusal("too small", mkfs(small, NULL));
+	expect_refusal("unknown feature", mkfs("-O", "huge_files", img, NULL));
+	expect_refusal("feature list", mkfs("-O", "large_xattr,,x", img, NULL));
 	expect_refusal("missing -l file",
 		       mkfs("-l", "/nonexistent/bb", img, NULL));
 	cr_expect_neq(access(path, F_OK), 0, "a refused mkfs left a file");
