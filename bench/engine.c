@@ -80,7 +80,7 @@ static uint64_t rng(uint64_t *s)
 
 static int bench_names(struct fs *fs, uint64_t dir, long n)
 {
-	const struct fs_ctx ctx = { 0, 0 };
+	const struct fs_ctx ctx = { .uid = 0 };
 	struct fs_attr a;
 	struct phase ph;
 	char nm[32], nm2[32];
@@ -145,7 +145,7 @@ static int bench_names(struct fs *fs, uint64_t dir, long n)
 
 static int bench_data(struct fs *fs, uint64_t dir, double secs)
 {
-	const struct fs_ctx ctx = { 0, 0 };
+	const struct fs_ctx ctx = { .uid = 0 };
 	static char buf[1 << 20];
 	uint64_t seed = 88172645463325252ull, ops, off;
 	struct fs_attr a;
@@ -218,7 +218,7 @@ int main(int argc, char **argv)
 	struct fs_attr a;
 	struct fs *fs;
 	char err[256] = "";
-	const struct fs_ctx ctx = { 0, 0 };
+	const struct fs_ctx ctx = { .uid = 0 };
 	int ret, e;
 
 	if (argc < 2 || n < 2) {
