@@ -19,7 +19,8 @@ struct alloc_lane {
 	uint64_t lo, hi;   /* blocks [lo, hi) */
 	uint64_t *bits;    /* bit (b - lo) set = used */
 	uint64_t nfree;
-	uint64_t hint;     /* next block to try */
+	uint64_t hint;     /* next block to try (atomic stores: read by
+			    * alloc_lane_hint without the mutex) */
 	char pad[64];
 };
 
@@ -222,7 +223,8 @@ static uint64_t lane_take(struct alloc_lane *l, uint64_t want, bool exact,
 			for (i = 0; i < run; i++)
 				bit_set(l->bits, pos + i);
 			l->nfree -= run;
-			l->hint = l->lo + pos + run;
+			__atomic_store_n(&l->hint, l->lo + pos + run,
+					 __ATOMIC_RELAXED);
 			*start = l->lo + pos;
 			return run;
 		}
@@ -367,7 +369,8 @@ static int change(struct alloc *a, uint64_t blk, uint64_t n, bool used)
 		} else {
 			l->nfree += stop - b;
 			if (b < l->hint)
-				l->hint = b;
+				__atomic_store_n(&l->hint, b,
+						 __ATOMIC_RELAXED);
 		}
 		pthread_mutex_unlock(&l->mu);
 		if (used)
@@ -414,6 +417,20 @@ bool alloc_is_bad(struct alloc *a, uint64_t blk)
 	if (blk < a->data_start || blk >= a->total_blocks)
 		return false;
 	return bit_get(a->bad, blk - a->data_start);
+}
+
+unsigned alloc_nlanes(const struct alloc *a)
+{
+	return a->nlanes;
+}
+
+void alloc_lane_hint(struct alloc *a, unsigned lane, uint64_t *hint,
+		     uint64_t *end)
+{
+	struct alloc_lane *l = &a->lanes[lane % a->nlanes];
+
+	*hint = __atomic_load_n(&l->hint, __ATOMIC_RELAXED);
+	*end = l->hi;
 }
 
 uint64_t alloc_free_blocks(struct alloc *a)

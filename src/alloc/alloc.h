@@ -78,6 +78,12 @@ int alloc_mark_used(struct alloc *a, uint64_t blk, uint64_t n);
 bool alloc_is_free(struct alloc *a, uint64_t blk);
 bool alloc_is_bad(struct alloc *a, uint64_t blk);
 
+unsigned alloc_nlanes(const struct alloc *a);
+/* Where lane `lane` looks for its next free block (*hint; it moves as
+ * blocks are taken and freed, read without the lane's mutex) and the end
+ * of its range (*end): what it will hand out next lies from *hint on. */
+void alloc_lane_hint(struct alloc *a, unsigned lane, uint64_t *hint,
+		     uint64_t *end);
 uint64_t alloc_free_blocks(struct alloc *a);
 uint64_t alloc_total_blocks(struct alloc *a); /* data area, less bad */
 uint64_t alloc_refused_frees(struct alloc *a);

@@ -218,6 +218,9 @@ struct pmio *fs_pmio(struct fs *fs);
  * not included).
  */
 uint64_t fs_media_errors(struct fs *fs);
+/* Blocks the mount made present ahead of the allocator so far (the
+ * operations then store to them without a page fault; fs_ahead.c). */
+uint64_t fs_ahead_blocks(struct fs *fs);
 
 /* ---- making a filesystem (fs_mkfs.c) ----------------------------------- */
 

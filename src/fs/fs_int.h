@@ -5,6 +5,7 @@
  *
  *   fs_namei.c, fs_file.c, fs_mount.c   the fs.h API
  *     -> fs_op.c      staging and committing an operation
+ *     -> fs_ahead.c   the mapping made present ahead of the allocator
  *     -> fs_gc.c      log compaction
  *     -> fs_inode.c   the inode cache, replay (fs_apply), locks
  *     -> fs_dir.c, fs_emap.c   the DRAM indexes
@@ -132,6 +133,15 @@ struct fs {
 	uint64_t *gc_q;
 	size_t gc_qn, gc_qcap;
 	uint64_t gc_runs;
+	/* the mapping made present ahead of the allocator (fs_ahead.c) */
+	pthread_t ahead_thread;
+	pthread_mutex_t ahead_mu; /* the two below; a leaf lock */
+	pthread_cond_t ahead_cv;
+	bool ahead_stop;
+	uint64_t ahead_want;                  /* lanes to populate: bits */
+	bool ahead_running;                   /* atomic access */
+	uint64_t ahead_mark[PMFS_MAX_LANES]; /* populated up to (atomic) */
+	uint64_t ahead_blocks;                /* populated so far (atomic) */
 };
 
 #define FS_OP_INODES 6
@@ -331,6 +341,14 @@ void gc_queue(struct fs *fs, struct fs_inode *ip);
 int gc_compact(struct fs *fs, struct fs_inode *ip);
 int gc_start(struct fs *fs);
 void gc_stop(struct fs *fs); /* called with no inode lock held */
+
+/* ---- the mapping ahead of the allocator (fs_ahead.c) -------------------- */
+
+/* Start or stop the thread (with the log GC: writable mounts). */
+int fs_ahead_start(struct fs *fs);
+void fs_ahead_stop(struct fs *fs);
+/* After an operation's commit: lane's window may want a refill. */
+void fs_ahead_note(struct fs *fs, unsigned lane);
 
 /* ---- fault injection for the tests ------------------------------------ */
 

@@ -39,6 +39,23 @@ static int mark_page(void *arg, uint64_t off)
 
 static int reclaim_orphan(struct fs *fs, struct fs_inode *ip);
 
+/* The background work of a writable mount: the log GC and the mapping
+ * made present ahead of the allocator (fs_ahead.c).  Neither is needed
+ * for correctness: a thread that does not start is reported, not fatal. */
+static void bg_start(struct fs *fs)
+{
+	if (gc_start(fs) != 0)
+		fprintf(stderr, "pmfs: log GC thread did not start\n");
+	if (fs_ahead_start(fs) != 0)
+		fprintf(stderr, "pmfs: prefault thread did not start\n");
+}
+
+static void bg_stop(struct fs *fs)
+{
+	fs_ahead_stop(fs);
+	gc_stop(fs);
+}
+
 /* Crash path: every block reachable from ino is used.  Only orphans
  * (nlink 0, reclaimed next) and poisoned inodes stay in DRAM: the others
  * are loaded again on first use, so the rebuild keeps no per-inode state
@@ -277,6 +294,8 @@ static struct fs *fs_new(const struct fs_opts *o)
 	pthread_mutex_init(&fs->rename_mu, NULL);
 	pthread_mutex_init(&fs->itable_mu, NULL);
 	pthread_mutex_init(&fs->gc_mu, NULL);
+	pthread_mutex_init(&fs->ahead_mu, NULL);
+	pthread_cond_init(&fs->ahead_cv, NULL);
 	if (o)
 		fs->o = *o;
 	fs->rdonly = fs->o.flags & FS_O_RDONLY;
@@ -466,8 +485,8 @@ int fs_mount_pmio(struct pmio *p, const struct fs_opts *o, struct fs **out,
 		err = -EUCLEAN;
 		goto out_free;
 	}
-	if (!fs->rdonly && gc_start(fs) != 0)
-		fprintf(stderr, "pmfs: log GC thread did not start\n");
+	if (!fs->rdonly)
+		bg_start(fs);
 	mi.inodes = alloc_ino_used(fs->a);
 	mi.free_blocks = alloc_free_blocks(fs->a);
 	if (info)
@@ -516,6 +535,8 @@ static void free_all(struct fs *fs)
 	pthread_mutex_destroy(&fs->rename_mu);
 	pthread_mutex_destroy(&fs->itable_mu);
 	pthread_mutex_destroy(&fs->gc_mu);
+	pthread_mutex_destroy(&fs->ahead_mu);
+	pthread_cond_destroy(&fs->ahead_cv);
 
 	if (fs->own_pmio)
 		pmio_close(fs->d.p);
@@ -525,7 +546,7 @@ static void free_all(struct fs *fs)
 void fs_abandon(struct fs *fs)
 {
 	if (fs) {
-		gc_stop(fs);
+		bg_stop(fs);
 		free_all(fs);
 	}
 }
@@ -584,7 +605,7 @@ static int remount_ro(struct fs *fs)
 	pthread_rwlock_wrlock(&fs->remount_lk);
 	was_writable = !fs_writable(fs);
 	__atomic_store_n(&fs->rdonly, true, __ATOMIC_RELEASE);
-	gc_stop(fs); /* the GC thread never takes remount_lk */
+	bg_stop(fs); /* neither thread takes remount_lk */
 	if (was_writable && !live_orphans(fs) && mark_clean(fs) == 0)
 		fs->saved_head = fs->d.state->alloc_head;
 	pmio_set_writable(fs->d.p, false); /* stray stores fault */
@@ -653,8 +674,7 @@ static int remount_rw(struct fs *fs, char *errbuf, size_t errlen)
 	__atomic_store_n(&fs->rdonly, false, __ATOMIC_RELEASE);
 	pthread_rwlock_unlock(&fs->remount_lk);
 	reclaim_unheld_orphans(fs);
-	if (gc_start(fs) != 0)
-		fprintf(stderr, "pmfs: log GC thread did not start\n");
+	bg_start(fs);
 	return 0;
 }
 
@@ -685,7 +705,7 @@ int fs_unmount(struct fs *fs)
 {
 	int err = 0;
 
-	gc_stop(fs);
+	bg_stop(fs);
 	pthread_rwlock_wrlock(&fs->big);
 	if (fs_writable(fs))
 		goto out;

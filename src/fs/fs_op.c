@@ -264,6 +264,7 @@ int fs_op_commit(struct fs_op *op)
 	}
 	if (err)
 		fs_set_ro(fs, err); /* FS(4): durable but DRAM is unsure */
+	fs_ahead_note(fs, op->lane);
 	return 0;
 }
 

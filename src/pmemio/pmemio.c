@@ -766,6 +766,30 @@ int pmio_set_writable(struct pmio *p, bool writable)
 	return 0;
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+int pmio_prefault(struct pmio *p, uint64_t off, uint64_t len)
+{
+	uint64_t ps = (uint64_t)sysconf(_SC_PAGESIZE), end;
+
+	if (p->flags & (PMIO_O_RECORD | PMIO_O_RDONLY) || off >= p->size)
+		return 0;
+	end = off + len < p->size ? off + len : p->size;
+	off &= ~(ps - 1);
+	end = (end + ps - 1) & ~(ps - 1);
+	if (end > p->size)
+		end = p->size & ~(ps - 1);
+	if (end <= off)
+		return 0;
+	/* no store: the pages are made present and writable in the page
+	 * tables (allocated, for a sparse file), their contents unchanged */
+	if (madvise((uint8_t *)p->base + off, end - off, MADV_POPULATE_WRITE))
+		return -errno;
+	return 0;
+}
+
 void pmio_close(struct pmio *p)
 {
 	if (!p)

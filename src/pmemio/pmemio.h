@@ -99,6 +99,14 @@ void *pmio_base(const struct pmio *p);
  * protections: only the flag changes.
  */
 int pmio_set_writable(struct pmio *p, bool writable);
+/*
+ * Fault in [off, off+len) of a writable mapping ahead of its first stores
+ * (MADV_POPULATE_WRITE): on a file the pages are allocated and mapped,
+ * on devdax mapped; nothing is stored and nothing needs flushing.  A
+ * no-op for a read-only mapping and the recording backend.  0 or -errno
+ * (EINVAL: a kernel before 5.14; EFAULT/EHWPOISON: a poisoned page).
+ */
+int pmio_prefault(struct pmio *p, uint64_t off, uint64_t len);
 uint64_t pmio_size(const struct pmio *p);
 enum pmio_gran pmio_gran(const struct pmio *p);
 enum pmio_kind pmio_kind(const struct pmio *p);

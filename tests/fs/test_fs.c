@@ -1,13 +1,18 @@
 /*
  * test_fs.c - mount, clean unmount and remount, crash (abandon) and
- * recovery, statfs, fence budgets of every operation.
+ * recovery, statfs, fence budgets of every operation, the mapping made
+ * present ahead of the allocator.
  */
 #include "fsfix.h"
 
 #include <pthread.h>
+#include <sys/mman.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <unistd.h>
+
+#include "format/fmt.h"
+#include "fs/fs_int.h"
 
 TestSuite(fs, .init = fx_setup, .fini = fx_teardown);
 
@@ -356,4 +361,61 @@ Test(fs, quiet_mount_has_no_storage_warning)
 	cr_assert_eq(mount_stderr(FS_O_QUIET, out, sizeof(out)), 0,
 		     "FS_O_QUIET mount wrote: %s", out);
 	fx_mount_flags(0);
+}
+
+/* ---- the mapping made present ahead of the allocator (fs_ahead.c) ------ */
+
+/* Pages of [from, to) (blocks) resident in the mapping of the mount. */
+static uint64_t resident(uint64_t from, uint64_t to)
+{
+	uint8_t *base = pmio_base(fs_pmio(fx_fs));
+	size_t n = (size_t)(to - from);
+	unsigned char *vec = malloc(n);
+	uint64_t r = 0;
+
+	cr_assert_eq(PMFS_BLOCK_SIZE % sysconf(_SC_PAGESIZE), 0);
+	cr_assert_eq(mincore(base + fmt_blk_off(from), fmt_blk_off(n), vec), 0);
+	for (size_t i = 0; i < n; i++)
+		r += vec[i * (PMFS_BLOCK_SIZE / sysconf(_SC_PAGESIZE))] & 1;
+	free(vec);
+	return r;
+}
+
+static void big_setup(void)
+{
+	fx_setup_size("256M");
+}
+
+/* On a sparse image, the blocks a lane hands out next are made present
+ * by the mount's thread once operations use the lane; nothing waits for
+ * it (the wait here is bounded, and only for the assertion). */
+Test(fs, pages_made_present_ahead_of_the_allocator, .init = big_setup,
+     .fini = fx_teardown)
+{
+	struct fs_attr a;
+	unsigned lane = fs_lane(fx_fs) % alloc_nlanes(fx_fs->a);
+	uint64_t hint, end, to, got = 0;
+	char name[32];
+
+	alloc_lane_hint(fx_fs->a, lane, &hint, &end);
+	to = hint + 512 < end ? hint + 512 : end;
+	cr_assert_gt(to, hint + 256, "lane %u too small", lane);
+	cr_assert_lt(resident(hint + 64, to), to - hint - 64,
+		     "the fresh image is not sparse: the test shows nothing");
+	for (int i = 0; i < 16; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		cr_assert_eq(fs_mknod(fx_fs, &fx_ctx, 1, name, S_IFREG | 0644,
+				      0, &a),
+			     0);
+	}
+	alloc_lane_hint(fx_fs->a, lane, &hint, &end);
+	for (int i = 0; i < 6000; i++) { /* at most a minute */
+		got = resident(hint, to);
+		if (got == to - hint)
+			break;
+		usleep(10000);
+	}
+	cr_assert_eq(got, to - hint, "%lu of %lu blocks after the hint present",
+		     (unsigned long)got, (unsigned long)(to - hint));
+	cr_assert_geq(fs_ahead_blocks(fx_fs), to - hint);
 }

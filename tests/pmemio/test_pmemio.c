@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -386,6 +387,47 @@ Test(pmemio, read_only)
 	cr_assert(WIFEXITED(st), "child died");
 	cr_assert_eq(WEXITSTATUS(st), 0, "child step %d failed",
 		     WEXITSTATUS(st));
+	tu_rmimg(img);
+}
+
+/* Resident pages of [off, off+len) of p's mapping. */
+static size_t resident_pages(struct pmio *p, uint64_t off, uint64_t len)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+	size_t n = (size_t)(len / (uint64_t)ps), r = 0;
+	unsigned char *vec = malloc(n);
+
+	cr_assert_eq(mincore((uint8_t *)pmio_base(p) + off, len, vec), 0);
+	for (size_t i = 0; i < n; i++)
+		r += vec[i] & 1;
+	free(vec);
+	return r;
+}
+
+/* pmio_prefault makes a sparse file's pages present, stores nothing and
+ * counts no flush or fence; read-only and recording mappings are left
+ * alone; a range past the end is clipped. */
+Test(pmemio, prefault)
+{
+	char *img = tu_tmpimg(4 * MIB);
+	struct pmio *p = open_ok(img, 0);
+	struct pmio_stats s0 = pmio_stats_thread(), s1;
+	uint8_t *b = pmio_base(p);
+
+	cr_assert_eq(resident_pages(p, MIB, MIB), 0, "not a sparse file");
+	cr_assert_eq(pmio_prefault(p, MIB + 100, MIB - 200), 0);
+	s1 = pmio_stats_thread();
+	cr_assert_eq(resident_pages(p, MIB, MIB), MIB / sysconf(_SC_PAGESIZE));
+	for (size_t i = MIB; i < 2 * MIB; i++)
+		cr_assert_eq(b[i], 0, "byte %zu changed", i);
+	cr_assert_eq(s1.fences, s0.fences);
+	cr_assert_eq(s1.flushes, s0.flushes);
+	cr_assert_eq(pmio_prefault(p, 3 * MIB, 8 * MIB), 0); /* clipped */
+	cr_assert_eq(pmio_prefault(p, 9 * MIB, MIB), 0);     /* past the end */
+	pmio_close(p);
+	p = open_ok(img, PMIO_O_RDONLY);
+	cr_assert_eq(pmio_prefault(p, 0, 4 * MIB), 0);
+	pmio_close(p);
 	tu_rmimg(img);
 }
 
