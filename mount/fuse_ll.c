@@ -73,6 +73,26 @@
  *      then leaves the umask to pmfs (FUSE_CAP_DONT_MASK), which applies
  *      it when the new inode's directory has no default ACL.  Without ACLs those names
  *      are refused (EOPNOTSUPP) and the kernel applies the umask.
+ * (11) -o writeback (opt-in; never the default, DESIGN.md): the kernel's
+ *      writeback cache (FUSE_CAP_WRITEBACK_CACHE).  Buffered and mmap
+ *      writes then stay in the page cache and come as WRITEs when the
+ *      kernel writes them back; the kernel owns the size and mtime of
+ *      cached files and hands them over in those WRITEs and in SETATTRs
+ *      (mtime, ctime) of its own.  Rule (1) still holds request by
+ *      request, and fsync keeps nothing to do: the kernel writes the dirty
+ *      pages back and waits for their WRITE answers, and sends the times,
+ *      before it would send FSYNC (also for fdatasync, msync, O_SYNC and
+ *      O_DSYNC writes, and the -o sync mount flag, which makes every write
+ *      such a write).  sync and syncfs wait for the same answers on
+ *      kernels whose FUSE writeback keeps a page under writeback until
+ *      its WRITE is answered (6.16 and later; before, it copied the page
+ *      and ended the writeback at once, and only fsync waited).  The
+ *      kernel may READ a file opened O_WRONLY (to fill a partial page) and
+ *      does O_APPEND itself (the WRITE carries the offset): pmfs keeps no
+ *      state per open file, so neither needs anything here.  Every other
+ *      request (create, rename, truncate, chmod, ...) stays durable when
+ *      answered.  The kernel takes the cache at INIT only, so a remount
+ *      cannot change it (PMFS_IOC_MODE tells mount.pmfs which it is).
  */
 #define FUSE_USE_VERSION 312
 
@@ -202,6 +222,9 @@ static bool pm_no_open;
 static bool pm_acl;
 /* The mountpoint (absolute), for PMFS_IOC_REMOUNT's check. */
 static char pm_mountpoint[PATH_MAX];
+/* -o writeback asked for, and granted by the kernel at INIT: rule (11). */
+static bool pm_want_writeback;
+static bool pm_writeback;
 
 static void pm_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -215,6 +238,14 @@ static void pm_init(void *userdata, struct fuse_conn_info *conn)
 				  FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE |
 				  FUSE_CAP_SPLICE_MOVE | FUSE_CAP_POSIX_ACL |
 				  FUSE_CAP_ATOMIC_O_TRUNC);
+	/* rule (11): only when asked for */
+	pm_writeback = pm_want_writeback &&
+		       (conn->capable & FUSE_CAP_WRITEBACK_CACHE);
+	if (pm_writeback)
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	else if (pm_want_writeback)
+		fuse_log(FUSE_LOG_WARNING, "mount.pmfs: the kernel offers no "
+			 "writeback cache: every write is durable on return\n");
 	pm_acl = fs_acl_on(userdata) && (conn->capable & FUSE_CAP_POSIX_ACL);
 	if (pm_acl && (conn->capable & FUSE_CAP_DONT_MASK)) /* rule (10) */
 		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
@@ -839,7 +870,8 @@ static void pm_release(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
-/* Rule (1): the kernel stops sending fsync after one ENOSYS. */
+/* Rule (1): the kernel stops sending fsync after one ENOSYS; under the
+ * writeback cache it still writes back and waits first: rule (11). */
 static void pm_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		     struct fuse_file_info *fi)
 {
@@ -1494,8 +1526,22 @@ static void do_remount_ioctl(fuse_req_t req, const void *in_buf,
 	fuse_reply_ioctl(req, 0, &rm, sizeof(rm));
 }
 
+/* PMFS_IOC_MODE (rule (11)): whether the writeback cache is on. */
+static void do_mode_ioctl(fuse_req_t req, size_t out_bufsz)
+{
+	struct pmfs_mode m;
+
+	if (out_bufsz < sizeof(m)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	m.writeback = pm_writeback;
+	fuse_reply_ioctl(req, 0, &m, sizeof(m));
+}
+
 /* PMFS_IOC_REQ_COUNTS: the requests read so far (transport.h (3));
- * PMFS_IOC_REMOUNT; other commands are not pmfs's. */
+ * PMFS_IOC_REMOUNT; PMFS_IOC_MODE; other commands are not pmfs's. */
 static void pm_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned cmd, void *arg,
 		     struct fuse_file_info *fi, unsigned flags,
 		     const void *in_buf, size_t in_bufsz, size_t out_bufsz)
@@ -1507,6 +1553,10 @@ static void pm_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned cmd, void *arg,
 	(void)fi;
 	if (cmd == PMFS_IOC_REMOUNT && !(flags & FUSE_IOCTL_COMPAT)) {
 		do_remount_ioctl(req, in_buf, in_bufsz, out_bufsz);
+		return;
+	}
+	if (cmd == PMFS_IOC_MODE && !(flags & FUSE_IOCTL_COMPAT)) {
+		do_mode_ioctl(req, out_bufsz);
 		return;
 	}
 	if (cmd != PMFS_IOC_REQ_COUNTS || (flags & FUSE_IOCTL_COMPAT)) {
@@ -1674,6 +1724,7 @@ int fuse_ll_mount(struct fs *fs, const struct pmfs_mount_opts *o,
 	ll->fs = fs;
 	ll->singlethread = o->singlethread;
 	snprintf(pm_mountpoint, sizeof(pm_mountpoint), "%s", o->mountpoint);
+	pm_want_writeback = o->writeback;
 	ll->se = fuse_session_new(&args, &pm_ops, sizeof(pm_ops), fs);
 	if (!ll->se) {
 		err = -EINVAL; /* libfuse printed why */

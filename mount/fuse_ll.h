@@ -15,7 +15,11 @@
  *   fs_unmount()          -- clean flag written
  *
  * Durability: every request is answered only after the fs_* call that
- * serves it returned, i.e. after its commit point (fs.h).
+ * serves it returned, i.e. after its commit point (fs.h).  By default
+ * that makes every write durable when write(2) returns; with -o writeback
+ * the kernel's page cache holds buffered and mmap writes until it writes
+ * them back, and they are durable when fsync, fdatasync, msync, sync or
+ * syncfs returns, or the O_SYNC/O_DSYNC write itself (fuse_ll.c (11)).
  */
 #ifndef PMFS_FUSE_LL_H
 #define PMFS_FUSE_LL_H
@@ -50,6 +54,7 @@ struct pmfs_mount_opts {
 	bool verbose;      /* -v */
 	bool no_killpriv_v2; /* -o nokillpriv_v2: the kernel clears suid/sgid */
 	bool noacl;          /* -o noacl: no POSIX ACLs (FS_O_ACL) */
+	bool writeback;      /* -o writeback: the kernel's writeback cache */
 };
 
 /*
@@ -72,6 +77,18 @@ struct pmfs_remount {
 	char msg[244];
 };
 #define PMFS_IOC_REMOUNT _IOWR('P', 0x72, struct pmfs_remount)
+
+/*
+ * The daemon's mode, for mount -o remount: writeback is 1 when the kernel
+ * took the writeback cache at INIT (-o writeback), else 0.  It is fixed
+ * for the life of the mount, so a remount that names writeback or
+ * nowriteback asks first and refuses a change.  Any caller may ask.
+ */
+struct pmfs_mode {
+	uint32_t writeback;
+	uint32_t reserved[3];
+};
+#define PMFS_IOC_MODE _IOR('P', 0x74, struct pmfs_mode)
 
 /*
  * /proc/self/mountinfo on the mount at dir (the topmost): its type into

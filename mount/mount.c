@@ -35,7 +35,10 @@
  * for writing, and once it is read-only no request that writes comes),
  * then the daemon.  Read-write: the daemon first (it may refuse: a
  * write-protected device), then the kernel; if the kernel refuses, the
- * daemon goes back to read-only.
+ * daemon goes back to read-only.  The writeback cache (-o writeback) is
+ * the kernel's choice at INIT and stays for the life of the mount: a
+ * remount naming writeback or nowriteback is refused before anything
+ * changes unless it names the mode the mount has (PMFS_IOC_MODE).
  *
  * Exit codes follow mount(8): 0 mounted, 1 bad usage (unknown option...),
  * 32 mount failure (device, mountpoint, filesystem).
@@ -68,6 +71,7 @@ struct cmdline {
 	const char *dir;  /* as given */
 	bool sloppy;      /* mount(8) -s: ignore unknown options */
 	bool remount;     /* -o remount: change a mount (see the top) */
+	bool wb_named;    /* writeback or nowriteback given (remount) */
 	bool help, version;
 };
 
@@ -100,8 +104,8 @@ static void usage(FILE *f)
 	      "  norelatime nostrictatime diratime nodiratime lazytime\n"
 	      "  nolazytime dev nodev suid nosuid exec noexec sync async\n"
 	      "  dirsync default_permissions (always on) killpriv_v2\n"
-	      "  nokillpriv_v2, acl noacl, remount, and those of mount(8) and\n"
-	      "  fstab(5); see mount.pmfs(8)\n",
+	      "  nokillpriv_v2, acl noacl, writeback nowriteback, remount, and\n"
+	      "  those of mount(8) and fstab(5); see mount.pmfs(8)\n",
 	      f);
 }
 
@@ -167,7 +171,10 @@ static int apply_opt(struct cmdline *c, const char *o)
 		c->remount = true;
 	else if (!strcmp(o, "acl") || !strcmp(o, "noacl"))
 		m->noacl = o[0] == 'n';
-	else if (!c->sloppy) {
+	else if (!strcmp(o, "writeback") || !strcmp(o, "nowriteback")) {
+		m->writeback = o[0] == 'w';
+		c->wb_named = true;
+	} else if (!c->sloppy) {
 		msg("unknown mount option '%s' (see mount.pmfs(8))", o);
 		return -EINVAL;
 	}
@@ -492,8 +499,9 @@ static int run(struct cmdline *c, int notify_fd)
 		return EX_FAIL;
 	}
 	if (c->mo.verbose)
-		printf("mount.pmfs: %s mounted on %s%s\n", c->mo.device,
-		       c->mo.mountpoint, c->mo.rdonly ? " read-only" : "");
+		printf("mount.pmfs: %s mounted on %s%s%s\n", c->mo.device,
+		       c->mo.mountpoint, c->mo.rdonly ? " read-only" : "",
+		       c->mo.writeback ? ", writeback cache" : "");
 	if (notify_fd >= 0) {
 		detach();
 		if (write(notify_fd, "", 1) != 1)
@@ -573,6 +581,32 @@ static int remount_daemon(int fd, const char *dir, bool rdonly,
 	return 0;
 }
 
+/*
+ * The writeback cache is the kernel's choice at INIT, for the life of the
+ * mount: a remount that names writeback or nowriteback must name the mode
+ * the mount has.  0, or EX_USAGE after a message (nothing changed yet).
+ */
+static int remount_check_writeback(const struct cmdline *c, int fd,
+				   const char *dir)
+{
+	struct pmfs_mode m;
+
+	if (!c->wb_named)
+		return 0;
+	memset(&m, 0, sizeof(m));
+	if (ioctl(fd, PMFS_IOC_MODE, &m) != 0 && errno != ENOTTY) {
+		msg("%s: cannot ask the filesystem process its mode: %s", dir,
+		    strerror(errno));
+		return EX_FAIL;
+	}
+	if (!m.writeback == !c->mo.writeback)
+		return 0;
+	msg("%s: %s: the writeback cache is chosen at mount time; unmount "
+	    "and mount again to change it", dir,
+	    c->mo.writeback ? "writeback" : "nowriteback");
+	return EX_USAGE;
+}
+
 /* mount -o remount (see the top): 0 or the exit code after a message. */
 static int remount(const struct cmdline *c, const char *dir)
 {
@@ -614,6 +648,8 @@ static int remount(const struct cmdline *c, const char *dir)
 		msg("%s: %s", dir, strerror(errno));
 		return EX_FAIL;
 	}
+	if ((r = remount_check_writeback(c, fd, dir)) != 0)
+		goto out;
 	if (!c->mo.rdonly &&
 	    (r = remount_daemon(fd, dir, false, atime_flags(&c->mo))) != 0)
 		goto out;
