@@ -84,12 +84,14 @@ function target(text, wl, peer, bound,    s) {
 		(rmed >= bound ? "met" : "missed"), rmed, s
 }
 BEGIN {
-	split("floor passthrough ext4 tmpfs pmfs", PEERS, " "); npeers = 5
+	split("floor passthrough ext4 tmpfs pmfs pmfs-wb", PEERS, " "); npeers = 6
 	NAME["floor"] = "FUSE floor"; NAME["passthrough"] = "passthrough_ll"
 	NAME["ext4"] = "ext4 (loop)"; NAME["tmpfs"] = "tmpfs"; NAME["pmfs"] = "pmfs"
+	NAME["pmfs-wb"] = "pmfs -o writeback"
 	LABEL["rw4k1"] = "4 KiB random write, 1 job"
 	LABEL["rw4k2"] = "4 KiB random write, 2 jobs"
 	LABEL["rw4kfsync"] = "4 KiB random write + fsync each"
+	LABEL["rw4kend"] = "4 KiB random write, one fsync at the end (timed)"
 	LABEL["rr4k"] = "4 KiB random read, buffered"
 	LABEL["rr4kdirect"] = "4 KiB random read, O_DIRECT"
 	LABEL["sw1m"] = "1 MiB sequential write"
@@ -142,6 +144,8 @@ END {
 	if ("pmfs_status" in NOTE) print NOTE["pmfs_status"] "."
 	else print "image in /dev/shm, PMFS_FORCE_CACHE_LINE=1, flush path: " \
 		(("pmfs_flush" in NOTE) ? NOTE["pmfs_flush"] : "unknown") "."
+	print "- **pmfs -o writeback** (pmfs-wb): the same, with the kernel writeback"
+	print "  cache: buffered writes durable at fsync, as on ext4."
 	for (i = 1; i <= npeers; i++)
 		if ((PEERS[i] "_status") in NOTE && PEERS[i] != "pmfs")
 			print "- " NAME[PEERS[i]] ": " NOTE[PEERS[i] "_status"]
@@ -176,6 +180,21 @@ END {
 		line = "| " label(WL[w]) " |"
 		for (i = 1; i <= 4; i++) {
 			s = (have("pmfs") && have(PEERS[i])) ? ratios("pmfs", PEERS[i], WL[w]) : ""
+			line = line " " (s == "" ? "n/a" : s " (" sprintf("%.2f", rmed) ")") " |"
+		}
+		print line
+	}
+	print ""
+
+	print "## pmfs -o writeback, per round (median in brackets)"
+	print ""
+	print "| workload | pmfs-wb/pmfs | pmfs-wb/ext4 |"
+	print "|---|---|---|"
+	for (w = 1; w <= nwl; w++) {
+		line = "| " label(WL[w]) " |"
+		split("pmfs ext4", DEN, " ")
+		for (i = 1; i <= 2; i++) {
+			s = (have("pmfs-wb") && have(DEN[i])) ? ratios("pmfs-wb", DEN[i], WL[w]) : ""
 			line = line " " (s == "" ? "n/a" : s " (" sprintf("%.2f", rmed) ")") " |"
 		}
 		print line

@@ -1,7 +1,8 @@
 #!/bin/bash
-# bench/run.sh - the benchmark harness: pmfs side by side with the FUSE
-# floor, libfuse's passthrough_ll over tmpfs, ext4 on a loop device and
-# tmpfs, on this machine, in one run.  Peers are interleaved (A B C D E,
+# bench/run.sh - the benchmark harness: pmfs (by default and with
+# -o writeback, the peer pmfs-wb) side by side with the FUSE floor,
+# libfuse's passthrough_ll over tmpfs, ext4 on a loop device and tmpfs, on
+# this machine, in one run.  Peers are interleaved (A B C D E,
 # A B C D E, ...) for BENCH_ROUNDS rounds, each peer on a fresh filesystem
 # every round; bench/report.sh turns the raw figures into Markdown with
 # medians and per-round ratios pmfs/peer.
@@ -20,7 +21,7 @@
 #   BENCH_FIO_RUNTIME  seconds per fio workload
 #   BENCH_META_SIZES   directory sizes for bench/meta (e.g. "10000 100000")
 #   BENCH_TREE_FILES   files in the generated source-like tree
-#   BENCH_PEERS        subset of: floor passthrough ext4 tmpfs pmfs
+#   BENCH_PEERS        subset of: floor passthrough ext4 tmpfs pmfs pmfs-wb
 #   BENCH_MOUNT_FILES  file counts for pmfs mount/fsck timing
 #   BENCH_ENGINE_N     names per phase in the engine benchmark
 #   BENCH_OUT          folder for the report (bench/results)
@@ -36,7 +37,7 @@ FIO_SIZE=${BENCH_FIO_SIZE:-64M}
 FIO_RT=${BENCH_FIO_RUNTIME:-2}
 META_SIZES=${BENCH_META_SIZES:-10000 100000}
 TREE_FILES=${BENCH_TREE_FILES:-5000}
-PEERS=${BENCH_PEERS:-floor passthrough ext4 tmpfs pmfs}
+PEERS=${BENCH_PEERS:-floor passthrough ext4 tmpfs pmfs pmfs-wb}
 MOUNT_FILES=${BENCH_MOUNT_FILES:-10000 100000 1000000}
 ENGINE_N=${BENCH_ENGINE_N:-100000}
 OUT=${BENCH_OUT:-bench/results}
@@ -203,16 +204,18 @@ pmfs_mkfs() {
 			>>"$WORK/pmfs.log" 2>&1
 }
 
-# Start mount.pmfs in the foreground (verbose) as a background job.
+# Start mount.pmfs IMAGE DIR in the foreground (verbose) as a background
+# job; $3: its -o options, if any.
 pmfs_start() {
-	PMFS_FORCE_CACHE_LINE=1 "$BUILD/mount.pmfs" -f -v "$1" "$2" \
+	PMFS_FORCE_CACHE_LINE=1 "$BUILD/mount.pmfs" -f -v ${3:+-o "$3"} "$1" "$2" \
 		>"$WORK/pmfs-mount.log" 2>&1 &
 	PEER_PID=$!
 	PIDS+=("$PEER_PID")
 	MOUNTS+=("$2")
 }
 
-setup_pmfs() {
+# pmfs on DIR with -o $2 (none if empty): the peers pmfs and pmfs-wb.
+pmfs_setup() {
 	if [ ! -x "$BUILD/mount.pmfs" ] || [ ! -x "$BUILD/mkfs.pmfs" ]; then
 		PMFS_STATUS="n/a (mount.pmfs not built)"
 		return 1
@@ -221,7 +224,7 @@ setup_pmfs() {
 		PMFS_STATUS="n/a (mkfs.pmfs failed: $(tail -n1 "$WORK/pmfs.log"))"
 		return 1
 	fi
-	pmfs_start "$WORK/pmfs.img" "$1"
+	pmfs_start "$WORK/pmfs.img" "$1" "$2"
 	if ! wait_mount "$1" 20 "$PEER_PID"; then
 		PMFS_STATUS="n/a (mount.pmfs failed to mount: $(tail -n1 "$WORK/pmfs-mount.log"))"
 		teardown_pmfs "$1"
@@ -238,6 +241,10 @@ teardown_pmfs() {
 	stop_daemon "$PEER_PID"
 	rm -f "$WORK/pmfs.img"
 }
+setup_pmfs() { pmfs_setup "$1" ""; }
+# the kernel's writeback cache: durable at fsync, as on ext4
+setup_pmfs-wb() { pmfs_setup "$1" writeback; }
+teardown_pmfs-wb() { teardown_pmfs "$1"; }
 
 # ---- workloads -------------------------------------------------------------
 
@@ -265,6 +272,9 @@ run_fio() {
 	fio_one "$@" rw4k1 --rw=randwrite --bs=4k --numjobs=1
 	fio_one "$@" rw4k2 --rw=randwrite --bs=4k --numjobs=2
 	fio_one "$@" rw4kfsync --rw=randwrite --bs=4k --numjobs=1 --fsync=1
+	# buffered, one fsync at the end, inside the timed run (fio counts
+	# end_fsync in the job's runtime): what a writeback cache is for
+	fio_one "$@" rw4kend --rw=randwrite --bs=4k --numjobs=1 --end_fsync=1
 	fio_one "$@" rr4k --rw=randread --bs=4k --numjobs=1
 	fio_one "$@" rr4kdirect --rw=randread --bs=4k --numjobs=1 --direct=1
 	fio_one "$@" sw1m --rw=write --bs=1M --numjobs=1
@@ -442,8 +452,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		echo "bench: round $round/$ROUNDS: $peer" >&2
 		PEER_PID=
 		if ! "setup_$peer" "$dir"; then
-			if [ "$peer" = pmfs ]; then
-				note pmfs_status "${PMFS_STATUS:-n/a (mount.pmfs failed)}"
+			if [ "$peer" = pmfs ] || [ "$peer" = pmfs-wb ]; then
+				note "${peer}_status" "${PMFS_STATUS:-n/a (mount.pmfs failed)}"
 			else
 				note "${peer}_status" "n/a (setup failed)"
 			fi
