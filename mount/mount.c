@@ -38,13 +38,16 @@
  * daemon goes back to read-only.  The writeback cache (-o writeback) is
  * the kernel's choice at INIT and stays for the life of the mount: a
  * remount naming writeback or nowriteback is refused before anything
- * changes unless it names the mode the mount has (PMFS_IOC_MODE).
+ * changes unless it names the mode the mount has (PMFS_IOC_MODE).  Under
+ * the cache, read-only waits for the cache's writeback (fsync_tree)
+ * between the kernel and the daemon.
  *
  * Exit codes follow mount(8): 0 mounted, 1 bad usage (unknown option...),
  * 32 mount failure (device, mountpoint, filesystem).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -581,25 +584,31 @@ static int remount_daemon(int fd, const char *dir, bool rdonly,
 	return 0;
 }
 
-/*
- * The writeback cache is the kernel's choice at INIT, for the life of the
- * mount: a remount that names writeback or nowriteback must name the mode
- * the mount has.  0, or EX_USAGE after a message (nothing changed yet).
- */
-static int remount_check_writeback(const struct cmdline *c, int fd,
-				   const char *dir)
+/* Does the daemon of the mount open at fd have the writeback cache?
+ * 0, or EX_FAIL after a message. */
+static int daemon_writeback(int fd, const char *dir, bool *wb)
 {
 	struct pmfs_mode m;
 
-	if (!c->wb_named)
-		return 0;
 	memset(&m, 0, sizeof(m));
 	if (ioctl(fd, PMFS_IOC_MODE, &m) != 0 && errno != ENOTTY) {
 		msg("%s: cannot ask the filesystem process its mode: %s", dir,
 		    strerror(errno));
 		return EX_FAIL;
 	}
-	if (!m.writeback == !c->mo.writeback)
+	*wb = m.writeback != 0;
+	return 0;
+}
+
+/*
+ * The writeback cache is the kernel's choice at INIT, for the life of the
+ * mount: a remount that names writeback or nowriteback must name the mode
+ * the mount has.  0, or the exit code after a message (nothing changed).
+ */
+static int remount_check_writeback(const struct cmdline *c, bool wb,
+				   const char *dir)
+{
+	if (!c->wb_named || wb == c->mo.writeback)
 		return 0;
 	msg("%s: %s: the writeback cache is chosen at mount time; unmount "
 	    "and mount again to change it", dir,
@@ -607,11 +616,61 @@ static int remount_check_writeback(const struct cmdline *c, int fd,
 	return EX_USAGE;
 }
 
+/* What fsync_tree found: files it could not write back. */
+static struct {
+	unsigned long failed;
+	char first[PATH_MAX + 64];
+} wb_walk;
+
+/* nftw callback: fsync one regular file (see fsync_tree). */
+static int fsync_one(const char *path, const struct stat *st, int type,
+		     struct FTW *ftw)
+{
+	int fd, r;
+
+	(void)ftw;
+	if (type != FTW_F || !S_ISREG(st->st_mode))
+		return 0;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	r = fd < 0 ? errno : fsync(fd) ? errno : 0;
+	if (fd >= 0)
+		close(fd);
+	if (r && r != ENOENT && !wb_walk.failed++)
+		snprintf(wb_walk.first, sizeof(wb_walk.first), "%s: %s", path,
+			 strerror(r));
+	return 0;
+}
+
+/*
+ * Going read-only under the writeback cache: the kernel's remount starts
+ * writing the cache back but, for a FUSE filesystem, does not wait for it
+ * (as sync(2) does not), so the daemon could be told read-only while
+ * WRITEs are still queued, and refuse them.  fsync waits for a file's
+ * WRITEs: fsync every regular file of the mount (no mount below it, no
+ * symbolic link followed) once the kernel's mount is read-only, so none
+ * can be dirtied again.  0, or EX_FAIL after a message.
+ */
+static int fsync_tree(const char *dir)
+{
+	memset(&wb_walk, 0, sizeof(wb_walk));
+	if (nftw(dir, fsync_one, 64, FTW_PHYS | FTW_MOUNT) != 0) {
+		msg("%s: cannot walk the tree to write the cache back: %s",
+		    dir, strerror(errno));
+		return EX_FAIL;
+	}
+	if (!wb_walk.failed)
+		return 0;
+	msg("%s: %lu file(s) not written back, first %s", dir,
+	    wb_walk.failed, wb_walk.first);
+	return EX_FAIL;
+}
+
 /* mount -o remount (see the top): 0 or the exit code after a message. */
 static int remount(const struct cmdline *c, const char *dir)
 {
 	unsigned long fl = MS_REMOUNT;
 	char type[64];
+	bool wb = false;
 	int fd, r;
 
 	if (!fuse_ll_mountinfo(dir, type, sizeof(type), NULL)) {
@@ -648,7 +707,8 @@ static int remount(const struct cmdline *c, const char *dir)
 		msg("%s: %s", dir, strerror(errno));
 		return EX_FAIL;
 	}
-	if ((r = remount_check_writeback(c, fd, dir)) != 0)
+	if ((r = daemon_writeback(fd, dir, &wb)) != 0 ||
+	    (r = remount_check_writeback(c, wb, dir)) != 0)
 		goto out;
 	if (!c->mo.rdonly &&
 	    (r = remount_daemon(fd, dir, false, atime_flags(&c->mo))) != 0)
@@ -663,6 +723,8 @@ static int remount(const struct cmdline *c, const char *dir)
 		r = EX_FAIL;
 		goto out;
 	}
+	if (c->mo.rdonly && wb && (r = fsync_tree(dir)) != 0)
+		goto out; /* the daemon stays read-write: nothing is lost */
 	if (c->mo.rdonly)
 		r = remount_daemon(fd, dir, true, atime_flags(&c->mo));
 out:
