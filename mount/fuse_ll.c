@@ -83,10 +83,10 @@
  *      pages back and waits for their WRITE answers, and sends the times,
  *      before it would send FSYNC (also for fdatasync, msync, O_SYNC and
  *      O_DSYNC writes, and the -o sync mount flag, which makes every write
- *      such a write).  sync and syncfs wait for the same answers on
- *      kernels whose FUSE writeback keeps a page under writeback until
- *      its WRITE is answered (6.16 and later; before, it copied the page
- *      and ended the writeback at once, and only fsync waited).  The
+ *      such a write).  sync(2), syncfs(2) and the kernel's read-only
+ *      remount start the writeback of a FUSE filesystem but do not wait
+ *      for its answers (Linux 6.18), so they promise nothing; mount.pmfs
+ *      fsyncs every file before it tells the daemon to go read-only.  The
  *      kernel may READ a file opened O_WRONLY (to fill a partial page) and
  *      does O_APPEND itself (the WRITE carries the offset): pmfs keeps no
  *      state per open file, so neither needs anything here.  Every other

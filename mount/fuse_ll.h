@@ -18,8 +18,8 @@
  * serves it returned, i.e. after its commit point (fs.h).  By default
  * that makes every write durable when write(2) returns; with -o writeback
  * the kernel's page cache holds buffered and mmap writes until it writes
- * them back, and they are durable when fsync, fdatasync, msync, sync or
- * syncfs returns, or the O_SYNC/O_DSYNC write itself (fuse_ll.c (11)).
+ * them back, and they are durable when fsync, fdatasync or msync returns,
+ * or the O_SYNC/O_DSYNC write itself (fuse_ll.c (11)).
  */
 #ifndef PMFS_FUSE_LL_H
 #define PMFS_FUSE_LL_H
