@@ -53,6 +53,9 @@ PKGS := fuse3 libpmem2 libndctl libdaxctl
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs libpmem2 libndctl libdaxctl 2>/dev/null)
 FUSE_LIBS := $(shell $(PKG_CONFIG) --libs fuse3 2>/dev/null)
+# mount.pmfs only: the FUSE-over-io_uring rings (mount/uring.c)
+URING_CFLAGS := $(shell $(PKG_CONFIG) --cflags liburing 2>/dev/null)
+URING_LIBS := $(shell $(PKG_CONFIG) --libs liburing 2>/dev/null)
 CRIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags criterion 2>/dev/null)
 CRIT_LIBS := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null)
 
@@ -117,8 +120,9 @@ $(FSCK_LIB): $(FSCK_LIB_OBJS)
 
 $(BUILD)/fsck.pmfs: $(BUILD)/fsck/main.o $(FSCK_LIB) $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/mount/uring.o: ALL_CFLAGS += $(URING_CFLAGS)
 $(BUILD)/mount.pmfs: $(TOOL_mount:%.c=$(BUILD)/%.o) $(LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FUSE_LIBS) $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FUSE_LIBS) $(URING_LIBS) $(LDLIBS)
 
 $(TEST_HELPER_OBJS): CPPFLAGS += $(TEST_CPPFLAGS)
 

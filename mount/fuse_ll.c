@@ -1742,6 +1742,7 @@ int fuse_ll_mount(struct fs *fs, const struct pmfs_mount_opts *o,
 	}
 	ll->mounted = true;
 	tr.killpriv_v2 = !o->no_killpriv_v2;
+	tr.io_uring = o->io_uring;
 	err = transport_install(ll->se, &tr); /* printed why */
 	if (err) {
 		fuse_session_unmount(ll->se);
@@ -1798,11 +1799,13 @@ int fuse_ll_loop(struct fuse_ll *ll)
 	if (ll->singlethread) {
 		r = fuse_session_loop(ll->se);
 		inval_stop();
+		transport_stop();
 		return r < 0 ? -EIO : 0;
 	}
 	cfg = fuse_loop_cfg_create();
 	if (!cfg) {
 		inval_stop();
+		transport_stop();
 		return -ENOMEM;
 	}
 	/* one /dev/fuse for all workers: cloned fds measured no faster */
@@ -1811,6 +1814,7 @@ int fuse_ll_loop(struct fuse_ll *ll)
 	r = fuse_session_loop_mt(ll->se, cfg);
 	fuse_loop_cfg_destroy(cfg);
 	inval_stop();
+	transport_stop(); /* after the last deferred reply */
 	/* > 0: ended by SIGTERM/SIGINT/SIGHUP, a normal end */
 	return r < 0 ? -EIO : 0;
 }

@@ -55,6 +55,7 @@ struct pmfs_mount_opts {
 	bool no_killpriv_v2; /* -o nokillpriv_v2: the kernel clears suid/sgid */
 	bool noacl;          /* -o noacl: no POSIX ACLs (FS_O_ACL) */
 	bool writeback;      /* -o writeback: the kernel's writeback cache */
+	bool io_uring;       /* -o io_uring: FUSE-over-io_uring (transport.h) */
 };
 
 /*

@@ -107,8 +107,9 @@ static void usage(FILE *f)
 	      "  norelatime nostrictatime diratime nodiratime lazytime\n"
 	      "  nolazytime dev nodev suid nosuid exec noexec sync async\n"
 	      "  dirsync default_permissions (always on) killpriv_v2\n"
-	      "  nokillpriv_v2, acl noacl, writeback nowriteback, remount, and\n"
-	      "  those of mount(8) and fstab(5); see mount.pmfs(8)\n",
+	      "  nokillpriv_v2, acl noacl, writeback nowriteback, io_uring\n"
+	      "  noio_uring, remount, and those of mount(8) and fstab(5); see\n"
+	      "  mount.pmfs(8)\n",
 	      f);
 }
 
@@ -177,7 +178,9 @@ static int apply_opt(struct cmdline *c, const char *o)
 	else if (!strcmp(o, "writeback") || !strcmp(o, "nowriteback")) {
 		m->writeback = o[0] == 'w';
 		c->wb_named = true;
-	} else if (!c->sloppy) {
+	} else if (!strcmp(o, "io_uring") || !strcmp(o, "noio_uring"))
+		m->io_uring = o[0] == 'i';
+	else if (!c->sloppy) {
 		msg("unknown mount option '%s' (see mount.pmfs(8))", o);
 		return -EINVAL;
 	}

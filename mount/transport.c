@@ -1,15 +1,14 @@
 /*
  * transport.c - mount.pmfs's read and writev for /dev/fuse (transport.h):
  * request counting, the INIT request recorded, flags added to the INIT
- * reply, and the kernel's "clear setuid/setgid" marks made visible to the
- * handlers of fuse_ll.c.
+ * reply, the kernel's "clear setuid/setgid" marks made visible to the
+ * handlers of fuse_ll.c, and the choice of FUSE-over-io_uring: the rings
+ * are uring.c's, the requests they bring go to libfuse from here.
  *
- * The request and reply layouts below are the kernel's FUSE ABI (uapi
- * linux/fuse.h, protocol 7.36 and later for the INIT fields used here);
- * only the fields the transport reads or writes are named.  They are
- * defined here, with size and offset asserts, so that the transport does
- * not depend on which linux/fuse.h the build machine has (libfuse 3.14
- * keeps its own copy private).
+ * The INIT layouts below are the kernel's FUSE ABI (uapi linux/fuse.h,
+ * protocol 7.36 and later for the fields used here); the headers of every
+ * request and reply, and io_uring's, are in fuse_abi.h.  Only the fields
+ * the transport reads or writes are named.
  *
  * One session per process (as in fuse_ll.c): the state is static.
  */
@@ -17,6 +16,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,7 +25,9 @@
 
 #include <fuse_lowlevel.h>
 
+#include "fuse_abi.h"
 #include "transport.h"
+#include "uring.h"
 
 /* ---- the kernel's FUSE ABI (uapi linux/fuse.h) -------------------------- */
 
@@ -38,24 +40,6 @@
 #define ABI_FATTR_KILL_SUIDGID (1u << 11)    /* fuse_setattr_in.valid */
 #define ABI_WRITE_KILL_SUIDGID (1u << 2)     /* fuse_write_in.write_flags */
 #define ABI_OPEN_KILL_SUIDGID (1u << 0)      /* fuse_open_in.open_flags */
-
-struct abi_in_header {
-	uint32_t len;
-	uint32_t opcode;
-	uint64_t unique;
-	uint64_t nodeid;
-	uint32_t uid, gid, pid;
-	uint16_t total_extlen;
-	uint16_t padding;
-};
-_Static_assert(sizeof(struct abi_in_header) == 40, "fuse_in_header");
-
-struct abi_out_header {
-	uint32_t len;
-	int32_t error;
-	uint64_t unique;
-};
-_Static_assert(sizeof(struct abi_out_header) == 16, "fuse_out_header");
 
 struct abi_init_in {
 	uint32_t major, minor, max_readahead;
@@ -99,6 +83,9 @@ static struct {
 	_Atomic uint64_t offered;     /* flags | flags2 << 32 of INIT */
 	atomic_bool killpriv_v2;      /* in the INIT reply: rule (2) */
 	_Atomic uint64_t counts[PMFS_REQ_OPCODES];
+	_Atomic uint64_t by_ring, by_dev; /* rule (3) */
+	bool want_uring;
+	_Atomic(struct uring *) uring; /* rule (4), or NULL */
 } tr;
 
 /* The kill mark of the request this thread is serving: rule (2). */
@@ -161,25 +148,134 @@ static void record_init(const struct abi_in_header *h, const uint8_t *buf,
 	atomic_store(&tr.init_unique, h->unique);
 }
 
+/*
+ * A request of n bytes about to be served on this thread, taken from
+ * /dev/fuse or from a ring (by): count it, note its kill mark, record
+ * INIT.  Rules (2), (3).
+ */
+static void note_request(const uint8_t *buf, size_t n, _Atomic uint64_t *by)
+{
+	struct abi_in_header h;
+
+	memcpy(&h, buf, sizeof(h));
+	if (!is_count_ioctl(&h, buf, n)) {
+		atomic_fetch_add_explicit(
+			&tr.counts[h.opcode < PMFS_REQ_OPCODES ? h.opcode : 0],
+			1, memory_order_relaxed);
+		atomic_fetch_add_explicit(by, 1, memory_order_relaxed);
+	}
+	tr_kill = kill_mark(h.opcode, buf, n);
+	if (h.opcode == PMFS_REQ_INIT)
+		record_init(&h, buf, n);
+}
+
 /* custom_io read: one request from /dev/fuse into libfuse's buffer. */
 static ssize_t tr_read(int fd, void *buf, size_t len, void *userdata)
 {
 	ssize_t n = read(fd, buf, len);
-	struct abi_in_header h;
 
 	(void)userdata;
 	tr_kill = false;
-	if (n < (ssize_t)sizeof(h))
+	if (n < (ssize_t)sizeof(struct abi_in_header))
 		return n; /* an error (errno kept) or nothing libfuse takes */
-	memcpy(&h, buf, sizeof(h));
-	if (!is_count_ioctl(&h, buf, (size_t)n))
-		atomic_fetch_add_explicit(
-			&tr.counts[h.opcode < PMFS_REQ_OPCODES ? h.opcode : 0],
-			1, memory_order_relaxed);
-	tr_kill = kill_mark(h.opcode, buf, (size_t)n);
-	if (h.opcode == PMFS_REQ_INIT)
-		record_init(&h, buf, (size_t)n);
+	note_request(buf, (size_t)n, &tr.by_dev);
 	return n;
+}
+
+/* A request from a ring (uring.c): to libfuse as if read: rule (4). */
+static void tr_serve(void *arg, void *buf, size_t len)
+{
+	struct fuse_buf fb = { .mem = buf, .size = len };
+
+	(void)arg;
+	note_request(buf, len, &tr.by_ring);
+	fuse_session_process_buf(tr.se, &fb);
+}
+
+/* ---- writev: add to the INIT reply -------------------------------------- */
+
+/* ---- io_uring: rule (4) ------------------------------------------------- */
+
+#define ENABLE_URING "/sys/module/fuse/parameters/enable_uring"
+
+/* Why the kernel did not offer FUSE_OVER_IO_URING, in one line. */
+static void say_not_offered(void)
+{
+	FILE *f = fopen(ENABLE_URING, "re");
+	int c = f ? fgetc(f) : EOF;
+
+	if (f)
+		fclose(f);
+	if (c == 'N')
+		fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: the kernel does "
+			 "not offer FUSE-over-io_uring (%s is N); serving "
+			 "requests from /dev/fuse\n", ENABLE_URING);
+	else if (c == EOF)
+		fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: the kernel does "
+			 "not offer FUSE-over-io_uring (it needs Linux 6.14 or "
+			 "later with CONFIG_FUSE_IO_URING; %s is missing); "
+			 "serving requests from /dev/fuse\n", ENABLE_URING);
+	else
+		fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: the kernel does "
+			 "not offer FUSE-over-io_uring; serving requests from "
+			 "/dev/fuse\n");
+}
+
+/*
+ * May FUSE_OVER_IO_URING go into this INIT reply (count iovecs, a body of
+ * blen bytes)?  Only if the mount asked, the kernel offered, the body has
+ * flags2 and the rings are made and accepted; otherwise says why.
+ */
+static bool uring_offer(int fd, int count, size_t blen)
+{
+	char why[256];
+	struct uring *u;
+
+	if (!tr.want_uring)
+		return false;
+	if (!(atomic_load(&tr.offered) & ABI_OVER_IO_URING)) {
+		say_not_offered();
+		return false;
+	}
+	if (count != 2 || blen < offsetof(struct abi_init_out, flags2) + 4 ||
+	    blen > sizeof(struct abi_init_out)) {
+		fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: libfuse's INIT "
+			 "reply has no flags2; serving requests from "
+			 "/dev/fuse\n");
+		return false;
+	}
+	if (uring_open(fd, &u, why, sizeof(why))) {
+		fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: %s; serving "
+			 "requests from /dev/fuse\n", why);
+		return false;
+	}
+	atomic_store(&tr.uring, u);
+	return true;
+}
+
+/* The INIT reply with FUSE_OVER_IO_URING went out (n bytes, or failed). */
+static void uring_go(const struct abi_init_out *body, ssize_t n)
+{
+	struct uring *u = atomic_load(&tr.uring);
+	long page = sysconf(_SC_PAGESIZE);
+	size_t pages = body->max_pages ? body->max_pages : 32, payload;
+	char why[256];
+
+	if (n < 0) {
+		atomic_store(&tr.uring, NULL);
+		uring_close(u);
+		return;
+	}
+	/* the kernel's payload minimum: max(8192, max_write, max_pages
+	 * pages; 32 without FUSE_MAX_PAGES) */
+	payload = pages * (size_t)(page > 0 ? page : 4096);
+	if (body->max_write > payload)
+		payload = body->max_write;
+	if (uring_start(u, payload, tr_serve, NULL, why, sizeof(why))) {
+		fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: %s; serving "
+			 "requests from /dev/fuse\n", why);
+		uring_refuse(u);
+	}
 }
 
 /* ---- writev: add to the INIT reply -------------------------------------- */
@@ -205,10 +301,13 @@ static ssize_t write_init_reply(int fd, struct iovec *iov, int count)
 	struct iovec v[2];
 	uint64_t add = init_additions();
 	size_t blen = iov[1].iov_len;
+	bool ring = uring_offer(fd, count, blen);
 	ssize_t n;
 
 	if (add >> 32 && blen < offsetof(struct abi_init_out, flags2) + 4)
 		add &= 0xffffffffu; /* libfuse's reply has no flags2 */
+	if (ring)
+		add |= ABI_OVER_IO_URING; /* uring_offer checked the body */
 	if (!add || count != 2 || blen > sizeof(body))
 		return writev(fd, iov, count);
 	memset(&body, 0, sizeof(body));
@@ -226,17 +325,24 @@ static ssize_t write_init_reply(int fd, struct iovec *iov, int count)
 	n = writev(fd, v, 2);
 	if (n < 0)
 		atomic_store(&tr.killpriv_v2, false);
+	/* REGISTER only now: before the reply the kernel refuses it */
+	if (ring)
+		uring_go(&body, n);
 	return n;
 }
 
-/* custom_io writev: one reply (or notification) to /dev/fuse. */
+/* custom_io writev: one reply (or notification) to /dev/fuse, or to the
+ * ring entry its request came in (rule (4)). */
 static ssize_t tr_writev(int fd, struct iovec *iov, int count,
 			 void *userdata)
 {
 	uint64_t init = atomic_load(&tr.init_unique);
 	struct abi_out_header out;
+	ssize_t n;
 
 	(void)userdata;
+	if (uring_reply(atomic_load(&tr.uring), iov, count, &n))
+		return n;
 	if (!init || count < 2 || iov[0].iov_len != sizeof(out) ||
 	    iov[1].iov_len < offsetof(struct abi_init_out, flags) + 4)
 		return writev(fd, iov, count);
@@ -260,6 +366,7 @@ int transport_install(struct fuse_session *se, const struct transport_opts *o)
 
 	tr.se = se;
 	tr.want_killpriv_v2 = o->killpriv_v2;
+	tr.want_uring = o->io_uring;
 	/* after fuse_session_mount(): the fd is the session's own, so
 	 * libfuse's unmount and destroy still close it exactly once */
 	r = fd < 0 ? -EBADF : fuse_session_custom_io(se, &io, fd);
@@ -293,4 +400,11 @@ void transport_counts(struct pmfs_req_counts *out)
 	for (unsigned i = 0; i < PMFS_REQ_OPCODES; i++)
 		out->n[i] = atomic_load_explicit(&tr.counts[i],
 						 memory_order_relaxed);
+	out->ring = atomic_load_explicit(&tr.by_ring, memory_order_relaxed);
+	out->dev = atomic_load_explicit(&tr.by_dev, memory_order_relaxed);
+}
+
+void transport_stop(void)
+{
+	uring_close(atomic_exchange(&tr.uring, NULL));
 }

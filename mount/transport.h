@@ -18,9 +18,32 @@
  *      serving carries that mark.  libfuse reads and serves a request on
  *      one thread, so the mark is kept per thread.
  *  (3) Every request is counted by opcode when it is read, before libfuse
- *      decodes it; PMFS_IOC_REQ_COUNTS on any file or directory of the
+ *      decodes it, and by where it came from (a ring entry or a read of
+ *      /dev/fuse); PMFS_IOC_REQ_COUNTS on any file or directory of the
  *      mount returns the counts; the IOCTLs that read them are not
  *      counted.
+ *  (4) FUSE-over-io_uring (-o io_uring, uring.c): FUSE_OVER_IO_URING goes
+ *      into the INIT reply only when the mount asked for it, the kernel
+ *      offered it, and the rings exist and the kernel takes ring commands
+ *      on this /dev/fuse (a REGISTER sent before the reply must come back
+ *      EAGAIN); otherwise a one-line message says why and every request
+ *      comes from /dev/fuse as before.  The entries are registered only
+ *      after the INIT reply was written (the kernel refuses them before).
+ *      From then on the kernel sends most requests to the ring of the
+ *      caller's CPU, one ring and one thread per possible CPU, and INIT,
+ *      FORGET, INTERRUPT and notifications still go through /dev/fuse, so
+ *      libfuse's loop keeps reading it.  A request from a ring is rebuilt
+ *      as the bytes read(2) would return and handed to libfuse's decoder
+ *      (fuse_session_process_buf(), what libfuse's loop does with a read
+ *      buffer; the custom read cannot serve it, as libfuse's workers wait
+ *      in read(2) on /dev/fuse, which no ring request wakes); libfuse
+ *      encodes the reply and calls the custom writev, which sends it with
+ *      COMMIT_AND_FETCH for the entry the request came in (found by its
+ *      unique, so a reply sent later from another thread finds it too)
+ *      instead of writing it to /dev/fuse.  Requests served from a ring
+ *      are counted as such (rule (3)).  If the rings cannot be started
+ *      after the reply, a REGISTER the kernel refuses turns io_uring off
+ *      for the connection and the kernel falls back to /dev/fuse.
  *
  * Installed after fuse_session_mount(), on the session's own fd (libfuse
  * documents custom_io as an alternative to fuse_session_mount(); used
@@ -43,6 +66,8 @@
 
 struct pmfs_req_counts {
 	uint64_t n[PMFS_REQ_OPCODES]; /* requests read, by FUSE opcode */
+	uint64_t ring; /* of them, served from an io_uring entry: rule (4) */
+	uint64_t dev;  /* of them, read from /dev/fuse */
 };
 
 /* ioctl(fd of anything on a pmfs mount, PMFS_IOC_REQ_COUNTS, &counts) */
@@ -98,6 +123,7 @@ struct fuse_session;
 /* What the transport adds to INIT when the kernel offers it. */
 struct transport_opts {
 	bool killpriv_v2; /* FUSE_HANDLE_KILLPRIV_V2: rule (2) */
+	bool io_uring;    /* FUSE_OVER_IO_URING: rule (4) */
 };
 
 /*
@@ -118,5 +144,11 @@ bool transport_kill_suidgid(void);
 int transport_inval_attr(uint64_t ino);
 /* Requests read so far, by opcode: rule (3). */
 void transport_counts(struct pmfs_req_counts *out);
+/*
+ * After libfuse's loop ended (and before the session is destroyed): stop
+ * the io_uring threads and close the rings (rule (4)); no reply may be
+ * sent after this.
+ */
+void transport_stop(void);
 
 #endif /* PMFS_TRANSPORT_H */

@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="gcc make pkg-config libc6-dev
-libfuse3-dev fuse3
+libfuse3-dev fuse3 liburing-dev
 libpmem2-dev libndctl-dev libdaxctl-dev
 libcriterion-dev
 clang libclang-rt-14-dev
