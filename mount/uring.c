@@ -485,6 +485,8 @@ bool uring_reply(struct uring *u, const struct iovec *iov, int count,
 	r = commit(e, out.unique);
 out:
 	if (r) {
+		fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: queue %u: cannot "
+			 "send a reply: %s\n", e->q->qid, strerror(-r));
 		errno = -r;
 		*n = -1;
 	} else {
