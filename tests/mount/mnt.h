@@ -120,11 +120,14 @@ static inline void mnt_default_signals(void)
 }
 
 /* Start mount.pmfs -f [extra flag] [-o opts]; returns once mounted.
- * The daemon's stdout (mount -v) goes to the file `log` if given. */
+ * The daemon's stdout (mount -v) goes to the file `log` if given.
+ * PMFS_TEST_MOUNT_OPTS in the environment adds one more -o (e.g.
+ * io_uring, to run a whole suite over FUSE-over-io_uring). */
 static inline void mnt_start(struct mnt *m, const char *flag,
 			     const char *opts, const char *log)
 {
 	char *bin = strdup(m->bin);
+	const char *more = getenv("PMFS_TEST_MOUNT_OPTS");
 	int st;
 
 	m->fg = fork();
@@ -152,6 +155,10 @@ static inline void mnt_start(struct mnt *m, const char *flag,
 		if (opts) {
 			argv[n++] = "-o";
 			argv[n++] = (char *)opts;
+		}
+		if (more && *more) {
+			argv[n++] = "-o";
+			argv[n++] = (char *)more;
 		}
 		argv[n++] = m->img;
 		argv[n++] = m->dir;

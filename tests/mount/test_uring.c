@@ -89,6 +89,8 @@ ReportHook(POST_ALL)(struct criterion_global_stats *st)
 static void param_take(char v)
 {
 	mnt_need_fuse();
+	/* this suite says itself which mounts use io_uring */
+	unsetenv("PMFS_TEST_MOUNT_OPTS");
 	if (access(ENABLE_URING, F_OK) != 0)
 		cr_skip_test("%s is missing (no FUSE-over-io_uring in this "
 			     "kernel): io_uring tests skipped", ENABLE_URING);
