@@ -91,7 +91,7 @@ static struct {
 /* The kill mark of the request this thread is serving: rule (2). */
 static __thread bool tr_kill;
 
-/* ---- read: count, record INIT, note the kill mark ----------------------- */
+/* ---- requests in: count, record INIT, note the kill mark ---------------- */
 
 /* The u32 at off in the opcode's header, or 0 if the request is short. */
 static uint32_t arg_u32(const uint8_t *buf, size_t len, size_t off)
@@ -192,8 +192,6 @@ static void tr_serve(void *arg, void *buf, size_t len)
 	fuse_session_process_buf(tr.se, &fb);
 }
 
-/* ---- writev: add to the INIT reply -------------------------------------- */
-
 /* ---- io_uring: rule (4) ------------------------------------------------- */
 
 #define ENABLE_URING "/sys/module/fuse/parameters/enable_uring"
@@ -203,22 +201,20 @@ static void say_not_offered(void)
 {
 	FILE *f = fopen(ENABLE_URING, "re");
 	int c = f ? fgetc(f) : EOF;
+	const char *why;
 
 	if (f)
 		fclose(f);
 	if (c == 'N')
-		fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: the kernel does "
-			 "not offer FUSE-over-io_uring (%s is N); serving "
-			 "requests from /dev/fuse\n", ENABLE_URING);
+		why = " (" ENABLE_URING " is N)";
 	else if (c == EOF)
-		fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: the kernel does "
-			 "not offer FUSE-over-io_uring (it needs Linux 6.14 or "
-			 "later with CONFIG_FUSE_IO_URING; %s is missing); "
-			 "serving requests from /dev/fuse\n", ENABLE_URING);
+		why = " (it needs Linux 6.14 or later with "
+		      "CONFIG_FUSE_IO_URING; " ENABLE_URING " is missing)";
 	else
-		fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: the kernel does "
-			 "not offer FUSE-over-io_uring; serving requests from "
-			 "/dev/fuse\n");
+		why = "";
+	fuse_log(FUSE_LOG_WARNING, "mount.pmfs: io_uring: the kernel does not "
+		 "offer FUSE-over-io_uring%s; serving requests from "
+		 "/dev/fuse\n", why);
 }
 
 /*
@@ -239,13 +235,13 @@ static bool uring_offer(int fd, int count, size_t blen)
 	}
 	if (count != 2 || blen < offsetof(struct abi_init_out, flags2) + 4 ||
 	    blen > sizeof(struct abi_init_out)) {
-		fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: libfuse's INIT "
-			 "reply has no flags2; serving requests from "
+		fuse_log(FUSE_LOG_WARNING, "mount.pmfs: io_uring: libfuse's "
+			 "INIT reply has no flags2; serving requests from "
 			 "/dev/fuse\n");
 		return false;
 	}
 	if (uring_open(fd, &u, why, sizeof(why))) {
-		fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: %s; serving "
+		fuse_log(FUSE_LOG_WARNING, "mount.pmfs: io_uring: %s; serving "
 			 "requests from /dev/fuse\n", why);
 		return false;
 	}
@@ -272,7 +268,7 @@ static void uring_go(const struct abi_init_out *body, ssize_t n)
 	if (body->max_write > payload)
 		payload = body->max_write;
 	if (uring_start(u, payload, tr_serve, NULL, why, sizeof(why))) {
-		fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: %s; serving "
+		fuse_log(FUSE_LOG_WARNING, "mount.pmfs: io_uring: %s; serving "
 			 "requests from /dev/fuse\n", why);
 		uring_refuse(u);
 	}

@@ -210,7 +210,8 @@ int uring_open(int fuse_fd, struct uring **out, char *why, size_t n)
 		r = io_uring_queue_init(URING_SQ_SIZE, &q->ring,
 					IORING_SETUP_SQE128);
 		if (r) {
-			snprintf(why, n, "io_uring_setup (128-byte entries): %s",
+			snprintf(why, n,
+				 "io_uring_setup (128-byte entries): %s",
 				 strerror(-r));
 			goto fail;
 		}
@@ -297,7 +298,7 @@ static void ent_failed(struct uring_ent *e, int res)
 		/* the kernel then turns io_uring off for the connection and
 		 * sends requests on /dev/fuse (fs/fuse/dev_uring.c) */
 		if (!atomic_exchange(&u->said_register, true))
-			fuse_log(FUSE_LOG_ERR,
+			fuse_log(FUSE_LOG_WARNING,
 				 "mount.pmfs: io_uring: the kernel refused "
 				 "REGISTER on queue %u: %s; serving requests "
 				 "from /dev/fuse\n",
@@ -382,7 +383,8 @@ static int alloc_ents(struct uring *u)
 			if (posix_memalign(&h, 64, sizeof(*e->hdr)))
 				return -ENOMEM;
 			e->hdr = h;
-			if (posix_memalign(&m, 4096, URING_HDR_ROOM + u->payload))
+			if (posix_memalign(&m, 4096,
+					   URING_HDR_ROOM + u->payload))
 				return -ENOMEM;
 			e->mem = m;
 			memset(e->hdr, 0, sizeof(*e->hdr));
