@@ -84,10 +84,12 @@ function target(text, wl, peer, bound,    s) {
 		(rmed >= bound ? "met" : "missed"), rmed, s
 }
 BEGIN {
-	split("floor passthrough ext4 tmpfs pmfs pmfs-wb", PEERS, " "); npeers = 6
+	split("floor passthrough ext4 tmpfs pmfs pmfs-wb pmfs-uring", PEERS, " ")
+	npeers = 7
 	NAME["floor"] = "FUSE floor"; NAME["passthrough"] = "passthrough_ll"
 	NAME["ext4"] = "ext4 (loop)"; NAME["tmpfs"] = "tmpfs"; NAME["pmfs"] = "pmfs"
 	NAME["pmfs-wb"] = "pmfs -o writeback"
+	NAME["pmfs-uring"] = "pmfs -o io_uring"
 	LABEL["rw4k1"] = "4 KiB random write, 1 job"
 	LABEL["rw4k2"] = "4 KiB random write, 2 jobs"
 	LABEL["rw4kfsync"] = "4 KiB random write + fsync each"
@@ -146,6 +148,9 @@ END {
 		(("pmfs_flush" in NOTE) ? NOTE["pmfs_flush"] : "unknown") "."
 	print "- **pmfs -o writeback** (pmfs-wb): the same, with the kernel writeback"
 	print "  cache: buffered writes durable at fsync, as on ext4."
+	if (have("pmfs-uring") || ("pmfs-uring_status" in NOTE))
+		print "- **pmfs -o io_uring** (pmfs-uring): the same, requests served" \
+			" from FUSE-over-io_uring rings (enable_uring set to Y for the run)."
 	for (i = 1; i <= npeers; i++)
 		if ((PEERS[i] "_status") in NOTE && PEERS[i] != "pmfs")
 			print "- " NAME[PEERS[i]] ": " NOTE[PEERS[i] "_status"]
@@ -185,6 +190,18 @@ END {
 		print line
 	}
 	print ""
+
+	if (have("pmfs") && have("pmfs-uring")) {
+		print "## pmfs -o io_uring / pmfs (libfuse loop on /dev/fuse), per round (median in brackets)"
+		print ""
+		print "| workload | io_uring/classic |"
+		print "|---|---|"
+		for (w = 1; w <= nwl; w++) {
+			s = ratios("pmfs-uring", "pmfs", WL[w])
+			print "| " label(WL[w]) " | " (s == "" ? "n/a" : s " (" sprintf("%.2f", rmed) ")") " |"
+		}
+		print ""
+	}
 
 	print "## pmfs -o writeback, per round (median in brackets)"
 	print ""

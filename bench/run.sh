@@ -1,6 +1,7 @@
 #!/bin/bash
 # bench/run.sh - the benchmark harness: pmfs (by default and with
-# -o writeback, the peer pmfs-wb) side by side with the FUSE floor,
+# -o writeback, the peer pmfs-wb, and with -o io_uring, the peer
+# pmfs-uring) side by side with the FUSE floor,
 # libfuse's passthrough_ll over tmpfs, ext4 on a loop device and tmpfs, on
 # this machine, in one run.  Peers are interleaved (A B C D E,
 # A B C D E, ...) for BENCH_ROUNDS rounds, each peer on a fresh filesystem
@@ -22,6 +23,9 @@
 #   BENCH_META_SIZES   directory sizes for bench/meta (e.g. "10000 100000")
 #   BENCH_TREE_FILES   files in the generated source-like tree
 #   BENCH_PEERS        subset of: floor passthrough ext4 tmpfs pmfs pmfs-wb
+#                      pmfs-uring (pmfs-uring sets the fuse module's
+#                      enable_uring to Y while it runs and puts the old
+#                      value back)
 #   BENCH_MOUNT_FILES  file counts for pmfs mount/fsck timing
 #   BENCH_ENGINE_N     names per phase in the engine benchmark
 #   BENCH_OUT          folder for the report (bench/results)
@@ -37,7 +41,7 @@ FIO_SIZE=${BENCH_FIO_SIZE:-64M}
 FIO_RT=${BENCH_FIO_RUNTIME:-2}
 META_SIZES=${BENCH_META_SIZES:-10000 100000}
 TREE_FILES=${BENCH_TREE_FILES:-5000}
-PEERS=${BENCH_PEERS:-floor passthrough ext4 tmpfs pmfs pmfs-wb}
+PEERS=${BENCH_PEERS:-floor passthrough ext4 tmpfs pmfs pmfs-wb pmfs-uring}
 MOUNT_FILES=${BENCH_MOUNT_FILES:-10000 100000 1000000}
 ENGINE_N=${BENCH_ENGINE_N:-100000}
 OUT=${BENCH_OUT:-bench/results}
@@ -60,6 +64,8 @@ NOTES=$WORK/notes.tsv # key text
 MOUNTS=()             # mount points to unmount at exit (last first)
 PIDS=()               # daemons started here
 LOOPS=()              # loop devices attached here
+ENABLE_URING=/sys/module/fuse/parameters/enable_uring
+URING_WAS=            # enable_uring before pmfs-uring set it, to restore
 
 # ---- cleanup: always runs --------------------------------------------------
 
@@ -78,6 +84,7 @@ cleanup() {
 	for i in "${LOOPS[@]}"; do
 		losetup -d "$i" 2>/dev/null
 	done
+	[ -n "$URING_WAS" ] && echo "$URING_WAS" >"$ENABLE_URING" 2>/dev/null
 	# keep the logs of the last run for diagnosis
 	mkdir -p "$BIN/last-run" && rm -f "$BIN"/last-run/* &&
 		cp "$WORK"/*.log "$WORK"/*.err "$WORK"/*.tsv "$BIN/last-run/" 2>/dev/null
@@ -245,6 +252,30 @@ setup_pmfs() { pmfs_setup "$1" ""; }
 # the kernel's writeback cache: durable at fsync, as on ext4
 setup_pmfs-wb() { pmfs_setup "$1" writeback; }
 teardown_pmfs-wb() { teardown_pmfs "$1"; }
+
+# pmfs with -o io_uring: the kernel must offer it (enable_uring Y, set
+# here), and a mount that fell back to /dev/fuse is not measured as one.
+setup_pmfs-uring() {
+	if [ ! -w "$ENABLE_URING" ]; then
+		PMFS_STATUS="n/a ($ENABLE_URING missing: no FUSE-over-io_uring in this kernel)"
+		return 1
+	fi
+	[ -n "$URING_WAS" ] || URING_WAS=$(cat "$ENABLE_URING")
+	echo Y >"$ENABLE_URING" || {
+		PMFS_STATUS="n/a (cannot write $ENABLE_URING)"
+		return 1
+	}
+	pmfs_setup "$1" io_uring || return 1
+	if grep -q 'io_uring:' "$WORK/pmfs-mount.log"; then
+		PMFS_STATUS="n/a (fell back: $(grep -m1 'io_uring:' "$WORK/pmfs-mount.log"))"
+		teardown_pmfs "$1"
+		return 1
+	fi
+}
+teardown_pmfs-uring() {
+	teardown_pmfs "$1"
+	echo "$URING_WAS" >"$ENABLE_URING"
+}
 
 # ---- workloads -------------------------------------------------------------
 
@@ -452,7 +483,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		echo "bench: round $round/$ROUNDS: $peer" >&2
 		PEER_PID=
 		if ! "setup_$peer" "$dir"; then
-			if [ "$peer" = pmfs ] || [ "$peer" = pmfs-wb ]; then
+			if [ "$peer" = pmfs ] || [ "$peer" = pmfs-wb ] ||
+				[ "$peer" = pmfs-uring ]; then
 				note "${peer}_status" "${PMFS_STATUS:-n/a (mount.pmfs failed)}"
 			else
 				note "${peer}_status" "n/a (setup failed)"
