@@ -287,13 +287,17 @@ int fsck_cut_before_page(struct fsck *f, struct fino *ip, size_t k,
 			 bool fix);
 /* Free inode ip (tail 0); durable on return. */
 void fsck_clear_inode(struct fsck *f, struct fino *ip);
-/* Remove xattr i of ip (an XATTR_DEL); its value's blocks are free after.
+/* Remove xattr i of ip (an XATTR_DEL); its value's blocks are free after,
+ * but those whose bit k is set in `shared` (block k of the value is also
+ * another's, or ip's for something else).  0 or -errno (reported). */
+int fsck_xattr_del(struct fsck *f, struct fino *ip, size_t i,
+		   uint32_t shared);
+/* Give xattr i of ip (its value in blocks) a copy of the value in
+ * fresh consecutive blocks from nb (an XATTR_BLK naming them); the old
+ * blocks are free after, but the `shared` ones (as fsck_xattr_del).
  * 0 or -errno (reported). */
-int fsck_xattr_del(struct fsck *f, struct fino *ip, size_t i);
-/* Give xattr i of ip (its value in blocks) a copy of the value in nblk
- * fresh blocks from nb (an XATTR_BLK naming them); the old blocks ip owned
- * are free after.  0 or -errno (reported). */
-int fsck_xattr_move(struct fsck *f, struct fino *ip, size_t i, uint64_t nb);
+int fsck_xattr_move(struct fsck *f, struct fino *ip, size_t i, uint64_t nb,
+		    uint32_t shared);
 int fsck_set_attr(struct fsck *f, struct fino *ip, uint32_t mask,
 		  uint32_t nlink, uint64_t size, uint64_t parent);
 int fsck_dentry(struct fsck *f, struct fino *dir, uint16_t type,

@@ -185,11 +185,14 @@ static int punch(struct fsck *f, struct fino *ip, const struct claim *c)
  * A conflicting claim on a block of a large xattr value: on a bad block
  * the value is lost (the xattr removed), shared it is copied whole to
  * fresh blocks.  The first claim of a value settles it; later ones find
- * no xattr with those blocks any more.
+ * no xattr with those blocks any more.  The blocks of the value that had
+ * a conflict (all of cl's claims for it) are not the value's to free: the
+ * other owner may even be ip itself (a data block, another xattr).
  */
 static void resolve_xattr(struct fsck *f, struct fino *ip,
-			  const struct claim *c)
+			  const struct claims *cl, const struct claim *c)
 {
+	uint32_t shared = 0;
 	char who[48];
 	size_t i;
 	uint64_t nb;
@@ -198,13 +201,17 @@ static void resolve_xattr(struct fsck *f, struct fino *ip,
 		;
 	if (i == ip->nxa || ip->cleared)
 		return;
+	for (size_t j = 0; j < cl->n; j++)
+		if (cl->c[j].kind == CL_XATTR && cl->c[j].ino == c->ino &&
+		    cl->c[j].pgoff == c->pgoff)
+			shared |= 1u << (cl->c[j].blk - c->pgoff);
 	if (c->other == OWN_BAD) {
 		if (fsck_problem(f, 0, "xattr-badblock", c->ino,
 				 "Remove the xattr",
 				 "Inode %" PRIu64 ": the value of xattr %s is "
 				 "on bad block %" PRIu64,
 				 c->ino, ip->xa[i].name, c->blk))
-			fsck_xattr_del(f, ip, i);
+			fsck_xattr_del(f, ip, i, shared);
 		return;
 	}
 	owner_name(c->other, who, sizeof(who));
@@ -222,7 +229,7 @@ static void resolve_xattr(struct fsck *f, struct fino *ip,
 			   c->ino);
 		return;
 	}
-	fsck_xattr_move(f, ip, i, nb);
+	fsck_xattr_move(f, ip, i, nb, shared);
 }
 
 /* Resolve the conflicting claims: copy shared blocks, punch bad ones. */
@@ -237,7 +244,7 @@ static void resolve(struct fsck *f, struct claims *cl)
 		if (!ip)
 			continue;
 		if (c->kind == CL_XATTR) {
-			resolve_xattr(f, ip, c);
+			resolve_xattr(f, ip, cl, c);
 			continue;
 		}
 		if (c->other == OWN_BAD) {

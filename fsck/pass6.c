@@ -99,7 +99,7 @@ static void check_xattrs(struct fsck *f, struct fino *ip)
 			i++;
 			continue;
 		}
-		if (fsck_xattr_del(f, ip, i))
+		if (fsck_xattr_del(f, ip, i, 0)) /* pass 4 settled its blocks */
 			return; /* the model removed it on success */
 	}
 }

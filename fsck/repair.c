@@ -91,7 +91,8 @@ void fsck_clear_inode(struct fsck *f, struct fino *ip)
 			release(f, ip, ip->xa[i].blk + k);
 }
 
-int fsck_xattr_del(struct fsck *f, struct fino *ip, size_t i)
+int fsck_xattr_del(struct fsck *f, struct fino *ip, size_t i,
+		   uint32_t shared)
 {
 	uint64_t blk = ip->xa[i].blk;
 	uint32_t n = blk ? fmt_xattr_blocks(ip->xa[i].vlen) : 0;
@@ -106,11 +107,13 @@ int fsck_xattr_del(struct fsck *f, struct fino *ip, size_t i)
 	/* the model removed it; the blocks are free once the DEL is
 	 * durable (fsck_append's tail store drained) */
 	for (uint32_t k = 0; !err && k < n; k++)
-		release(f, ip, blk + k);
+		if (!(shared & (1u << k)))
+			release(f, ip, blk + k);
 	return err;
 }
 
-int fsck_xattr_move(struct fsck *f, struct fino *ip, size_t i, uint64_t nb)
+int fsck_xattr_move(struct fsck *f, struct fino *ip, size_t i, uint64_t nb,
+		    uint32_t shared)
 {
 	const struct fxattr *x = &ip->xa[i];
 	uint64_t old = x->blk;
@@ -129,7 +132,8 @@ int fsck_xattr_move(struct fsck *f, struct fino *ip, size_t i, uint64_t nb)
 			  lent_xattr_blk(&b, x->name, x->nlen, x->vlen, nb,
 					 &now));
 	for (uint32_t k = 0; !err && k < n; k++)
-		release(f, ip, old + k);
+		if (!(shared & (1u << k)))
+			release(f, ip, old + k);
 	return err;
 }
 

@@ -571,6 +571,19 @@ static void c_xattr_block_shared(const char *img)
 	reseal(P.f2, &x->h);
 }
 
+/* A large xattr value whose first block is its own file's data block: the
+ * value is copied, and the data block stays the file's. */
+static void c_xattr_block_own(const char *img)
+{
+	struct pmfs_le_xattr_blk *x =
+		add_large_xattr(img, "user.large", NULL, 10000);
+	struct pmfs_le_write *w = (void *)entry_of(P.f2, PMFS_LE_WRITE, 0,
+						   NULL);
+
+	x->blk = w->blk;
+	reseal(P.f2, &x->h);
+}
+
 /* A large xattr value on a bad block: the xattr is removed. */
 static void c_xattr_block_bad(const char *img)
 {
@@ -972,6 +985,7 @@ CASE(itable_badblock, c_itable_badblock)
 CASE(itable_badblock_root, c_itable_badblock_root)
 CASE(dentry_dot, c_dentry_dot)
 CASE(xattr_block_shared, c_xattr_block_shared)
+CASE(xattr_block_own, c_xattr_block_own)
 CASE(xattr_block_bad, c_xattr_block_bad)
 CASE(xattr_block_outside, c_xattr_block_outside)
 CASE(xattr_block_nofeature, c_xattr_block_nofeature)
