@@ -348,6 +348,8 @@ int fs_pread(struct fs *fs, uint64_t ino, void *buf, size_t len,
 /* fs_write flags */
 #define FS_W_APPEND 0x1    /* write at the current end of file */
 #define FS_W_KILL_SUID 0x2 /* FS_SET_KILL_SUID in the write's own commit */
+#define FS_W_KEEP_TIMES 0x4 /* mtime and ctime stay (the kernel's writeback
+			     * cache owns them and sends them in a setattr) */
 
 /* Atomic write of the whole buffer, with the mode change of
  * FS_W_KILL_SUID if asked (the FUSE glue asks when the kernel leaves the

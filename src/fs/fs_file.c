@@ -253,8 +253,6 @@ out_free:
 	return err;
 }
 
-/* Write len bytes at off (ip write-locked): copy-on-write blocks, in place
- * past EOF; LOG(4). */
 /* ip's mode after FS_SET_KILL_SUID / FS_W_KILL_SUID (fs.h). */
 static uint32_t killed_mode(uint32_t mode)
 {
@@ -264,8 +262,10 @@ static uint32_t killed_mode(uint32_t mode)
 	return mode;
 }
 
+/* Write len bytes at off (ip write-locked): copy-on-write blocks, in place
+ * past EOF; flags FS_W_KILL_SUID, FS_W_KEEP_TIMES (fs.h); LOG(4). */
 static int do_write(struct fs *fs, struct fs_inode *ip, const uint8_t *src,
-		    size_t len, uint64_t off, bool kill)
+		    size_t len, uint64_t off, unsigned flags)
 {
 	uint64_t end = off + len, newsize = end > ip->st.size ? end : ip->st.size;
 	uint64_t b0 = off >> PMFS_BLOCK_SHIFT, b1 = (end - 1) >> PMFS_BLOCK_SHIFT;
@@ -275,7 +275,8 @@ static int do_write(struct fs *fs, struct fs_inode *ip, const uint8_t *src,
 	int nr = 0, err;
 	bool inplace = false;
 	struct fs_op op;
-	struct timespec now;
+	struct timespec now, mtime, ctime;
+	bool kill = flags & FS_W_KILL_SUID;
 	union lent_buf w;
 
 	if (end < off || end > FS_FILE_MAX)
@@ -333,12 +334,15 @@ static int do_write(struct fs *fs, struct fs_inode *ip, const uint8_t *src,
 		}
 	}
 	fs_now(&now);
+	mtime = flags & FS_W_KEEP_TIMES ? ip->st.mtime : now;
+	ctime = flags & FS_W_KEEP_TIMES ? ip->st.ctime : now;
 	if (kill && killed_mode(ip->st.mode) != ip->st.mode) {
 		/* the mode change commits with the data, never after it */
 		struct ilog_state st = ip->st;
 
 		st.mode = killed_mode(st.mode);
 		st.ctime = now;
+		ctime = now; /* the mode changed: the write keeps that ctime */
 		err = fs_op_add(&op, ip,
 				lent_attr(&w, PMFS_AT_MODE | PMFS_AT_CTIME,
 					  &st));
@@ -350,16 +354,16 @@ static int do_write(struct fs *fs, struct fs_inode *ip, const uint8_t *src,
 
 		fs_emap_find(&ip->map, eob, &e);
 		err = fs_op_add(&op, ip,
-				lent_write(&w, eob, 1, 0, e.blk, newsize, &now,
-					   &now));
+				lent_write(&w, eob, 1, 0, e.blk, newsize, &mtime,
+					   &ctime));
 		if (err)
 			goto out_free;
 	}
 	for (int r = 0; r < nr; r++) {
 		err = fs_op_add(&op, ip,
 				lent_write(&w, runs[r].pg, (uint32_t)runs[r].n,
-					   0, runs[r].blk, newsize, &now,
-					   &now));
+					   0, runs[r].blk, newsize, &mtime,
+					   &ctime));
 		if (err)
 			goto out_free;
 	}
@@ -409,7 +413,7 @@ int fs_write(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino,
 		}
 		src = flat;
 	}
-	err = do_write(fs, ip, src, len, off, flags & FS_W_KILL_SUID);
+	err = do_write(fs, ip, src, len, off, flags);
 	if (!err)
 		*written = len;
 out:

@@ -358,8 +358,9 @@ static int w_chown(struct ch_run *r, struct fs *fs)
 
 /* A write of len pattern bytes at off that also clears setuid/setgid
  * (FS_W_KILL_SUID: one commit for mode and data). */
-static int wl_write_kill(struct fs *fs, uint64_t ino, size_t len,
-			 uint64_t off, unsigned seed)
+/* fs_write of len pattern bytes at off with fs_write flags. */
+static int wl_write_flags(struct fs *fs, uint64_t ino, size_t len,
+			  uint64_t off, unsigned seed, unsigned flags)
 {
 	struct iovec v;
 	size_t w;
@@ -370,9 +371,28 @@ static int wl_write_kill(struct fs *fs, uint64_t ino, size_t len,
 	if (!v.iov_base)
 		return -ENOMEM;
 	ch_pattern(v.iov_base, len, seed, off);
-	err = fs_write(fs, &ch_ctx, ino, &v, 1, off, FS_W_KILL_SUID, &w);
+	err = fs_write(fs, &ch_ctx, ino, &v, 1, off, flags, &w);
 	free(v.iov_base);
 	return err;
+}
+
+static int wl_write_kill(struct fs *fs, uint64_t ino, size_t len,
+			 uint64_t off, unsigned seed)
+{
+	return wl_write_flags(fs, ino, len, off, seed, FS_W_KILL_SUID);
+}
+
+/* Writes of the kernel's writeback cache (mount.pmfs -o writeback): the
+ * times stay as they were, the data and size change. */
+static int w_write_keep_times(struct ch_run *r, struct fs *fs)
+{
+	WL_INO(f, fs, "/d1/f");
+
+	CH_OP(r, "overwrite 4096 at 1000 of /d1/f keeping the times",
+	      wl_write_flags(fs, f, 4096, 1000, 26, FS_W_KEEP_TIMES));
+	CH_OP(r, "append 3000 to /d1/f keeping the times",
+	      wl_write_flags(fs, f, 3000, 6000, 27, FS_W_KEEP_TIMES));
+	return 0;
 }
 
 /* Clearing setuid/setgid with a write (overwrite and append) and with a
@@ -1385,6 +1405,7 @@ const struct ch_workload ch_workloads[] = {
 	BASE("rename-dir", w_rename_dir),
 	BASE("write-overwrite", w_write_overwrite),
 	BASE("write-append", w_write_append),
+	BASE("write-keep-times", w_write_keep_times),
 	BASE("write-hole", w_write_hole),
 	BASE("truncate-down", w_truncate_down),
 	BASE("truncate-up", w_truncate_up),

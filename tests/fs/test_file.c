@@ -151,6 +151,52 @@ Test(file, setattr_and_dir_errors)
 	cr_assert_eq(at.size, 2);
 }
 
+/* FS_W_KEEP_TIMES (the kernel's writeback cache owns the times): the data
+ * and size change, mtime and ctime stay, across a crash too; a write that
+ * clears setuid still moves ctime. */
+Test(file, write_keeping_the_times)
+{
+	uint64_t f = mkf("f");
+	struct fs_setattr sa = { .valid = FS_SET_MTIME | FS_SET_MODE,
+				 .mode = S_IFREG | 04755 };
+	struct fs_attr a, b;
+	struct iovec v = { "0123456789", 10 };
+	size_t w;
+
+	sa.mtime.tv_sec = 946684800;
+	sa.mtime.tv_nsec = 7;
+	cr_assert_eq(fs_setattr(fx_fs, &fx_ctx, f, &sa, &a), 0);
+	cr_assert_eq(fs_write(fx_fs, &fx_ctx, f, &v, 1, 4090, FS_W_KEEP_TIMES,
+			      &w),
+		     0);
+	cr_assert_eq(fs_write(fx_fs, &fx_ctx, f, &v, 1, 0, FS_W_KEEP_TIMES,
+			      &w),
+		     0);
+	fx_crash();
+	cr_assert_eq(fs_getattr(fx_fs, f, &b), 0);
+	cr_assert_eq(b.size, 4100);
+	expect(f, 0, "0123456789", 10);
+	expect(f, 4090, "0123456789", 10);
+	cr_assert_eq(b.mtime.tv_sec, 946684800);
+	cr_assert_eq(b.mtime.tv_nsec, 7);
+	cr_assert_eq(b.ctime.tv_sec, a.ctime.tv_sec);
+	cr_assert_eq(b.ctime.tv_nsec, a.ctime.tv_nsec);
+	cr_assert_eq(fs_write(fx_fs, &fx_ctx, f, &v, 1, 0,
+			      FS_W_KEEP_TIMES | FS_W_KILL_SUID, &w),
+		     0);
+	cr_assert_eq(fs_getattr(fx_fs, f, &b), 0);
+	cr_assert_eq(b.mode & S_ISUID, 0);
+	cr_assert_eq(b.mtime.tv_nsec, 7);
+	cr_assert(b.ctime.tv_sec > a.ctime.tv_sec ||
+		  (b.ctime.tv_sec == a.ctime.tv_sec &&
+		   b.ctime.tv_nsec > a.ctime.tv_nsec),
+		  "ctime did not move with the mode");
+	/* without the flag the times move */
+	cr_assert_eq(fs_write(fx_fs, &fx_ctx, f, &v, 1, 0, 0, &w), 0);
+	cr_assert_eq(fs_getattr(fx_fs, f, &b), 0);
+	cr_assert_gt(b.mtime.tv_sec, 946684800);
+}
+
 Test(file, xattrs)
 {
 	uint64_t f = mkf("f");
