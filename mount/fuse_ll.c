@@ -89,7 +89,12 @@
  *      fsyncs every file before it tells the daemon to go read-only.  The
  *      kernel may READ a file opened O_WRONLY (to fill a partial page) and
  *      does O_APPEND itself (the WRITE carries the offset): pmfs keeps no
- *      state per open file, so neither needs anything here.  Every other
+ *      state per open file, so neither needs anything here.  A WRITE
+ *      of the writeback (FUSE_WRITE_CACHE) keeps the stored times
+ *      (FS_W_KEEP_TIMES): the kernel's SETATTR may come before it.  LSEEK
+ *      is answered ENOSYS, as the kernel does not write dirty pages back
+ *      before it: SEEK_DATA/SEEK_HOLE then come from the kernel's size,
+ *      and data not yet written back is never taken for a hole.  Every other
  *      request (create, rename, truncate, chmod, ...) stays durable when
  *      answered.  The kernel takes the cache at INIT only, so a remount
  *      cannot change it (PMFS_IOC_MODE tells mount.pmfs which it is).
@@ -660,7 +665,7 @@ static void pm_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
  */
 static int write_kill(struct fs *fs, const struct fs_ctx *ctx, fuse_ino_t ino,
 		      const struct iovec *iov, int n, off_t off,
-		      size_t *written)
+		      unsigned flags, size_t *written)
 {
 	bool kill = transport_kill_suidgid();
 	struct fs_attr a;
@@ -670,14 +675,15 @@ static int write_kill(struct fs *fs, const struct fs_ctx *ctx, fuse_ino_t ino,
 		     !(a.mode & (S_ISUID | S_ISGID))))
 		kill = false; /* nothing to clear */
 	err = fs_write(fs, ctx, ino, iov, n, (uint64_t)off,
-		       kill ? FS_W_KILL_SUID : 0, written);
+		       flags | (kill ? FS_W_KILL_SUID : 0), written);
 	if (!err && kill)
 		transport_inval_attr(ino);
 	return err;
 }
 
 static int do_write_buf(fuse_req_t req, fuse_ino_t ino,
-			struct fuse_bufvec *in, off_t off, size_t *written)
+			struct fuse_bufvec *in, off_t off, unsigned flags,
+			size_t *written)
 {
 	struct fs_ctx ctx = req_ctx(req);
 	size_t total = fuse_buf_size(in);
@@ -719,7 +725,7 @@ static int do_write_buf(fuse_req_t req, fuse_ino_t ino,
 		iov[0].iov_len = (size_t)got;
 		n = 1;
 	}
-	err = write_kill(req_fs(req), &ctx, ino, iov, n, off, written);
+	err = write_kill(req_fs(req), &ctx, ino, iov, n, off, flags, written);
 	free(bounce);
 	return err;
 }
@@ -845,7 +851,10 @@ static void pm_write_buf(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi)
 {
 	size_t written = 0;
-	int err = do_write_buf(req, ino, in_buf, off, &written);
+	/* rule (11): the kernel's writeback of cached pages; the times are
+	 * the kernel's, sent in a SETATTR that may come before this */
+	unsigned flags = pm_writeback && fi->writepage ? FS_W_KEEP_TIMES : 0;
+	int err = do_write_buf(req, ino, in_buf, off, flags, &written);
 
 	if (err)
 		fuse_reply_err(req, -err);
@@ -914,9 +923,18 @@ static void pm_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		     struct fuse_file_info *fi)
 {
 	off_t res = 0;
-	int err = do_lseek(req_fs(req), ino, off, whence, &res);
+	int err;
 
 	(void)fi;
+	/* rule (11): under the writeback cache the kernel does not write
+	 * dirty pages back before LSEEK, so what pmfs stores may lack data
+	 * the caller wrote; ENOSYS (never sent again) makes the kernel answer
+	 * from its own size, every byte data */
+	if (pm_writeback) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	err = do_lseek(req_fs(req), ino, off, whence, &res);
 	if (err)
 		fuse_reply_err(req, -err);
 	else

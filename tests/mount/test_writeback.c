@@ -479,6 +479,72 @@ Test(writeback, size_mtime_truncate_append)
 	umount_fsck();
 }
 
+/* The times the kernel shows are the ones stored: the kernel sends them
+ * in a SETATTR of its own, which may be answered before the WRITEs of the
+ * writeback it goes with (they keep the stored times; an old pmfs
+ * stamped the time it served them).  Several files, so that some
+ * writeback is in flight when the times go out. */
+Test(writeback, stored_times_are_the_kernels)
+{
+	const struct timespec old[2] = { { 946684800, 5 }, { 946684800, 7 } };
+	struct timespec want[16];
+	char model[2 * PAGE], rel[16];
+	struct stat st;
+
+	start("writeback");
+	for (unsigned k = 0; k < 16; k++) {
+		int fd;
+
+		snprintf(rel, sizeof(rel), "f%u", k);
+		fd = create(rel, O_RDWR);
+		if (k & 1)
+			cr_assert_eq(futimens(fd, old), 0);
+		put(fd, model, 0, PAGE, 'a' + (int)k);
+		put(fd, model, PAGE, PAGE, 'b');
+		if (k & 2)
+			cr_assert_eq(futimens(fd, old), 0); /* pages dirty */
+		cr_assert_eq(fstat(fd, &st), 0);
+		want[k] = st.st_mtim;
+		close(fd);
+	}
+	sync(); /* starts the writeback, times and all, without waiting */
+	umount_fsck();
+	mnt_start(&M, NULL, cur_opts, NULL);
+	for (unsigned k = 0; k < 16; k++) {
+		char *p;
+
+		snprintf(rel, sizeof(rel), "f%u", k);
+		p = mnt_path(&M, rel);
+		cr_assert_eq(stat(p, &st), 0);
+		free(p);
+		cr_assert(st.st_mtim.tv_sec == want[k].tv_sec &&
+				  st.st_mtim.tv_nsec == want[k].tv_nsec,
+			  "%s: mtime %lld.%09ld stored, %lld.%09ld shown", rel,
+			  (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+			  (long long)want[k].tv_sec, want[k].tv_nsec);
+	}
+	umount_fsck();
+}
+
+/* SEEK_DATA and SEEK_HOLE see data the kernel has not written back yet
+ * (cp probes a file whose st_blocks is still 0 with them). */
+Test(writeback, seek_data_sees_unwritten_back_data)
+{
+	char model[3 * PAGE];
+	int fd;
+
+	start("writeback");
+	fd = create("f", O_RDWR);
+	for (unsigned i = 0; i < 3; i++)
+		put(fd, model, i * PAGE, PAGE, 'a' + (int)i);
+	cr_assert_eq(lseek(fd, 0, SEEK_DATA), 0, "SEEK_DATA: %s",
+		     strerror(errno));
+	cr_assert_eq(lseek(fd, 0, SEEK_HOLE), (off_t)sizeof(model));
+	cr_assert_eq(lseek(fd, PAGE, SEEK_DATA), (off_t)PAGE);
+	close(fd);
+	umount_fsck();
+}
+
 /* The kernel reads the rest of a page it has not cached before a
  * partial write into it, also through a file opened O_WRONLY. */
 Test(writeback, partial_page_write_to_write_only_file)
