@@ -45,9 +45,9 @@
  * Exit codes follow mount(8): 0 mounted, 1 bad usage (unknown option...),
  * 32 mount failure (device, mountpoint, filesystem).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -507,7 +507,7 @@ static int run(struct cmdline *c, int notify_fd)
 	if (c->mo.verbose)
 		printf("mount.pmfs: %s mounted on %s%s%s\n", c->mo.device,
 		       c->mo.mountpoint, c->mo.rdonly ? " read-only" : "",
-		       c->mo.writeback ? ", writeback cache" : "");
+		       c->mo.writeback ? ", writeback cache asked for" : "");
 	if (notify_fd >= 0) {
 		detach();
 		if (write(notify_fd, "", 1) != 1)
@@ -625,23 +625,71 @@ static struct {
 	char first[PATH_MAX + 64];
 } wb_walk;
 
-/* nftw callback: fsync one regular file (see fsync_tree). */
-static int fsync_one(const char *path, const struct stat *st, int type,
-		     struct FTW *ftw)
+/* Note a file or folder fsync_tree could not write back (or reach). */
+static void wb_walk_fail(const char *name, const char *why)
 {
-	int fd, r;
+	if (!wb_walk.failed++)
+		snprintf(wb_walk.first, sizeof(wb_walk.first), "%s: %s", name,
+			 why);
+}
 
-	(void)ftw;
-	if (type != FTW_F || !S_ISREG(st->st_mode))
-		return 0;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	r = fd < 0 ? errno : fsync(fd) ? errno : 0;
-	if (fd >= 0)
-		close(fd);
-	if (r && r != ENOENT && !wb_walk.failed++)
-		snprintf(wb_walk.first, sizeof(wb_walk.first), "%s: %s", path,
-			 strerror(r));
-	return 0;
+/*
+ * fsync every regular file below the open folder dfd that lies on device
+ * dev, folder by folder through descriptors (openat), so that a path of
+ * any length is reached; a folder that cannot be read, or a tree too deep
+ * for the descriptors it needs (two a level), is a failure.
+ */
+static void fsync_dir(int dfd, dev_t dev, const char *name)
+{
+	int fd = dup(dfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+
+	if (!d) {
+		wb_walk_fail(name, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((errno = 0, e = readdir(d)) != NULL) {
+		struct stat st;
+		int sub, r;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			if (errno != ENOENT)
+				wb_walk_fail(e->d_name, strerror(errno));
+			continue;
+		}
+		if (st.st_dev != dev) /* another filesystem mounted here */
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			sub = openat(dfd, e->d_name,
+				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					     O_CLOEXEC);
+			if (sub < 0) {
+				if (errno != ENOENT)
+					wb_walk_fail(e->d_name,
+						     strerror(errno));
+				continue;
+			}
+			fsync_dir(sub, dev, e->d_name);
+			close(sub);
+		} else if (S_ISREG(st.st_mode)) {
+			sub = openat(dfd, e->d_name,
+				     O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+					     O_CLOEXEC);
+			r = sub < 0 ? errno : fsync(sub) ? errno : 0;
+			if (sub >= 0)
+				close(sub);
+			if (r && r != ENOENT)
+				wb_walk_fail(e->d_name, strerror(r));
+		}
+	}
+	if (errno)
+		wb_walk_fail(name, strerror(errno));
+	closedir(d);
 }
 
 /*
@@ -649,21 +697,32 @@ static int fsync_one(const char *path, const struct stat *st, int type,
  * writing the cache back but, for a FUSE filesystem, does not wait for it
  * (as sync(2) does not), so the daemon could be told read-only while
  * WRITEs are still queued, and refuse them.  fsync waits for a file's
- * WRITEs: fsync every regular file of the mount (no mount below it, no
- * symbolic link followed) once the kernel's mount is read-only, so none
- * can be dirtied again.  0, or EX_FAIL after a message.
+ * WRITEs: fsync every regular file of the mount (no symbolic link
+ * followed, no mount of another filesystem below it entered) once the
+ * kernel's mount is read-only, so none can be dirtied again.  Not
+ * reached: files under a folder the helper cannot read (counted as
+ * failures), under another mount, or seen only through a bind mount
+ * elsewhere.  One open and fsync per file.  0, or EX_FAIL after a
+ * message.
  */
 static int fsync_tree(const char *dir)
 {
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+
 	memset(&wb_walk, 0, sizeof(wb_walk));
-	if (nftw(dir, fsync_one, 64, FTW_PHYS | FTW_MOUNT) != 0) {
+	if (fd < 0 || fstat(fd, &st) != 0) {
 		msg("%s: cannot walk the tree to write the cache back: %s",
 		    dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return EX_FAIL;
 	}
+	fsync_dir(fd, st.st_dev, dir);
+	close(fd);
 	if (!wb_walk.failed)
 		return 0;
-	msg("%s: %lu file(s) not written back, first %s", dir,
+	msg("%s: %lu file(s) or folder(s) not written back, first %s", dir,
 	    wb_walk.failed, wb_walk.first);
 	return EX_FAIL;
 }

@@ -643,6 +643,60 @@ Test(writeback, remount_keeps_the_mode_and_writes_back)
 	umount_fsck();
 }
 
+/* Folders of 200-byte names, deep enough for a path past PATH_MAX; the
+ * deepest folder's descriptor (from the mount's root). */
+static int deep_dir(int levels)
+{
+	char name[201];
+	int fd = open(M.dir, O_RDONLY | O_DIRECTORY), next;
+
+	memset(name, 'd', 200);
+	name[200] = 0;
+	for (int i = 0; i < levels; i++) {
+		cr_assert(fd >= 0);
+		cr_assert_eq(mkdirat(fd, name, 0755) == 0 || errno == EEXIST,
+			     1, "mkdirat level %d: %s", i, strerror(errno));
+		next = openat(fd, name, O_RDONLY | O_DIRECTORY);
+		close(fd);
+		fd = next;
+	}
+	cr_assert(fd >= 0);
+	return fd;
+}
+
+/* Going read-only writes back a file whose path is longer than PATH_MAX
+ * (the walk opens each file from its own folder). */
+Test(writeback, remount_ro_writes_back_deep_files)
+{
+	char err[4096], out[8192], buf[3 * PAGE], want[3 * PAGE];
+	int dfd, fd, r;
+
+	start("writeback");
+	dfd = deep_dir(24); /* 24 * 201 bytes: past PATH_MAX */
+	fd = openat(dfd, "f", O_CREAT | O_RDWR, 0644);
+	cr_assert(fd >= 0, "create: %s", strerror(errno));
+	pattern(want, sizeof(want), 0, 29);
+	cr_assert_eq(write(fd, want, sizeof(want)), (ssize_t)sizeof(want));
+	close(fd);
+	close(dfd);
+	r = remount("remount,ro", err, sizeof(err));
+	cr_assert_eq(r, 0, "remount,ro: exit %d: %s", r, err);
+	cr_assert_eq(kill(M.fg, SIGKILL), 0);
+	cr_assert_eq(mnt_wait(&M), 128 + SIGKILL);
+	cr_assert_eq(umount2(M.dir, MNT_DETACH), 0);
+	mnt_start(&M, "-v", "writeback", mount_log);
+	slurp(mount_log, out, sizeof(out));
+	cr_assert(strstr(out, "clean mount"), "%s", out);
+	dfd = deep_dir(24);
+	fd = openat(dfd, "f", O_RDONLY);
+	cr_assert(fd >= 0, "open: %s", strerror(errno));
+	cr_assert_eq(read(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	cr_assert_eq(memcmp(buf, want, sizeof(buf)), 0);
+	close(fd);
+	close(dfd);
+	umount_fsck();
+}
+
 /* A clean unmount writes back what the cache holds, here mmap writes
  * that no open file holds any more. */
 Test(writeback, umount_writes_back)
