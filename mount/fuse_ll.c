@@ -71,8 +71,9 @@
  *      permissions against system.posix_acl_access/default, which pmfs
  *      stores and keeps in step with the mode (fs_acl.c); the kernel
  *      then leaves the umask to pmfs (FUSE_CAP_DONT_MASK), which applies
- *      it when the new inode's directory has no default ACL.  Without ACLs those names
- *      are refused (EOPNOTSUPP) and the kernel applies the umask.
+ *      it when the new inode's directory has no default ACL.  Without
+ *      ACLs those names are refused (EOPNOTSUPP) and the kernel applies
+ *      the umask.
  * (11) -o writeback (opt-in; never the default, DESIGN.md): the kernel's
  *      writeback cache (FUSE_CAP_WRITEBACK_CACHE).  Buffered and mmap
  *      writes then stay in the page cache and come as WRITEs when the
@@ -1402,8 +1403,8 @@ static size_t drop_names(char *list, size_t len, const char *prefix)
  * listxattr: the names of ino, without trusted.* unless the caller has
  * CAP_SYS_ADMIN (as ext4 and xfs list them), and without the ACL names
  * when ACLs are off (their values are refused then: rule (10)); size 0
- * asks for the length only.  The whole list is read first, so that the length is that of the
- * names the caller sees.
+ * asks for the length only.  The whole list is read first, so that the
+ * length is that of the names the caller sees.
  */
 static int do_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size,
 			char **buf, size_t *len)

@@ -14,8 +14,8 @@
  * (on 6.18, a SIGKILL right after sync(2) lost the whole file in 3 runs
  * of 10).  There the test asserts only that recovery and fsck.pmfs find
  * a clean filesystem and that what came back was written.  A read-only
- * remount and a clean unmount write the cache back.  Size, mtime, truncation and
- * O_APPEND are checked through the cache and again from the media after
+ * remount and a clean unmount write the cache back.  Size, mtime,
+ * truncation and O_APPEND are checked through the cache and again from the media after
  * a clean remount; a partial-page write to a file opened O_WRONLY makes
  * the kernel READ the page.  The default mount keeps writes durable on
  * return; a remount cannot change the mode; a read-only mount may ask
@@ -42,6 +42,7 @@ static struct mnt M;
 static const char *cur_opts; /* -o of the current mount, for the next */
 static char mount_log[128];
 
+/* Each test: FUSE needed, a log file name of its own. */
 static void setup(void)
 {
 	mnt_need_fuse();
@@ -49,6 +50,7 @@ static void setup(void)
 		 getpid());
 }
 
+/* Each test: whatever it left mounted or running goes. */
 static void teardown(void)
 {
 	mnt_teardown(&M);
@@ -399,6 +401,7 @@ static void put(int fd, char *model, size_t off, size_t n, int c)
 	cr_assert_eq(pwrite(fd, buf, n, (off_t)off), (ssize_t)n);
 }
 
+/* The size of fd's file as the kernel shows it. */
 static off_t fsize(int fd)
 {
 	struct stat st;
@@ -547,12 +550,25 @@ Test(writeback, seek_data_sees_unwritten_back_data)
 
 /* The kernel reads the rest of a page it has not cached before a
  * partial write into it, also through a file opened O_WRONLY. */
+/* Is the page at off of fd's file in the page cache? */
+static bool page_cached(int fd, off_t off)
+{
+	unsigned char v = 0;
+	void *m = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, off);
+
+	cr_assert(m != MAP_FAILED, "mmap: %s", strerror(errno));
+	cr_assert_eq(mincore(m, PAGE, &v), 0);
+	munmap(m, PAGE);
+	return v & 1;
+}
+
 Test(writeback, partial_page_write_to_write_only_file)
 {
 	unsigned seed = 11;
 	size_t len = 3 * PAGE + 100;
 	char *want = malloc(len);
 	uint64_t reads;
+	bool cached;
 	char *p;
 	int fd;
 
@@ -561,8 +577,10 @@ Test(writeback, partial_page_write_to_write_only_file)
 	fd = create("f", O_RDWR);
 	write_pattern(fd, len, seed);
 	cr_assert_eq(fsync(fd), 0);
-	/* the pages are clean now: drop them from the cache */
+	/* the pages are clean now: drop them from the cache (a hint: the
+	 * READ is asserted only when the page really went) */
 	cr_assert_eq(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	cached = page_cached(fd, PAGE);
 	close(fd);
 	reads = req_count(REQ_READ);
 	p = mnt_path(&M, "f");
@@ -570,8 +588,9 @@ Test(writeback, partial_page_write_to_write_only_file)
 	cr_assert(fd >= 0, "open %s: %s", p, strerror(errno));
 	free(p);
 	cr_assert_eq(pwrite(fd, "XYZ", 3, PAGE + 10), 3);
-	cr_assert_gt(req_count(REQ_READ), reads,
-		     "no READ filled the page before the partial write");
+	if (!cached)
+		cr_assert_gt(req_count(REQ_READ), reads,
+			     "no READ filled the page before the partial write");
 	cr_assert_eq(fsync(fd), 0);
 	kill_and_recover();
 	close(fd);
