@@ -222,6 +222,18 @@ static int create(const char *rel, int flags)
 	return fd;
 }
 
+/* Create rel of DATA_LEN bytes and map it shared; *fd stays open. */
+static char *create_mapped(const char *rel, int *fd)
+{
+	char *m;
+
+	*fd = create(rel, O_RDWR);
+	cr_assert_eq(ftruncate(*fd, DATA_LEN), 0);
+	m = mmap(NULL, DATA_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	cr_assert(m != MAP_FAILED, "mmap: %s", strerror(errno));
+	return m;
+}
+
 /* ---- durable after the call that waits -------------------------------- */
 
 enum wait_call { BY_FSYNC, BY_FDATASYNC };
@@ -271,10 +283,7 @@ Test(writeback, msync_makes_mmap_writes_durable)
 	int fd;
 
 	start("writeback");
-	fd = create("f", O_RDWR);
-	cr_assert_eq(ftruncate(fd, DATA_LEN), 0);
-	m = mmap(NULL, DATA_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	cr_assert(m != MAP_FAILED, "mmap: %s", strerror(errno));
+	m = create_mapped("f", &fd);
 	pattern(m, DATA_LEN, 0, seed);
 	cr_assert_eq(msync(m, DATA_LEN, MS_SYNC), 0, "msync: %s",
 		     strerror(errno));
@@ -613,6 +622,25 @@ static int remount(const char *opts, char *err, size_t en)
 }
 
 /*
+ * remount,ro, then SIGKILL the daemon and mount again: the read-only
+ * remount wrote the cache back and the clean state, so the mount after is
+ * a clean one (no recovery) and must find everything.
+ */
+static void remount_ro_then_kill(void)
+{
+	char err[4096], out[8192];
+	int r = remount("remount,ro", err, sizeof(err));
+
+	cr_assert_eq(r, 0, "remount,ro: exit %d: %s", r, err);
+	cr_assert_eq(kill(M.fg, SIGKILL), 0);
+	cr_assert_eq(mnt_wait(&M), 128 + SIGKILL);
+	cr_assert_eq(umount2(M.dir, MNT_DETACH), 0);
+	mnt_start(&M, "-v", "writeback", mount_log);
+	slurp(mount_log, out, sizeof(out));
+	cr_assert(strstr(out, "clean mount"), "%s", out);
+}
+
+/*
  * The cache is the kernel's choice at INIT: a remount naming the other
  * mode is refused with one line and changes nothing; one naming the same
  * mode, or none, goes through.  Going read-only writes back what the
@@ -621,7 +649,7 @@ static int remount(const char *opts, char *err, size_t en)
  */
 Test(writeback, remount_keeps_the_mode_and_writes_back)
 {
-	char err[4096], line[4096], out[8192];
+	char err[4096], line[4096];
 	unsigned seed = 13;
 	char *m;
 	int fd, r;
@@ -635,10 +663,7 @@ Test(writeback, remount_keeps_the_mode_and_writes_back)
 	cr_assert(mnt_is_mounted(M.dir, line, sizeof(line)));
 	cr_assert(strstr(line, " rw,"), "%s", line);
 
-	fd = create("f", O_RDWR);
-	cr_assert_eq(ftruncate(fd, DATA_LEN), 0);
-	m = mmap(NULL, DATA_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	cr_assert(m != MAP_FAILED, "mmap: %s", strerror(errno));
+	m = create_mapped("f", &fd);
 	close(fd);
 	pattern(m, DATA_LEN, 0, seed);
 	cr_assert_eq(munmap(m, DATA_LEN), 0);
@@ -649,15 +674,7 @@ Test(writeback, remount_keeps_the_mode_and_writes_back)
 	r = remount("remount,rw", err, sizeof(err));
 	cr_assert_eq(r, 0, "remount,rw: exit %d: %s", r, err);
 	cr_assert_eq(mode_writeback(), 1);
-	r = remount("remount,ro", err, sizeof(err));
-	cr_assert_eq(r, 0, "remount,ro: exit %d: %s", r, err);
-	/* the daemon wrote its clean state at the read-only remount */
-	cr_assert_eq(kill(M.fg, SIGKILL), 0);
-	cr_assert_eq(mnt_wait(&M), 128 + SIGKILL);
-	cr_assert_eq(umount2(M.dir, MNT_DETACH), 0);
-	mnt_start(&M, "-v", "writeback", mount_log);
-	slurp(mount_log, out, sizeof(out));
-	cr_assert(strstr(out, "clean mount"), "%s", out);
+	remount_ro_then_kill();
 	check_pattern("f", DATA_LEN, seed);
 	umount_fsck();
 }
@@ -687,8 +704,8 @@ static int deep_dir(int levels)
  * (the walk opens each file from its own folder). */
 Test(writeback, remount_ro_writes_back_deep_files)
 {
-	char err[4096], out[8192], buf[3 * PAGE], want[3 * PAGE];
-	int dfd, fd, r;
+	char buf[3 * PAGE], want[3 * PAGE];
+	int dfd, fd;
 
 	start("writeback");
 	dfd = deep_dir(24); /* 24 * 201 bytes: past PATH_MAX */
@@ -698,14 +715,7 @@ Test(writeback, remount_ro_writes_back_deep_files)
 	cr_assert_eq(write(fd, want, sizeof(want)), (ssize_t)sizeof(want));
 	close(fd);
 	close(dfd);
-	r = remount("remount,ro", err, sizeof(err));
-	cr_assert_eq(r, 0, "remount,ro: exit %d: %s", r, err);
-	cr_assert_eq(kill(M.fg, SIGKILL), 0);
-	cr_assert_eq(mnt_wait(&M), 128 + SIGKILL);
-	cr_assert_eq(umount2(M.dir, MNT_DETACH), 0);
-	mnt_start(&M, "-v", "writeback", mount_log);
-	slurp(mount_log, out, sizeof(out));
-	cr_assert(strstr(out, "clean mount"), "%s", out);
+	remount_ro_then_kill();
 	dfd = deep_dir(24);
 	fd = openat(dfd, "f", O_RDONLY);
 	cr_assert(fd >= 0, "open: %s", strerror(errno));
@@ -725,10 +735,7 @@ Test(writeback, umount_writes_back)
 	int fd;
 
 	start("writeback");
-	fd = create("f", O_RDWR);
-	cr_assert_eq(ftruncate(fd, DATA_LEN), 0);
-	m = mmap(NULL, DATA_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	cr_assert(m != MAP_FAILED, "mmap: %s", strerror(errno));
+	m = create_mapped("f", &fd);
 	close(fd);
 	pattern(m, DATA_LEN, 0, seed);
 	cr_assert_eq(munmap(m, DATA_LEN), 0);
