@@ -8,6 +8,8 @@
  *
  *   engine IMAGE [N] [SECONDS]
  *
+ * Phases: create, lookup, rename, unlink, mkdir, rmdir, create2 (the
+ * creates again, on blocks and memory used before), then the data ones.
  * Output: one line "#path<TAB>flush path" and then per phase
  * "op<TAB>ops_per_second<TAB>fences/op<TAB>flushes/op<TAB>bytes/op".
  */
@@ -140,6 +142,22 @@ static int bench_names(struct fs *fs, uint64_t dir, long n)
 			return 1;
 	}
 	phase_end(&ph, (uint64_t)n);
+
+	/* the same creates again: the blocks, inode slots and memory are
+	 * the ones used before (the steady state of a busy filesystem) */
+	phase_start(&ph, "create2");
+	for (i = 0; i < n; i++) {
+		snprintf(nm, sizeof(nm), "f%07ld", i);
+		if (check(fs_mknod(fs, &ctx, dir, nm, S_IFREG | 0644, 0, &a),
+			  "mknod again", i))
+			return 1;
+	}
+	phase_end(&ph, (uint64_t)n);
+	for (i = 0; i < n; i++) {
+		snprintf(nm, sizeof(nm), "f%07ld", i);
+		if (check(fs_unlink(fs, dir, nm), "unlink again", i))
+			return 1;
+	}
 	return 0;
 }
 

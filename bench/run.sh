@@ -22,7 +22,8 @@
 #   BENCH_FIO_RUNTIME  seconds per fio workload
 #   BENCH_META_SIZES   directory sizes for bench/meta (e.g. "10000 100000")
 #   BENCH_TREE_FILES   files in the generated source-like tree
-#   BENCH_PEERS        subset of: floor passthrough ext4 tmpfs pmfs pmfs-wb
+#   BENCH_PEERS        subset of: floor floor-mt passthrough ext4 tmpfs pmfs
+#                      pmfs-wb
 #                      pmfs-uring (pmfs-uring sets the fuse module's
 #                      enable_uring to Y while it runs and puts the old
 #                      value back)
@@ -41,7 +42,7 @@ FIO_SIZE=${BENCH_FIO_SIZE:-64M}
 FIO_RT=${BENCH_FIO_RUNTIME:-2}
 META_SIZES=${BENCH_META_SIZES:-10000 100000}
 TREE_FILES=${BENCH_TREE_FILES:-5000}
-PEERS=${BENCH_PEERS:-floor passthrough ext4 tmpfs pmfs pmfs-wb pmfs-uring}
+PEERS=${BENCH_PEERS:-floor floor-mt passthrough ext4 tmpfs pmfs pmfs-wb pmfs-uring}
 MOUNT_FILES=${BENCH_MOUNT_FILES:-10000 100000 1000000}
 ENGINE_N=${BENCH_ENGINE_N:-100000}
 OUT=${BENCH_OUT:-bench/results}
@@ -154,6 +155,16 @@ setup_floor() {
 	wait_mount "$1" 10 "$PEER_PID"
 }
 teardown_floor() { unmount_one "$1"; stop_daemon "$PEER_PID"; }
+# the same daemon on libfuse's multi-threaded loop: the floor the issue's
+# targets are held to (a single-threaded one rides on scheduling luck)
+setup_floor-mt() {
+	"$BIN/fusefloor" -f "$1" 2>>"$WORK/floor.log" &
+	PEER_PID=$!
+	PIDS+=("$PEER_PID")
+	MOUNTS+=("$1")
+	wait_mount "$1" 10 "$PEER_PID"
+}
+teardown_floor-mt() { teardown_floor "$1"; }
 
 setup_passthrough() {
 	mkdir -p "$WORK/ptsrc"
