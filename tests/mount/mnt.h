@@ -69,6 +69,18 @@ static inline int mnt_tool(char *out, size_t on, char *err, size_t en,
 	return r;
 }
 
+/* The first sz-1 bytes of a file (a daemon's log), NUL-terminated ("" if
+ * none). */
+static inline void mnt_slurp(const char *path, char *buf, size_t sz)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, sz - 1) : 0;
+
+	buf[n > 0 ? n : 0] = 0;
+	if (fd >= 0)
+		close(fd);
+}
+
 /* Is something mounted on dir?  If so, copy its /proc/mounts line. */
 static inline bool mnt_is_mounted(const char *dir, char *line, size_t sz)
 {

@@ -88,17 +88,6 @@ static pid_t fsx_start(const char *rel, uint64_t ops, uint64_t seed,
 	return p;
 }
 
-/* The first sz-1 bytes of a file, NUL-terminated ("" if none). */
-static void slurp(const char *path, char *buf, size_t sz)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n = fd >= 0 ? read(fd, buf, sz - 1) : 0;
-
-	buf[n > 0 ? n : 0] = 0;
-	if (fd >= 0)
-		close(fd);
-}
-
 /* Wait for an fsx; assert it passed, showing its output (and what the
  * daemon printed: a sanitizer report, say) if not. */
 static void fsx_wait(pid_t p, const char *log)
@@ -108,10 +97,10 @@ static void fsx_wait(pid_t p, const char *log)
 	int st, dst;
 
 	cr_assert_eq(waitpid(p, &st, 0), p);
-	slurp(log, out, sizeof(out));
+	mnt_slurp(log, out, sizeof(out));
 	unlink(log);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		slurp(dlog, dout, sizeof(dout));
+		mnt_slurp(dlog, dout, sizeof(dout));
 		if (M.fg && waitpid(M.fg, &dst, WNOHANG) == M.fg) {
 			M.fg = 0;
 			snprintf(died, sizeof(died), "%s %d",

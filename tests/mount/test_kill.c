@@ -925,16 +925,6 @@ static void verify(struct model *m, int clients)
 
 /* ---- rounds ------------------------------------------------------------- */
 
-static void slurp(const char *path, char *buf, size_t sz)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n = fd >= 0 ? read(fd, buf, sz - 1) : 0;
-
-	buf[n > 0 ? n : 0] = 0;
-	if (fd >= 0)
-		close(fd);
-}
-
 /* The last line of client c's log, for a message. */
 static const char *last_line(int c)
 {
@@ -1099,7 +1089,7 @@ static void kill_rounds(const struct workload *w, const long *kill_after,
 		cr_assert_eq(umount2(M.dir, MNT_DETACH), 0, "umount: %s",
 			     strerror(errno));
 		mnt_start(&M, "-v", NULL, mount_log);
-		slurp(mount_log, out, sizeof(out));
+		mnt_slurp(mount_log, out, sizeof(out));
 		cr_assert(strstr(out, "recovery mount"),
 			  "mount -v after a kill did not report recovery:\n%s",
 			  out);
@@ -1119,7 +1109,7 @@ static void kill_rounds(const struct workload *w, const long *kill_after,
 		     err);
 	/* and a clean mount after that, with the same tree */
 	mnt_start(&M, "-v", NULL, mount_log);
-	slurp(mount_log, out, sizeof(out));
+	mnt_slurp(mount_log, out, sizeof(out));
 	cr_assert(strstr(out, "clean mount"), "mount -v: %s", out);
 	model_free(&m);
 	model_replay(&m, &base, w->clients, &inflight, &took);

@@ -171,17 +171,6 @@ static uint64_t req_count(unsigned op)
 	return c.n[op];
 }
 
-/* The daemon's -v output. */
-static void slurp(const char *path, char *buf, size_t sz)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n = fd >= 0 ? read(fd, buf, sz - 1) : 0;
-
-	buf[n > 0 ? n : 0] = 0;
-	if (fd >= 0)
-		close(fd);
-}
-
 /* SIGKILL the daemon, free the mount point, mount again with the same
  * options: the mount must run recovery. */
 static void kill_and_recover(void)
@@ -194,7 +183,7 @@ static void kill_and_recover(void)
 	cr_assert_eq(umount2(M.dir, MNT_DETACH), 0, "umount: %s",
 		     strerror(errno));
 	mnt_start(&M, "-v", cur_opts, mount_log);
-	slurp(mount_log, out, sizeof(out));
+	mnt_slurp(mount_log, out, sizeof(out));
 	cr_assert(strstr(out, "recovery mount"),
 		  "mount -v after the kill did not report recovery:\n%s", out);
 }
@@ -636,7 +625,7 @@ static void remount_ro_then_kill(void)
 	cr_assert_eq(mnt_wait(&M), 128 + SIGKILL);
 	cr_assert_eq(umount2(M.dir, MNT_DETACH), 0);
 	mnt_start(&M, "-v", "writeback", mount_log);
-	slurp(mount_log, out, sizeof(out));
+	mnt_slurp(mount_log, out, sizeof(out));
 	cr_assert(strstr(out, "clean mount"), "%s", out);
 }
 
