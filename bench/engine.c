@@ -9,11 +9,15 @@
  *   engine IMAGE [N] [SECONDS]
  *
  * Phases: create, lookup, rename, unlink, mkdir, rmdir, create2 (the
- * creates again, on blocks and memory used before), then the data ones.
+ * creates again, on blocks and memory used before), create_mt_shared and
+ * create_mt_private (two threads, N/2 creates each, in one directory or
+ * in one each; the rate is of both), then the data ones.
  * Output: one line "#path<TAB>flush path" and then per phase
  * "op<TAB>ops_per_second<TAB>fences/op<TAB>flushes/op<TAB>bytes/op".
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,6 +231,86 @@ static int bench_data(struct fs *fs, uint64_t dir, double secs)
 	return check(fs_unlink(fs, dir, "data1m"), "unlink data1m", 0) ? 1 : 0;
 }
 
+/* One thread of the two-thread phases: n creates in dir, names with its
+ * own prefix, then their removal (not timed). */
+struct mt_arg {
+	struct fs *fs;
+	uint64_t dir;
+	long n;
+	int id, err;
+	pthread_barrier_t *go;
+};
+
+static void *mt_create(void *arg)
+{
+	struct mt_arg *m = arg;
+	const struct fs_ctx ctx = { .uid = 0 };
+	struct fs_attr a;
+	char nm[32];
+
+	pthread_barrier_wait(m->go);
+	for (long i = 0; i < m->n && !m->err; i++) {
+		snprintf(nm, sizeof(nm), "t%d-%07ld", m->id, i);
+		m->err = check(fs_mknod(m->fs, &ctx, m->dir, nm,
+					S_IFREG | 0644, 0, &a),
+			       "mknod (2 threads)", i);
+	}
+	pthread_barrier_wait(m->go);
+	for (long i = 0; i < m->n && !m->err; i++) {
+		snprintf(nm, sizeof(nm), "t%d-%07ld", m->id, i);
+		m->err = check(fs_unlink(m->fs, m->dir, nm),
+			       "unlink (2 threads)", i);
+	}
+	return NULL;
+}
+
+/* Creates by 2 threads, n each, in one shared directory (op
+ * "create_mt_shared") or each in its own ("create_mt_private"); the rate
+ * is of both together, timed from start to the last create. */
+static int bench_mt(struct fs *fs, uint64_t dir, long n, bool shared)
+{
+	const struct fs_ctx ctx = { .uid = 0 };
+	struct mt_arg m[2];
+	pthread_barrier_t go;
+	pthread_t th[2];
+	struct fs_attr a;
+	double t0;
+	int ret = 0;
+
+	pthread_barrier_init(&go, NULL, 3);
+	for (int i = 0; i < 2; i++) {
+		m[i] = (struct mt_arg){ fs, dir, n, i, 0, &go };
+		if (!shared) {
+			char nm[16];
+
+			snprintf(nm, sizeof(nm), "p%d", i);
+			if (check(fs_mkdir(fs, &ctx, dir, nm, 0755, &a),
+				  "mkdir private", i))
+				return 1;
+			m[i].dir = a.ino;
+		}
+		pthread_create(&th[i], NULL, mt_create, &m[i]);
+	}
+	t0 = now();
+	pthread_barrier_wait(&go); /* start */
+	pthread_barrier_wait(&go); /* both done */
+	printf("%s\t%.0f\t\t\t\n",
+	       shared ? "create_mt_shared" : "create_mt_private",
+	       2.0 * (double)n / (now() - t0));
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		ret |= m[i].err;
+	}
+	pthread_barrier_destroy(&go);
+	for (int i = 0; !shared && !ret && i < 2; i++) {
+		char nm[16];
+
+		snprintf(nm, sizeof(nm), "p%d", i);
+		ret = check(fs_rmdir(fs, dir, nm), "rmdir private", i);
+	}
+	return ret ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	long n = argc > 2 ? atol(argv[2]) : 100000;
@@ -255,6 +339,10 @@ int main(int argc, char **argv)
 	ret = check(e, "mkdir engine", 0) ? 1 : 0;
 	if (!ret)
 		ret = bench_names(fs, a.ino, n);
+	if (!ret)
+		ret = bench_mt(fs, a.ino, n / 2, true);
+	if (!ret)
+		ret = bench_mt(fs, a.ino, n / 2, false);
 	if (!ret)
 		ret = bench_data(fs, a.ino, secs);
 	if (!ret)

@@ -297,7 +297,7 @@ END {
 		print ""
 		print "| operation | ops/s | fences/op | flushes/op | bytes/op |"
 		print "|---|---:|---:|---:|---:|"
-		split("create lookup rename unlink mkdir rmdir create2 append4k write4k read4k write1m", E, " ")
+		split("create lookup rename unlink mkdir rmdir create2 create_mt_shared create_mt_private append4k write4k read4k write1m", E, " ")
 		for (i = 1; i in E; i++)
 			if (("engine" SUBSEP E[i]) in X) {
 				split(X["engine", E[i]], f, "\t")
