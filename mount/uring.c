@@ -14,15 +14,31 @@
  * copied into the same entry and sent with COMMIT_AND_FETCH, which also
  * hands the entry back for the next request.
  *
- * Threads: the queue thread alone reaps its ring's completions; its
- * submission queue is shared with whichever thread sends a reply (a reply
- * may be sent after the handler returned: fuse_ll.c rule (8)) and is
- * guarded by sq_mu.  The queue threads block every signal, so that
- * SIGTERM/SIGINT reach libfuse's loop as before.
+ * Threads, and the rule that keeps them out of each other's way:
+ *  (1) Only a queue's own thread submits commands on its ring (REGISTER,
+ *      COMMIT_AND_FETCH).  The kernel hands the next request of an entry
+ *      to the task that submitted its COMMIT_AND_FETCH, as task work; a
+ *      thread that may block elsewhere (fuse_ll.c's pm_inval waits for
+ *      page locks: rule (8) there) must never own an entry, or a reader
+ *      that holds a page lock and waits for a READ queued to that entry
+ *      waits forever.  The ring is made on its thread with
+ *      IORING_SETUP_SINGLE_ISSUER (and DEFER_TASKRUN) where the kernel has
+ *      them, so the kernel enforces the rule.
+ *  (2) A reply sent from any other thread is copied into its entry and put
+ *      on the queue's pending list; the thread is woken by its eventfd
+ *      (a read it keeps queued on its ring) and submits the commands.
+ *  (3) uring_start returns once every thread has submitted its REGISTERs
+ *      or failed; a local failure before that makes the caller refuse the
+ *      ring (uring_refuse), so that the kernel never waits for a queue
+ *      that will not come.
+ *  (4) uring_stop ends the threads and leaves the rings in place: a reply
+ *      sent after it is dropped (its caller sees the connection end), it
+ *      never goes to /dev/fuse.  uring_close then closes the rings.
+ * The queue threads block every signal, so that SIGTERM/SIGINT reach
+ * libfuse's loop as before.
  */
 #include <errno.h>
 #include <liburing.h>
-#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -46,9 +62,12 @@
  * requests whose reply was deferred (fuse_ll.c rule (8)).
  */
 #define URING_DEPTH 4
-#define URING_SQ_SIZE 16    /* > URING_DEPTH commands + the stop poll */
+#define URING_SQ_SIZE 16    /* > URING_DEPTH commands + the wake read */
 #define URING_HDR_ROOM 4096 /* before the payload: the two headers */
-#define TAG_STOP UINT64_MAX
+#define URING_HDR_ALIGN 64  /* header buffer: one cache line */
+#define URING_BUF_ALIGN 4096 /* payload room: page-aligned, as read(2)'s */
+#define URING_MAX_CPUS 4096 /* queues we make at most (CONFIG_NR_CPUS) */
+#define TAG_WAKE UINT64_MAX
 #define TAG_PROBE (UINT64_MAX - 1)
 
 _Static_assert(URING_HDR_ROOM >=
@@ -57,54 +76,84 @@ _Static_assert(URING_HDR_ROOM >=
 
 struct uring_queue;
 
+/* Where an entry is: what its last command was, or that it is gone. */
+enum uring_ent_state {
+	ENT_IDLE,	/* not registered (yet, or again after a failure) */
+	ENT_REGISTER,	/* REGISTER submitted */
+	ENT_SERVING,	/* a request came: being served */
+	ENT_COMMIT,	/* COMMIT_AND_FETCH submitted */
+	ENT_LOST,	/* the kernel refused it: not used again */
+};
+
 struct uring_ent {
 	struct uring_queue *q;
 	struct abi_uring_req_header *hdr; /* iov[0] */
 	uint8_t *mem;			  /* URING_HDR_ROOM + payload */
 	struct iovec iov[2];
 	_Atomic uint64_t unique; /* the request being served, or 0 */
-	bool fetched;		 /* a request came: REGISTER was taken */
+	enum uring_ent_state state; /* the queue thread's alone */
+	/* on the queue's pending list: rule (2) */
+	struct uring_ent *next_pending;
+	uint64_t commit_id;
 };
+
+/* What a queue thread reports to uring_start: rule (3). */
+enum uring_q_state { Q_STARTING, Q_READY, Q_FAILED };
 
 struct uring_queue {
 	struct uring *u;
 	unsigned qid;
-	struct io_uring ring;
+	struct io_uring ring; /* made and used by th alone: rule (1) */
 	bool ring_ok;
-	pthread_mutex_t sq_mu; /* the submission queue */
+	int wake_fd;	      /* eventfd: pending replies, or stop */
+	uint64_t wake_buf;    /* where the ring reads wake_fd */
+	pthread_mutex_t mu;   /* pending */
+	struct uring_ent *pending, **pending_tail;
 	pthread_t th;
 	bool th_ok;
+	enum uring_q_state state; /* under u->start_mu */
+	char why[128];		  /* Q_FAILED: why */
 	struct uring_ent ents[URING_DEPTH];
 };
 
 struct uring {
-	int fd;	     /* /dev/fuse */
-	int stop_fd; /* eventfd: readable when the threads must end */
+	int fd; /* /dev/fuse */
 	unsigned nq;
 	size_t payload;
 	uring_serve_fn serve;
 	void *arg;
+	struct io_uring probe; /* asks the kernel, refuses: no entries */
+	bool probe_ok;
+	atomic_bool started;  /* serve, payload and the entries are set */
+	atomic_bool stopping; /* the threads must end */
+	atomic_bool served;   /* a request came through some entry */
 	atomic_bool said_register, said_commit; /* one message each */
+	pthread_mutex_t start_mu;
+	pthread_cond_t start_cv;
 	struct uring_queue *q;
 };
 
 /* ---- rings -------------------------------------------------------------- */
 
-/* Possible CPUs (the kernel's queue count): /sys/.../cpu/possible. */
+/*
+ * Possible CPUs, counted as the kernel counts its queues
+ * (num_possible_cpus() in fs/fuse/dev_uring.c): the CPUs listed in
+ * /sys/devices/system/cpu/possible.
+ */
 static unsigned possible_cpus(void)
 {
 	FILE *f = fopen("/sys/devices/system/cpu/possible", "re");
 	char line[256], *p = line, *end;
-	unsigned n = 0;
+	unsigned long n = 0;
 
 	if (f && fgets(line, sizeof(line), f)) {
 		while (*p >= '0' && *p <= '9') {
-			unsigned long hi = strtoul(p, &end, 10);
+			unsigned long lo = strtoul(p, &end, 10), hi = lo;
 
 			if (*end == '-')
 				hi = strtoul(end + 1, &end, 10);
-			if (hi + 1 > n && hi < 4096)
-				n = (unsigned)hi + 1;
+			if (hi >= lo)
+				n += hi - lo + 1;
 			p = *end == ',' ? end + 1 : end;
 		}
 	}
@@ -115,30 +164,26 @@ static unsigned possible_cpus(void)
 
 		n = c > 0 ? (unsigned)c : 1;
 	}
-	return n;
+	return n > URING_MAX_CPUS ? URING_MAX_CPUS : (unsigned)n;
 }
 
 /*
- * Submit one ring command on q: REGISTER (of e, or of nothing: a probe or
- * a refusal) or COMMIT_AND_FETCH of the reply to commit_id.  0 or -errno.
+ * Queue one ring command on ring for queue qid: REGISTER (of e, or of
+ * nothing: a probe or a refusal) or COMMIT_AND_FETCH of the reply to
+ * commit_id.  Not submitted yet.  0, or -EBUSY if the queue is full.
  */
-static int submit_cmd(struct uring_queue *q, unsigned op,
-		      const struct uring_ent *e, uint64_t commit_id,
-		      uint64_t tag)
+static int queue_cmd(struct io_uring *ring, int fd, unsigned qid,
+		     unsigned op, const struct uring_ent *e,
+		     uint64_t commit_id, uint64_t tag)
 {
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 	struct abi_uring_cmd_req *c;
-	struct io_uring_sqe *sqe;
-	int r;
 
-	pthread_mutex_lock(&q->sq_mu);
-	sqe = io_uring_get_sqe(&q->ring);
-	if (!sqe) {
-		r = -EBUSY; /* cannot happen: every command goes out at once */
-		goto out;
-	}
+	if (!sqe)
+		return -EBUSY;
 	memset(sqe, 0, 2 * sizeof(*sqe)); /* IORING_SETUP_SQE128 */
 	sqe->opcode = IORING_OP_URING_CMD;
-	sqe->fd = q->u->fd;
+	sqe->fd = fd;
 	sqe->cmd_op = op;
 	if (e && op == ABI_URING_CMD_REGISTER) {
 		sqe->addr = (uintptr_t)e->iov;
@@ -147,34 +192,39 @@ static int submit_cmd(struct uring_queue *q, unsigned op,
 	sqe->user_data = tag;
 	c = (struct abi_uring_cmd_req *)sqe->cmd;
 	c->commit_id = commit_id;
-	c->qid = (uint16_t)q->qid;
-	do
-		r = io_uring_submit(&q->ring);
-	while (r == -EINTR);
-	r = r < 0 ? r : 0;
-out:
-	pthread_mutex_unlock(&q->sq_mu);
-	return r;
+	c->qid = (uint16_t)qid;
+	return 0;
 }
 
-/* The first completion of `tag` on a ring no thread serves yet. */
-static int wait_tag(struct uring_queue *q, uint64_t tag)
+/* Submit what is queued on ring.  0 or -errno. */
+static int submit(struct io_uring *ring)
+{
+	int r;
+
+	do
+		r = io_uring_submit(ring);
+	while (r == -EINTR);
+	return r < 0 ? r : 0;
+}
+
+/* The first completion of `tag` on ring. */
+static int wait_tag(struct io_uring *ring, uint64_t tag)
 {
 	struct io_uring_cqe *cqe;
 	int r;
 
 	for (;;) {
-		r = io_uring_wait_cqe(&q->ring, &cqe);
+		r = io_uring_wait_cqe(ring, &cqe);
 		if (r == -EINTR)
 			continue;
 		if (r < 0)
 			return r;
 		if (cqe->user_data == tag) {
 			r = cqe->res;
-			io_uring_cqe_seen(&q->ring, cqe);
+			io_uring_cqe_seen(ring, cqe);
 			return r;
 		}
-		io_uring_cqe_seen(&q->ring, cqe);
+		io_uring_cqe_seen(ring, cqe);
 	}
 }
 
@@ -190,38 +240,47 @@ int uring_open(int fuse_fd, struct uring **out, char *why, size_t n)
 	}
 	u->fd = fuse_fd;
 	u->nq = possible_cpus();
-	u->stop_fd = eventfd(0, EFD_CLOEXEC);
-	r = u->stop_fd < 0 ? -errno : 0;
-	u->q = r ? NULL : calloc(u->nq, sizeof(*u->q));
-	if (!r && !u->q)
-		r = -ENOMEM;
-	if (r) {
-		snprintf(why, n, "%s", strerror(-r));
-		goto fail;
+	pthread_mutex_init(&u->start_mu, NULL);
+	pthread_cond_init(&u->start_cv, NULL);
+	u->q = calloc(u->nq, sizeof(*u->q));
+	if (!u->q) {
+		free(u);
+		snprintf(why, n, "%s", strerror(ENOMEM));
+		return -ENOMEM;
 	}
-	for (unsigned i = 0; i < u->nq; i++) {
-		u->q[i].u = u;
-		u->q[i].qid = i;
-		pthread_mutex_init(&u->q[i].sq_mu, NULL);
-	}
+	for (unsigned i = 0; i < u->nq; i++)
+		u->q[i].wake_fd = -1;
 	for (unsigned i = 0; i < u->nq; i++) {
 		struct uring_queue *q = &u->q[i];
 
-		r = io_uring_queue_init(URING_SQ_SIZE, &q->ring,
-					IORING_SETUP_SQE128);
-		if (r) {
-			snprintf(why, n,
-				 "io_uring_setup (128-byte entries): %s",
-				 strerror(-r));
+		q->u = u;
+		q->qid = i;
+		q->pending_tail = &q->pending;
+		pthread_mutex_init(&q->mu, NULL);
+		q->wake_fd = eventfd(0, EFD_CLOEXEC);
+		if (q->wake_fd < 0) {
+			r = -errno;
+			snprintf(why, n, "eventfd: %s", strerror(-r));
 			goto fail;
 		}
-		q->ring_ok = true;
 	}
+	/* the probe has a ring of its own: the queues' rings are made on
+	 * their threads (rule (1)) */
+	r = io_uring_queue_init(2, &u->probe, IORING_SETUP_SQE128);
+	if (r) {
+		snprintf(why, n, "io_uring_setup (128-byte entries): %s",
+			 strerror(-r));
+		goto fail;
+	}
+	u->probe_ok = true;
 	/* before INIT is answered, a kernel that takes ring commands on
 	 * /dev/fuse refuses REGISTER with EAGAIN (and nothing is made) */
-	r = submit_cmd(&u->q[0], ABI_URING_CMD_REGISTER, NULL, 0, TAG_PROBE);
+	r = queue_cmd(&u->probe, fuse_fd, 0, ABI_URING_CMD_REGISTER, NULL, 0,
+		      TAG_PROBE);
 	if (!r)
-		r = wait_tag(&u->q[0], TAG_PROBE);
+		r = submit(&u->probe);
+	if (!r)
+		r = wait_tag(&u->probe, TAG_PROBE);
 	if (r != -EAGAIN) {
 		snprintf(why, n, "the kernel refused a ring command on "
 			 "/dev/fuse: %s", strerror(r < 0 ? -r : EPROTO));
@@ -236,19 +295,62 @@ fail:
 	return r;
 }
 
-/* ---- serving ------------------------------------------------------------ */
+/* ---- serving (on the queue's thread) ------------------------------------ */
 
-/* Send the reply now in e (header, then payload_sz bytes) to the kernel. */
-static int commit(struct uring_ent *e, uint64_t unique)
+/* Queue e's next command: its commit (pending) or its REGISTER. */
+static int queue_ent(struct uring_ent *e, unsigned op, uint64_t commit_id)
 {
 	struct uring_queue *q = e->q;
+	int r;
 
-	return submit_cmd(q, ABI_URING_CMD_COMMIT_AND_FETCH, e, unique,
-			  (uint64_t)(e - q->ents));
+	r = queue_cmd(&q->ring, q->u->fd, q->qid, op, e, commit_id,
+		      (uint64_t)(e - q->ents));
+	if (r == -EBUSY && !(r = submit(&q->ring)))
+		r = queue_cmd(&q->ring, q->u->fd, q->qid, op, e, commit_id,
+			      (uint64_t)(e - q->ents));
+	if (!r)
+		e->state = op == ABI_URING_CMD_REGISTER ? ENT_REGISTER
+							: ENT_COMMIT;
+	return r;
 }
 
-/* Answer the request in e with an error and no payload. */
-static int commit_err(struct uring_ent *e, uint64_t unique, int err)
+/* A command of e's failed with res (or could not be submitted): say so
+ * once, and register the entry again after a failed commit. */
+static void ent_failed(struct uring_ent *e, int res)
+{
+	struct uring *u = e->q->u;
+	bool was_commit = e->state == ENT_COMMIT;
+
+	e->state = ENT_LOST;
+	if (res == -ENOTCONN || res == -ECANCELED || res == -ECONNABORTED)
+		return; /* unmounted: the kernel hands every entry back */
+	if (was_commit) {
+		if (!atomic_exchange(&u->said_commit, true))
+			fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: queue "
+				 "%u: COMMIT_AND_FETCH failed: %s; the entry "
+				 "is registered again\n", e->q->qid,
+				 strerror(-res));
+		if (!queue_ent(e, ABI_URING_CMD_REGISTER, 0))
+			return;
+		e->state = ENT_LOST;
+	}
+	if (atomic_exchange(&u->said_register, true))
+		return;
+	if (!atomic_load(&u->served))
+		/* the kernel then turns io_uring off for the connection and
+		 * sends requests on /dev/fuse (fs/fuse/dev_uring.c) */
+		fuse_log(FUSE_LOG_WARNING, "mount.pmfs: io_uring: the kernel "
+			 "refused REGISTER on queue %u: %s; serving requests "
+			 "from /dev/fuse\n", e->q->qid, strerror(-res));
+	else
+		/* the rings are up: the kernel keeps them */
+		fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: queue %u: "
+			 "REGISTER failed: %s; the queue has one entry "
+			 "fewer\n", e->q->qid, strerror(-res));
+}
+
+/* Answer the request in e with an error and no payload (not sent yet). */
+static void fill_err(struct uring_ent *e, uint64_t unique, int err)
 {
 	struct abi_out_header out = {
 		.len = sizeof(out), .error = err, .unique = unique,
@@ -256,7 +358,51 @@ static int commit_err(struct uring_ent *e, uint64_t unique, int err)
 
 	memcpy(e->hdr->in_out, &out, sizeof(out));
 	memset(&e->hdr->ring_ent_in_out, 0, sizeof(e->hdr->ring_ent_in_out));
-	return commit(e, unique);
+}
+
+/* The queue thread of this thread, or NULL: rule (1). */
+static __thread struct uring_queue *uring_self;
+
+/* e holds the reply to commit_id: have q's thread commit it (rule (2)). */
+static void post_commit(struct uring_ent *e, uint64_t commit_id)
+{
+	struct uring_queue *q = e->q;
+	uint64_t one = 1;
+
+	e->commit_id = commit_id;
+	e->next_pending = NULL;
+	pthread_mutex_lock(&q->mu);
+	*q->pending_tail = e;
+	q->pending_tail = &e->next_pending;
+	pthread_mutex_unlock(&q->mu);
+	/* on its own thread the loop submits it after the handler returns */
+	if (uring_self != q && write(q->wake_fd, &one, sizeof(one)) < 0)
+		fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: queue %u: "
+			 "cannot wake the queue: %s\n", q->qid,
+			 strerror(errno));
+}
+
+/* Submit the commits on q's pending list (on q's thread). */
+static void flush_pending(struct uring_queue *q)
+{
+	struct uring_ent *e, *next;
+	int r = 0;
+
+	pthread_mutex_lock(&q->mu);
+	e = q->pending;
+	q->pending = NULL;
+	q->pending_tail = &q->pending;
+	pthread_mutex_unlock(&q->mu);
+	for (; e; e = next) {
+		next = e->next_pending;
+		r = queue_ent(e, ABI_URING_CMD_COMMIT_AND_FETCH, e->commit_id);
+		if (r)
+			ent_failed(e, r);
+	}
+	r = submit(&q->ring);
+	if (r)
+		fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: queue %u: "
+			 "cannot submit: %s\n", q->qid, strerror(-r));
 }
 
 /* A request arrived in e: rebuild it in place and hand it on. */
@@ -276,7 +422,8 @@ static void serve_ent(struct uring_ent *e)
 		fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: queue %u: "
 			 "malformed request (opcode %u, %u bytes)\n",
 			 e->q->qid, h.opcode, h.len);
-		commit_err(e, h.unique, -EIO);
+		fill_err(e, h.unique, -EIO);
+		post_commit(e, h.unique);
 		return;
 	}
 	opsz = h.len - sizeof(h) - psz;
@@ -287,65 +434,92 @@ static void serve_ent(struct uring_ent *e)
 	u->serve(u->arg, buf, h.len);
 }
 
-/* A command of e's failed with res: say so once, drop the entry. */
-static void ent_failed(struct uring_ent *e, int res)
+/* Tell uring_start how this queue's start went: rule (3). */
+static void report(struct uring_queue *q, enum uring_q_state st,
+		   const char *what, int err)
 {
-	struct uring *u = e->q->u;
+	struct uring *u = q->u;
 
-	if (res == -ENOTCONN || res == -ECANCELED)
-		return; /* unmounted: the kernel hands every entry back */
-	if (!e->fetched) {
-		/* the kernel then turns io_uring off for the connection and
-		 * sends requests on /dev/fuse (fs/fuse/dev_uring.c) */
-		if (!atomic_exchange(&u->said_register, true))
-			fuse_log(FUSE_LOG_WARNING,
-				 "mount.pmfs: io_uring: the kernel refused "
-				 "REGISTER on queue %u: %s; serving requests "
-				 "from /dev/fuse\n",
-				 e->q->qid, strerror(-res));
-	} else if (!atomic_exchange(&u->said_commit, true)) {
-		fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: queue %u: "
-			 "COMMIT_AND_FETCH failed: %s; the entry is lost\n",
-			 e->q->qid, strerror(-res));
-	}
+	pthread_mutex_lock(&u->start_mu);
+	if (st == Q_FAILED)
+		snprintf(q->why, sizeof(q->why), "queue %u: %s: %s", q->qid,
+			 what, strerror(-err));
+	q->state = st;
+	pthread_cond_broadcast(&u->start_cv);
+	pthread_mutex_unlock(&u->start_mu);
+}
+
+/* Queue the read of wake_fd that wakes the thread: rule (2). */
+static int arm_wake(struct uring_queue *q)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+
+	if (!sqe)
+		return -EBUSY;
+	memset(sqe, 0, 2 * sizeof(*sqe));
+	io_uring_prep_read(sqe, q->wake_fd, &q->wake_buf,
+			   sizeof(q->wake_buf), 0);
+	io_uring_sqe_set_data64(sqe, TAG_WAKE);
+	return 0;
+}
+
+/* Make q's ring, owned by this thread (rule (1)).  0 or -errno. */
+static int make_ring(struct uring_queue *q)
+{
+	unsigned flags = IORING_SETUP_SQE128 | IORING_SETUP_SINGLE_ISSUER |
+			 IORING_SETUP_DEFER_TASKRUN;
+	int r = io_uring_queue_init(URING_SQ_SIZE, &q->ring, flags);
+
+	if (r == -EINVAL) /* a kernel before 6.1: the rule is ours alone */
+		r = io_uring_queue_init(URING_SQ_SIZE, &q->ring,
+					IORING_SETUP_SQE128);
+	q->ring_ok = r == 0;
+	return r;
+}
+
+/* Make the ring, queue the wake read and the REGISTERs, submit them. */
+static int queue_setup(struct uring_queue *q, const char **what)
+{
+	int r;
+
+	*what = "io_uring_setup (128-byte entries)";
+	if ((r = make_ring(q)) != 0)
+		return r;
+	*what = "the wake read";
+	if ((r = arm_wake(q)) != 0)
+		return r;
+	*what = "REGISTER";
+	for (unsigned i = 0; i < URING_DEPTH; i++)
+		if ((r = queue_ent(&q->ents[i], ABI_URING_CMD_REGISTER, 0)))
+			return r;
+	return submit(&q->ring);
 }
 
 /* A queue's thread: register its entries, serve what they bring. */
 static void *queue_main(void *arg)
 {
 	struct uring_queue *q = arg;
-	struct io_uring_sqe *sqe;
 	struct io_uring_cqe *cqe;
+	const char *what;
 	cpu_set_t cpus;
 	int r;
 
+	uring_self = q;
 	/* the kernel picks the queue by the caller's CPU: stay near it
 	 * (a CPU that is offline refuses, and the thread runs anywhere) */
 	CPU_ZERO(&cpus);
 	CPU_SET(q->qid, &cpus);
 	pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
 
-	/* readable stop_fd ends the loop (uring_close) */
-	pthread_mutex_lock(&q->sq_mu);
-	sqe = io_uring_get_sqe(&q->ring);
-	io_uring_prep_poll_add(sqe, q->u->stop_fd, POLLIN);
-	io_uring_sqe_set_data64(sqe, TAG_STOP);
-	r = io_uring_submit(&q->ring);
-	pthread_mutex_unlock(&q->sq_mu);
-	if (r < 0) {
-		fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: queue %u: %s\n",
-			 q->qid, strerror(-r));
+	r = queue_setup(q, &what);
+	report(q, r ? Q_FAILED : Q_READY, what, r);
+	if (r)
 		return NULL;
-	}
-	for (unsigned i = 0; i < URING_DEPTH; i++) {
-		r = submit_cmd(q, ABI_URING_CMD_REGISTER, &q->ents[i], 0, i);
-		if (r)
-			ent_failed(&q->ents[i], r);
-	}
-	for (;;) {
+	while (!atomic_load(&q->u->stopping)) {
 		uint64_t tag;
 		int res;
 
+		flush_pending(q);
 		r = io_uring_wait_cqe(&q->ring, &cqe);
 		if (r == -EINTR)
 			continue;
@@ -357,17 +531,27 @@ static void *queue_main(void *arg)
 		tag = cqe->user_data;
 		res = cqe->res;
 		io_uring_cqe_seen(&q->ring, cqe);
-		if (tag == TAG_STOP)
-			break;
+		if (tag == TAG_WAKE) {
+			/* the pending list is looked at on the way round */
+			if ((r = arm_wake(q)) != 0) {
+				fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: "
+					 "queue %u: cannot wait: %s\n",
+					 q->qid, strerror(-r));
+				break;
+			}
+			continue;
+		}
 		if (tag >= URING_DEPTH)
-			continue; /* a refusal's answer (uring_refuse) */
+			continue;
 		if (res < 0) {
 			ent_failed(&q->ents[tag], res);
 			continue;
 		}
-		q->ents[tag].fetched = true;
+		q->ents[tag].state = ENT_SERVING;
+		atomic_store(&q->u->served, true);
 		serve_ent(&q->ents[tag]);
 	}
+	flush_pending(q); /* what was answered goes out: rule (4) */
 	return NULL;
 }
 
@@ -380,10 +564,11 @@ static int alloc_ents(struct uring *u)
 			void *h, *m;
 
 			e->q = &u->q[i];
-			if (posix_memalign(&h, 64, sizeof(*e->hdr)))
+			if (posix_memalign(&h, URING_HDR_ALIGN,
+					   sizeof(*e->hdr)))
 				return -ENOMEM;
 			e->hdr = h;
-			if (posix_memalign(&m, 4096,
+			if (posix_memalign(&m, URING_BUF_ALIGN,
 					   URING_HDR_ROOM + u->payload))
 				return -ENOMEM;
 			e->mem = m;
@@ -395,6 +580,27 @@ static int alloc_ents(struct uring *u)
 		}
 	}
 	return 0;
+}
+
+/* Wait until every started thread reported (rule (3)); 0, or the first
+ * failure with its reason in why. */
+static int wait_started(struct uring *u, char *why, size_t n)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&u->start_mu);
+	for (unsigned i = 0; i < u->nq; i++) {
+		struct uring_queue *q = &u->q[i];
+
+		while (q->th_ok && q->state == Q_STARTING)
+			pthread_cond_wait(&u->start_cv, &u->start_mu);
+		if (!r && q->state == Q_FAILED) {
+			snprintf(why, n, "%s", q->why);
+			r = -EIO;
+		}
+	}
+	pthread_mutex_unlock(&u->start_mu);
+	return r;
 }
 
 int uring_start(struct uring *u, size_t payload, uring_serve_fn serve,
@@ -420,9 +626,14 @@ int uring_start(struct uring *u, size_t payload, uring_serve_fn serve,
 		u->q[i].th_ok = r == 0;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r)
+	if (r) {
 		snprintf(why, n, "cannot start a queue thread: %s",
 			 strerror(-r));
+		return r; /* uring_close joins those that started */
+	}
+	r = wait_started(u, why, n);
+	if (!r)
+		atomic_store(&u->started, true); /* replies may come now */
 	return r;
 }
 
@@ -430,7 +641,13 @@ void uring_refuse(struct uring *u)
 {
 	/* REGISTER without buffers: EINVAL, and the kernel turns io_uring
 	 * off for the connection before any queue is complete */
-	submit_cmd(&u->q[0], ABI_URING_CMD_REGISTER, NULL, 0, TAG_PROBE);
+	if (queue_cmd(&u->probe, u->fd, 0, ABI_URING_CMD_REGISTER, NULL, 0,
+		      TAG_PROBE) ||
+	    submit(&u->probe))
+		fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: cannot refuse "
+			 "the rings; requests may wait forever\n");
+	else
+		wait_tag(&u->probe, TAG_PROBE);
 }
 
 /* ---- replies ------------------------------------------------------------ */
@@ -458,20 +675,27 @@ bool uring_reply(struct uring *u, const struct iovec *iov, int count,
 	struct abi_out_header out;
 	struct uring_ent *e;
 	size_t total = 0, off = 0;
-	int r;
 
-	if (!u || !u->serve || count < 1 || iov[0].iov_len != sizeof(out))
+	if (!u || !atomic_load(&u->started) || count < 1 ||
+	    iov[0].iov_len != sizeof(out))
 		return false;
 	memcpy(&out, iov[0].iov_base, sizeof(out));
 	if (!out.unique || !(e = claim(u, out.unique)))
 		return false;
 	for (int i = 1; i < count; i++)
 		total += iov[i].iov_len;
+	*n = (ssize_t)(sizeof(out) + total);
 	if (out.error || total > u->payload) {
-		r = commit_err(e, out.unique, out.error ? out.error : -EIO);
-		if (!r && !out.error)
-			r = -EIO; /* the caller hears why */
-		goto out;
+		if (!out.error)
+			/* said here once; libfuse hears success, so it does
+			 * not say it again */
+			fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: queue "
+				 "%u: a reply of %zu bytes exceeds the entry's "
+				 "%zu: answered EIO instead\n", e->q->qid,
+				 total, u->payload);
+		fill_err(e, out.unique, out.error ? out.error : -EIO);
+		post_commit(e, out.unique);
+		return true;
 	}
 	/* the request's bytes are no longer needed: the reply replaces
 	 * them (memmove: a reply may quote the request) */
@@ -484,47 +708,55 @@ bool uring_reply(struct uring *u, const struct iovec *iov, int count,
 	memcpy(e->hdr->in_out, &out, sizeof(out));
 	memset(&e->hdr->ring_ent_in_out, 0, sizeof(e->hdr->ring_ent_in_out));
 	e->hdr->ring_ent_in_out.payload_sz = (uint32_t)total;
-	r = commit(e, out.unique);
-out:
-	if (r) {
-		fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: queue %u: cannot "
-			 "send a reply: %s\n", e->q->qid, strerror(-r));
-		errno = -r;
-		*n = -1;
-	} else {
-		*n = (ssize_t)(sizeof(out) + total);
-	}
+	post_commit(e, out.unique);
 	return true;
 }
 
 /* ---- the end ------------------------------------------------------------ */
 
-void uring_close(struct uring *u)
+void uring_stop(struct uring *u)
 {
 	uint64_t one = 1;
 
+	if (!u || atomic_exchange(&u->stopping, true))
+		return;
+	for (unsigned i = 0; u->q && i < u->nq; i++) {
+		struct uring_queue *q = &u->q[i];
+
+		if (!q->th_ok)
+			continue;
+		if (write(q->wake_fd, &one, sizeof(one)) < 0)
+			fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: cannot "
+				 "stop queue %u: %s\n", q->qid,
+				 strerror(errno));
+		pthread_join(q->th, NULL);
+		q->th_ok = false;
+	}
+}
+
+void uring_close(struct uring *u)
+{
 	if (!u)
 		return;
-	if (u->stop_fd >= 0 && write(u->stop_fd, &one, sizeof(one)) < 0)
-		fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: cannot stop "
-			 "the queues: %s\n", strerror(errno));
-	for (unsigned i = 0; u->q && i < u->nq; i++)
-		if (u->q[i].th_ok)
-			pthread_join(u->q[i].th, NULL);
+	uring_stop(u);
 	for (unsigned i = 0; u->q && i < u->nq; i++) {
 		struct uring_queue *q = &u->q[i];
 
 		/* closing a ring cancels its commands still in the kernel */
 		if (q->ring_ok)
 			io_uring_queue_exit(&q->ring);
-		pthread_mutex_destroy(&q->sq_mu);
+		if (q->wake_fd >= 0)
+			close(q->wake_fd);
+		pthread_mutex_destroy(&q->mu);
 		for (unsigned j = 0; j < URING_DEPTH; j++) {
 			free(q->ents[j].hdr);
 			free(q->ents[j].mem);
 		}
 	}
-	if (u->stop_fd >= 0)
-		close(u->stop_fd);
+	if (u->probe_ok)
+		io_uring_queue_exit(&u->probe);
+	pthread_mutex_destroy(&u->start_mu);
+	pthread_cond_destroy(&u->start_cv);
 	free(u->q);
 	free(u);
 }

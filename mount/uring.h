@@ -19,7 +19,8 @@ struct uring;
  * Serve one request: buf holds it as read(2) on /dev/fuse would return it
  * (fuse_in_header, the opcode's header, the rest), len bytes.  Called on
  * the queue's thread; the reply may come later and from any thread
- * (uring_reply).  buf stays valid until that reply.
+ * (uring_reply; only the queue's thread submits it: uring.c rule (1)).
+ * buf stays valid until that reply.
  */
 typedef void (*uring_serve_fn)(void *arg, void *buf, size_t len);
 
@@ -33,7 +34,9 @@ int uring_open(int fuse_fd, struct uring **out, char *why, size_t n);
  * After the INIT reply went out with FUSE_OVER_IO_URING: entries of
  * `payload` bytes (the kernel's max(8192, max_write, max_pages pages)),
  * one thread per queue that registers them and serves what arrives.
- * 0, or -errno with a reason in why (nothing was registered).
+ * Returns once every thread has submitted its REGISTERs or failed.  0, or
+ * -errno with a reason in why: the caller then calls uring_refuse, so
+ * that the kernel does not wait for the queues that failed.
  */
 int uring_start(struct uring *u, size_t payload, uring_serve_fn serve,
 		void *arg, char *why, size_t n);
@@ -51,6 +54,11 @@ void uring_refuse(struct uring *u);
  */
 bool uring_reply(struct uring *u, const struct iovec *iov, int count,
 		 ssize_t *n);
+/*
+ * End the queue threads; the rings stay, and a reply sent after this is
+ * dropped (uring.c rule (4)).  u may be NULL.
+ */
+void uring_stop(struct uring *u);
 /* Stop the threads, close the rings, free everything; u may be NULL. */
 void uring_close(struct uring *u);
 
