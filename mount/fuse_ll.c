@@ -809,17 +809,23 @@ static int inval_start(struct fuse_session *se)
 	return 0;
 }
 
-/* Answer what is queued, then end the invalidation thread. */
+/* Answer what is queued, then end the invalidation thread.  A write
+ * committed after this is answered at once (reply_written). */
 static void inval_stop(void)
 {
-	if (!pm_inval.running)
-		return;
+	bool running;
+
 	pthread_mutex_lock(&pm_inval.mu);
+	running = pm_inval.running;
 	pm_inval.stop = true;
 	pthread_cond_signal(&pm_inval.cv);
 	pthread_mutex_unlock(&pm_inval.mu);
+	if (!running)
+		return;
 	pthread_join(pm_inval.th, NULL);
+	pthread_mutex_lock(&pm_inval.mu);
 	pm_inval.running = false;
+	pthread_mutex_unlock(&pm_inval.mu);
 }
 
 /* Answer a committed write of `written` bytes at off: rule (8). */
@@ -828,7 +834,7 @@ static void reply_written(fuse_req_t req, fuse_ino_t ino, off_t off,
 {
 	struct pm_inval_job *j;
 
-	if (!(fi->flags & O_DIRECT) || written == 0 || !pm_inval.running) {
+	if (!(fi->flags & O_DIRECT) || written == 0) {
 		fuse_reply_write(req, written);
 		return;
 	}
@@ -841,6 +847,12 @@ static void reply_written(fuse_req_t req, fuse_ino_t ino, off_t off,
 	*j = (struct pm_inval_job){ .req = req, .ino = ino, .off = off,
 				    .written = written };
 	pthread_mutex_lock(&pm_inval.mu);
+	if (!pm_inval.running || pm_inval.stop) {
+		/* no thread takes it any more (inval_stop): answer here */
+		pthread_mutex_unlock(&pm_inval.mu);
+		inval_answer(j);
+		return;
+	}
 	*pm_inval.tail = j;
 	pm_inval.tail = &j->next;
 	pthread_cond_signal(&pm_inval.cv);
@@ -1803,6 +1815,18 @@ static unsigned loop_threads(void)
 	return n > PM_MAX_THREADS ? PM_MAX_THREADS : (unsigned)n;
 }
 
+/*
+ * After libfuse's loop: 1. the rings serve no more requests, so none can
+ * queue a deferred reply; 2. the invalidation thread answers what it
+ * holds (rule (8)), through the rings' threads; 3. the rings close.
+ */
+static void loop_end(void)
+{
+	transport_stop();  /* 1. */
+	inval_stop();      /* 2. */
+	transport_close(); /* 3. */
+}
+
 int fuse_ll_loop(struct fuse_ll *ll)
 {
 	struct fuse_loop_config *cfg;
@@ -1817,14 +1841,12 @@ int fuse_ll_loop(struct fuse_ll *ll)
 	}
 	if (ll->singlethread) {
 		r = fuse_session_loop(ll->se);
-		inval_stop();
-		transport_stop();
+		loop_end();
 		return r < 0 ? -EIO : 0;
 	}
 	cfg = fuse_loop_cfg_create();
 	if (!cfg) {
-		inval_stop();
-		transport_stop();
+		loop_end();
 		return -ENOMEM;
 	}
 	/* one /dev/fuse for all workers: cloned fds measured no faster */
@@ -1832,8 +1854,7 @@ int fuse_ll_loop(struct fuse_ll *ll)
 	fuse_loop_cfg_set_max_threads(cfg, loop_threads());
 	r = fuse_session_loop_mt(ll->se, cfg);
 	fuse_loop_cfg_destroy(cfg);
-	inval_stop();
-	transport_stop(); /* after the last deferred reply */
+	loop_end();
 	/* > 0: ended by SIGTERM/SIGINT/SIGHUP, a normal end */
 	return r < 0 ? -EIO : 0;
 }

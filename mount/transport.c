@@ -402,5 +402,10 @@ void transport_counts(struct pmfs_req_counts *out)
 
 void transport_stop(void)
 {
+	uring_stop(atomic_load(&tr.uring));
+}
+
+void transport_close(void)
+{
 	uring_close(atomic_exchange(&tr.uring, NULL));
 }

@@ -145,10 +145,16 @@ int transport_inval_attr(uint64_t ino);
 /* Requests read so far, by opcode: rule (3). */
 void transport_counts(struct pmfs_req_counts *out);
 /*
- * After libfuse's loop ended (and before the session is destroyed): stop
- * the io_uring threads and close the rings (rule (4)); no reply may be
- * sent after this.
+ * After libfuse's loop ended: the io_uring threads serve no more
+ * requests (rule (4)); a later request is answered ENOTCONN, and
+ * deferred replies still go out through the rings.
  */
 void transport_stop(void);
+/*
+ * After the last deferred reply (and before the session is destroyed):
+ * end the io_uring threads and close the rings.  A reply sent after this
+ * is dropped, it never goes to /dev/fuse.
+ */
+void transport_close(void);
 
 #endif /* PMFS_TRANSPORT_H */

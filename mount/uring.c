@@ -31,9 +31,12 @@
  *      or failed; a local failure before that makes the caller refuse the
  *      ring (uring_refuse), so that the kernel never waits for a queue
  *      that will not come.
- *  (4) uring_stop ends the threads and leaves the rings in place: a reply
- *      sent after it is dropped (its caller sees the connection end), it
- *      never goes to /dev/fuse.  uring_close then closes the rings.
+ *  (4) The end has two steps.  uring_stop: each thread finishes the
+ *      request it serves and serves no more; a request that still comes
+ *      is answered ENOTCONN, and replies sent later (deferred ones) still
+ *      go out through the thread.  uring_close: the threads end, the
+ *      rings close; a reply sent after that is dropped (its caller sees
+ *      the connection end), it never goes to /dev/fuse.
  * The queue threads block every signal, so that SIGTERM/SIGINT reach
  * libfuse's loop as before.
  */
@@ -112,6 +115,7 @@ struct uring_queue {
 	pthread_t th;
 	bool th_ok;
 	enum uring_q_state state; /* under u->start_mu */
+	bool drained, exited;	  /* under u->start_mu: rule (4) */
 	char why[128];		  /* Q_FAILED: why */
 	struct uring_ent ents[URING_DEPTH];
 };
@@ -125,6 +129,7 @@ struct uring {
 	struct io_uring probe; /* asks the kernel, refuses: no entries */
 	bool probe_ok;
 	atomic_bool started;  /* serve, payload and the entries are set */
+	atomic_bool draining; /* serve no more: rule (4) */
 	atomic_bool stopping; /* the threads must end */
 	atomic_bool served;   /* a request came through some entry */
 	atomic_bool said_register, said_commit; /* one message each */
@@ -434,6 +439,16 @@ static void serve_ent(struct uring_ent *e)
 	u->serve(u->arg, buf, h.len);
 }
 
+/* A request after uring_stop: answered ENOTCONN (rule (4)). */
+static void refuse_ent(struct uring_ent *e)
+{
+	struct abi_in_header h;
+
+	memcpy(&h, e->hdr->in_out, sizeof(h));
+	fill_err(e, h.unique, -ENOTCONN);
+	post_commit(e, h.unique);
+}
+
 /* Tell uring_start how this queue's start went: rule (3). */
 static void report(struct uring_queue *q, enum uring_q_state st,
 		   const char *what, int err)
@@ -445,6 +460,18 @@ static void report(struct uring_queue *q, enum uring_q_state st,
 		snprintf(q->why, sizeof(q->why), "queue %u: %s: %s", q->qid,
 			 what, strerror(-err));
 	q->state = st;
+	pthread_cond_broadcast(&u->start_cv);
+	pthread_mutex_unlock(&u->start_mu);
+}
+
+/* Tell uring_stop that this thread serves no more (or ended): rule (4). */
+static void report_end(struct uring_queue *q, bool exited)
+{
+	struct uring *u = q->u;
+
+	pthread_mutex_lock(&u->start_mu);
+	q->drained = true;
+	q->exited = q->exited || exited;
 	pthread_cond_broadcast(&u->start_cv);
 	pthread_mutex_unlock(&u->start_mu);
 }
@@ -513,12 +540,16 @@ static void *queue_main(void *arg)
 
 	r = queue_setup(q, &what);
 	report(q, r ? Q_FAILED : Q_READY, what, r);
-	if (r)
+	if (r) {
+		report_end(q, true);
 		return NULL;
+	}
 	while (!atomic_load(&q->u->stopping)) {
 		uint64_t tag;
 		int res;
 
+		if (!q->drained && atomic_load(&q->u->draining))
+			report_end(q, false);
 		flush_pending(q);
 		r = io_uring_wait_cqe(&q->ring, &cqe);
 		if (r == -EINTR)
@@ -549,9 +580,13 @@ static void *queue_main(void *arg)
 		}
 		q->ents[tag].state = ENT_SERVING;
 		atomic_store(&q->u->served, true);
-		serve_ent(&q->ents[tag]);
+		if (q->drained)
+			refuse_ent(&q->ents[tag]);
+		else
+			serve_ent(&q->ents[tag]);
 	}
 	flush_pending(q); /* what was answered goes out: rule (4) */
+	report_end(q, true);
 	return NULL;
 }
 
@@ -714,31 +749,44 @@ bool uring_reply(struct uring *u, const struct iovec *iov, int count,
 
 /* ---- the end ------------------------------------------------------------ */
 
-void uring_stop(struct uring *u)
+/* Wake every thread, so that it sees draining or stopping. */
+static void wake_all(struct uring *u)
 {
 	uint64_t one = 1;
 
-	if (!u || atomic_exchange(&u->stopping, true))
-		return;
 	for (unsigned i = 0; u->q && i < u->nq; i++) {
 		struct uring_queue *q = &u->q[i];
 
-		if (!q->th_ok)
-			continue;
-		if (write(q->wake_fd, &one, sizeof(one)) < 0)
+		if (q->th_ok && write(q->wake_fd, &one, sizeof(one)) < 0)
 			fuse_log(FUSE_LOG_ERR, "mount.pmfs: io_uring: cannot "
-				 "stop queue %u: %s\n", q->qid,
+				 "wake queue %u: %s\n", q->qid,
 				 strerror(errno));
-		pthread_join(q->th, NULL);
-		q->th_ok = false;
 	}
+}
+
+void uring_stop(struct uring *u)
+{
+	if (!u || atomic_exchange(&u->draining, true))
+		return;
+	wake_all(u);
+	pthread_mutex_lock(&u->start_mu);
+	for (unsigned i = 0; i < u->nq; i++)
+		while (u->q[i].th_ok && !u->q[i].drained)
+			pthread_cond_wait(&u->start_cv, &u->start_mu);
+	pthread_mutex_unlock(&u->start_mu);
 }
 
 void uring_close(struct uring *u)
 {
 	if (!u)
 		return;
-	uring_stop(u);
+	atomic_store(&u->stopping, true);
+	wake_all(u);
+	for (unsigned i = 0; u->q && i < u->nq; i++) {
+		if (u->q[i].th_ok)
+			pthread_join(u->q[i].th, NULL);
+		u->q[i].th_ok = false;
+	}
 	for (unsigned i = 0; u->q && i < u->nq; i++) {
 		struct uring_queue *q = &u->q[i];
 

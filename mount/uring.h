@@ -55,8 +55,10 @@ void uring_refuse(struct uring *u);
 bool uring_reply(struct uring *u, const struct iovec *iov, int count,
 		 ssize_t *n);
 /*
- * End the queue threads; the rings stay, and a reply sent after this is
- * dropped (uring.c rule (4)).  u may be NULL.
+ * Serve no more: returns once no queue thread serves a request; one that
+ * still comes is answered ENOTCONN, and replies sent later (deferred
+ * ones) still go out, until uring_close (uring.c rule (4)).  u may be
+ * NULL.
  */
 void uring_stop(struct uring *u);
 /* Stop the threads, close the rings, free everything; u may be NULL. */
