@@ -2,8 +2,9 @@
  * uring.c - FUSE-over-io_uring for mount.pmfs (uring.h, transport.h (4)):
  * one io_uring per possible CPU (the kernel's queue id is the CPU a
  * request's caller runs on, so every queue must be served), each with
- * URING_DEPTH entries and one thread that registers them, waits for their
- * completions and hands each request to transport.c as a whole buffer.
+ * URING_DEPTH free entries (more while deferred replies hold some) and one
+ * thread that registers them, waits for their completions and hands each
+ * request to transport.c as a whole buffer.
  *
  * An entry is a header buffer (struct abi_uring_req_header, fuse_abi.h)
  * and one allocation of URING_HDR_ROOM + payload bytes whose tail is the
@@ -22,8 +23,8 @@
  *      page locks: rule (8) there) must never own an entry, or a reader
  *      that holds a page lock and waits for a READ queued to that entry
  *      waits forever.  The ring is made on its thread with
- *      IORING_SETUP_SINGLE_ISSUER (and DEFER_TASKRUN) where the kernel has
- *      them, so the kernel enforces the rule.
+ *      IORING_SETUP_SINGLE_ISSUER where the kernel has it, so the kernel
+ *      enforces the rule.
  *  (2) A reply sent from any other thread is copied into its entry and put
  *      on the queue's pending list; the thread is woken by its eventfd
  *      (a read it keeps queued on its ring) and submits the commands.
@@ -60,12 +61,19 @@
 #include "uring.h"
 
 /*
- * Entries per queue.  A queue's thread serves one request at a time; the
- * other entries hold requests the kernel hands over meanwhile, and the
- * requests whose reply was deferred (fuse_ll.c rule (8)).
+ * Free entries per queue.  A queue's thread serves one request at a time;
+ * the other entries hold requests the kernel hands over meanwhile.  A
+ * request whose reply was deferred (fuse_ll.c rule (8)) keeps its entry
+ * until that reply, and the reply may wait for a READ on the same queue
+ * (the invalidation waits for the page its reader locked): so when
+ * deferred replies hold entries, the queue registers more, up to
+ * URING_MAX_ENTS (the kernel sends at most max_background asynchronous
+ * requests at once), and URING_DEPTH stay free for other requests.
  */
 #define URING_DEPTH 4
-#define URING_SQ_SIZE 16    /* > URING_DEPTH commands + the wake read */
+#define URING_MAX_ENTS 64
+#define URING_SQ_SIZE 16    /* commands submitted at once (more: in turns) */
+#define URING_CQ_SIZE 128   /* > URING_MAX_ENTS commands + the wake read */
 #define URING_HDR_ROOM 4096 /* before the payload: the two headers */
 #define URING_HDR_ALIGN 64  /* header buffer: one cache line */
 #define URING_BUF_ALIGN 4096 /* payload room: page-aligned, as read(2)'s */
@@ -90,6 +98,7 @@ enum uring_ent_state {
 
 struct uring_ent {
 	struct uring_queue *q;
+	unsigned tag; /* its index in q->ents, the commands' user_data */
 	struct abi_uring_req_header *hdr; /* iov[0] */
 	uint8_t *mem;			  /* URING_HDR_ROOM + payload */
 	struct iovec iov[2];
@@ -117,7 +126,10 @@ struct uring_queue {
 	enum uring_q_state state; /* under u->start_mu */
 	bool drained, exited;	  /* under u->start_mu: rule (4) */
 	char why[128];		  /* Q_FAILED: why */
-	struct uring_ent ents[URING_DEPTH];
+	/* ents[0..nents): added by th alone, read by claim() anywhere */
+	struct uring_ent *ents[URING_MAX_ENTS];
+	_Atomic unsigned nents;
+	bool said_full; /* the "no more entries" message, once */
 };
 
 struct uring {
@@ -309,10 +321,10 @@ static int queue_ent(struct uring_ent *e, unsigned op, uint64_t commit_id)
 	int r;
 
 	r = queue_cmd(&q->ring, q->u->fd, q->qid, op, e, commit_id,
-		      (uint64_t)(e - q->ents));
+		      e->tag);
 	if (r == -EBUSY && !(r = submit(&q->ring)))
 		r = queue_cmd(&q->ring, q->u->fd, q->qid, op, e, commit_id,
-			      (uint64_t)(e - q->ents));
+			      e->tag);
 	if (!r)
 		e->state = op == ABI_URING_CMD_REGISTER ? ENT_REGISTER
 							: ENT_COMMIT;
@@ -439,6 +451,73 @@ static void serve_ent(struct uring_ent *e)
 	u->serve(u->arg, buf, h.len);
 }
 
+/* A new entry of q, with its buffers, at the end of q->ents (on q's
+ * thread, or before it starts).  0, -ENOMEM or -ENOSPC (all made). */
+static int ent_new(struct uring_queue *q)
+{
+	unsigned n = atomic_load(&q->nents);
+	struct uring_ent *e;
+	void *h = NULL, *m = NULL;
+
+	if (n == URING_MAX_ENTS)
+		return -ENOSPC;
+	e = calloc(1, sizeof(*e));
+	if (!e || posix_memalign(&h, URING_HDR_ALIGN, sizeof(*e->hdr)) ||
+	    posix_memalign(&m, URING_BUF_ALIGN,
+			   URING_HDR_ROOM + q->u->payload)) {
+		free(e);
+		free(h);
+		return -ENOMEM;
+	}
+	e->q = q;
+	e->tag = n;
+	e->hdr = h;
+	e->mem = m;
+	memset(e->hdr, 0, sizeof(*e->hdr));
+	e->iov[0].iov_base = e->hdr;
+	e->iov[0].iov_len = sizeof(*e->hdr);
+	e->iov[1].iov_base = e->mem + URING_HDR_ROOM;
+	e->iov[1].iov_len = q->u->payload;
+	q->ents[n] = e;
+	atomic_store_explicit(&q->nents, n + 1, memory_order_release);
+	return 0;
+}
+
+/*
+ * After a request was served: if deferred replies hold entries, so that
+ * fewer than URING_DEPTH are free, register one more (see URING_DEPTH).
+ */
+static void keep_free(struct uring_queue *q)
+{
+	unsigned n = atomic_load(&q->nents), held = 0;
+	int r;
+
+	for (unsigned i = 0; i < n; i++)
+		held += atomic_load(&q->ents[i]->unique) != 0 ||
+			q->ents[i]->state == ENT_LOST;
+	if (n - held >= URING_DEPTH)
+		return;
+	r = ent_new(q);
+	if (!r)
+		r = queue_ent(q->ents[n], ABI_URING_CMD_REGISTER, 0);
+	if (r && !q->said_full) {
+		q->said_full = true;
+		fuse_log(FUSE_LOG_WARNING, "mount.pmfs: io_uring: queue %u: "
+			 "cannot add an entry for %u deferred replies: %s\n",
+			 q->qid, held, strerror(-r));
+	}
+}
+
+/* The first URING_DEPTH entries of every queue; 0 or -ENOMEM. */
+static int alloc_ents(struct uring *u)
+{
+	for (unsigned i = 0; i < u->nq; i++)
+		for (unsigned j = 0; j < URING_DEPTH; j++)
+			if (ent_new(&u->q[i]))
+				return -ENOMEM;
+	return 0;
+}
+
 /* A request after uring_stop: answered ENOTCONN (rule (4)). */
 static void refuse_ent(struct uring_ent *e)
 {
@@ -493,13 +572,19 @@ static int arm_wake(struct uring_queue *q)
 /* Make q's ring, owned by this thread (rule (1)).  0 or -errno. */
 static int make_ring(struct uring_queue *q)
 {
-	unsigned flags = IORING_SETUP_SQE128 | IORING_SETUP_SINGLE_ISSUER |
-			 IORING_SETUP_DEFER_TASKRUN;
-	int r = io_uring_queue_init(URING_SQ_SIZE, &q->ring, flags);
+	unsigned flags = IORING_SETUP_SQE128 | IORING_SETUP_SINGLE_ISSUER;
+	struct io_uring_params p = {
+		.flags = flags | IORING_SETUP_CQSIZE,
+		.cq_entries = URING_CQ_SIZE,
+	};
+	int r = io_uring_queue_init_params(URING_SQ_SIZE, &q->ring, &p);
 
-	if (r == -EINVAL) /* a kernel before 6.1: the rule is ours alone */
-		r = io_uring_queue_init(URING_SQ_SIZE, &q->ring,
-					IORING_SETUP_SQE128);
+	if (r == -EINVAL) { /* a kernel before 6.0: the rule is ours alone */
+		memset(&p, 0, sizeof(p));
+		p.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQSIZE;
+		p.cq_entries = URING_CQ_SIZE;
+		r = io_uring_queue_init_params(URING_SQ_SIZE, &q->ring, &p);
+	}
 	q->ring_ok = r == 0;
 	return r;
 }
@@ -516,8 +601,8 @@ static int queue_setup(struct uring_queue *q, const char **what)
 	if ((r = arm_wake(q)) != 0)
 		return r;
 	*what = "REGISTER";
-	for (unsigned i = 0; i < URING_DEPTH; i++)
-		if ((r = queue_ent(&q->ents[i], ABI_URING_CMD_REGISTER, 0)))
+	for (unsigned i = 0; i < atomic_load(&q->nents); i++)
+		if ((r = queue_ent(q->ents[i], ABI_URING_CMD_REGISTER, 0)))
 			return r;
 	return submit(&q->ring);
 }
@@ -572,49 +657,24 @@ static void *queue_main(void *arg)
 			}
 			continue;
 		}
-		if (tag >= URING_DEPTH)
+		if (tag >= atomic_load(&q->nents))
 			continue;
 		if (res < 0) {
-			ent_failed(&q->ents[tag], res);
+			ent_failed(q->ents[tag], res);
 			continue;
 		}
-		q->ents[tag].state = ENT_SERVING;
+		q->ents[tag]->state = ENT_SERVING;
 		atomic_store(&q->u->served, true);
-		if (q->drained)
-			refuse_ent(&q->ents[tag]);
-		else
-			serve_ent(&q->ents[tag]);
+		if (q->drained) {
+			refuse_ent(q->ents[tag]);
+		} else {
+			serve_ent(q->ents[tag]);
+			keep_free(q);
+		}
 	}
 	flush_pending(q); /* what was answered goes out: rule (4) */
 	report_end(q, true);
 	return NULL;
-}
-
-/* Buffers of every entry; 0 or -ENOMEM. */
-static int alloc_ents(struct uring *u)
-{
-	for (unsigned i = 0; i < u->nq; i++) {
-		for (unsigned j = 0; j < URING_DEPTH; j++) {
-			struct uring_ent *e = &u->q[i].ents[j];
-			void *h, *m;
-
-			e->q = &u->q[i];
-			if (posix_memalign(&h, URING_HDR_ALIGN,
-					   sizeof(*e->hdr)))
-				return -ENOMEM;
-			e->hdr = h;
-			if (posix_memalign(&m, URING_BUF_ALIGN,
-					   URING_HDR_ROOM + u->payload))
-				return -ENOMEM;
-			e->mem = m;
-			memset(e->hdr, 0, sizeof(*e->hdr));
-			e->iov[0].iov_base = e->hdr;
-			e->iov[0].iov_len = sizeof(*e->hdr);
-			e->iov[1].iov_base = e->mem + URING_HDR_ROOM;
-			e->iov[1].iov_len = u->payload;
-		}
-	}
-	return 0;
 }
 
 /* Wait until every started thread reported (rule (3)); 0, or the first
@@ -653,6 +713,9 @@ int uring_start(struct uring *u, size_t payload, uring_serve_fn serve,
 		snprintf(why, n, "ring buffers: %s", strerror(-r));
 		return r;
 	}
+	/* replies may come as soon as a thread registered its entries,
+	 * before uring_start returns: they must find them */
+	atomic_store(&u->started, true);
 	/* the threads inherit the mask: signals go to libfuse's threads */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -666,10 +729,7 @@ int uring_start(struct uring *u, size_t payload, uring_serve_fn serve,
 			 strerror(-r));
 		return r; /* uring_close joins those that started */
 	}
-	r = wait_started(u, why, n);
-	if (!r)
-		atomic_store(&u->started, true); /* replies may come now */
-	return r;
+	return wait_started(u, why, n);
 }
 
 void uring_refuse(struct uring *u)
@@ -691,8 +751,12 @@ void uring_refuse(struct uring *u)
 static struct uring_ent *claim(struct uring *u, uint64_t unique)
 {
 	for (unsigned i = 0; i < u->nq; i++) {
-		for (unsigned j = 0; j < URING_DEPTH; j++) {
-			struct uring_ent *e = &u->q[i].ents[j];
+		struct uring_queue *q = &u->q[i];
+		unsigned n = atomic_load_explicit(&q->nents,
+						  memory_order_acquire);
+
+		for (unsigned j = 0; j < n; j++) {
+			struct uring_ent *e = q->ents[j];
 			uint64_t v = atomic_load_explicit(&e->unique,
 							  memory_order_acquire);
 
@@ -796,9 +860,10 @@ void uring_close(struct uring *u)
 		if (q->wake_fd >= 0)
 			close(q->wake_fd);
 		pthread_mutex_destroy(&q->mu);
-		for (unsigned j = 0; j < URING_DEPTH; j++) {
-			free(q->ents[j].hdr);
-			free(q->ents[j].mem);
+		for (unsigned j = 0; j < atomic_load(&q->nents); j++) {
+			free(q->ents[j]->hdr);
+			free(q->ents[j]->mem);
+			free(q->ents[j]);
 		}
 	}
 	if (u->probe_ok)
