@@ -249,12 +249,20 @@ static bool uring_offer(int fd, int count, size_t blen)
 	return true;
 }
 
+/* max_pages without FUSE_MAX_PAGES (the kernel's
+ * FUSE_DEFAULT_MAX_PAGES_PER_REQ) */
+#define KERNEL_MAX_PAGES 32
+/* The page size if sysconf cannot tell (x86's; a larger page only grows the
+ * entries) */
+#define FALLBACK_PAGE_SIZE 4096
+
 /* The INIT reply with FUSE_OVER_IO_URING went out (n bytes, or failed). */
 static void uring_go(const struct abi_init_out *body, ssize_t n)
 {
 	struct uring *u = atomic_load(&tr.uring);
 	long page = sysconf(_SC_PAGESIZE);
-	size_t pages = body->max_pages ? body->max_pages : 32, payload;
+	size_t pages = body->max_pages ? body->max_pages : KERNEL_MAX_PAGES;
+	size_t payload;
 	char why[256];
 
 	if (n < 0) {
@@ -264,7 +272,7 @@ static void uring_go(const struct abi_init_out *body, ssize_t n)
 	}
 	/* the kernel's payload minimum: max(8192, max_write, max_pages
 	 * pages; 32 without FUSE_MAX_PAGES) */
-	payload = pages * (size_t)(page > 0 ? page : 4096);
+	payload = pages * (size_t)(page > 0 ? page : FALLBACK_PAGE_SIZE);
 	if (body->max_write > payload)
 		payload = body->max_write;
 	if (uring_start(u, payload, tr_serve, NULL, why, sizeof(why))) {
