@@ -231,6 +231,7 @@ static char pm_mountpoint[PATH_MAX];
 /* -o writeback asked for, and granted by the kernel at INIT: rule (11). */
 static bool pm_want_writeback;
 static bool pm_writeback;
+static bool pm_io_uring; /* -o io_uring: PMFS_IOC_MODE */
 
 static void pm_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -1557,7 +1558,8 @@ static void do_remount_ioctl(fuse_req_t req, const void *in_buf,
 	fuse_reply_ioctl(req, 0, &rm, sizeof(rm));
 }
 
-/* PMFS_IOC_MODE (rule (11)): whether the writeback cache is on. */
+/* PMFS_IOC_MODE (rule (11)): whether the writeback cache is on, and
+ * whether the mount asked for io_uring. */
 static void do_mode_ioctl(fuse_req_t req, size_t out_bufsz)
 {
 	struct pmfs_mode m;
@@ -1568,6 +1570,7 @@ static void do_mode_ioctl(fuse_req_t req, size_t out_bufsz)
 	}
 	memset(&m, 0, sizeof(m));
 	m.writeback = pm_writeback;
+	m.io_uring = pm_io_uring;
 	fuse_reply_ioctl(req, 0, &m, sizeof(m));
 }
 
@@ -1756,6 +1759,7 @@ int fuse_ll_mount(struct fs *fs, const struct pmfs_mount_opts *o,
 	ll->singlethread = o->singlethread;
 	snprintf(pm_mountpoint, sizeof(pm_mountpoint), "%s", o->mountpoint);
 	pm_want_writeback = o->writeback;
+	pm_io_uring = o->io_uring;
 	ll->se = fuse_session_new(&args, &pm_ops, sizeof(pm_ops), fs);
 	if (!ll->se) {
 		err = -EINVAL; /* libfuse printed why */

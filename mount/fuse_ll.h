@@ -81,13 +81,16 @@ struct pmfs_remount {
 
 /*
  * The daemon's mode, for mount -o remount: writeback is 1 when the kernel
- * took the writeback cache at INIT (-o writeback), else 0.  It is fixed
- * for the life of the mount, so a remount that names writeback or
- * nowriteback asks first and refuses a change.  Any caller may ask.
+ * took the writeback cache at INIT (-o writeback), else 0; io_uring is 1
+ * when the mount was made with -o io_uring (whether or not the kernel let
+ * the rings serve), else 0 (a daemon before it left the field 0).  Both
+ * are fixed for the life of the mount, so a remount that names either
+ * asks first and refuses a change.  Any caller may ask.
  */
 struct pmfs_mode {
 	uint32_t writeback;
-	uint32_t reserved[3];
+	uint32_t io_uring;
+	uint32_t reserved[2];
 };
 #define PMFS_IOC_MODE _IOR('P', 0x74, struct pmfs_mode)
 

@@ -38,7 +38,8 @@
  * daemon goes back to read-only.  The writeback cache (-o writeback) is
  * the kernel's choice at INIT and stays for the life of the mount: a
  * remount naming writeback or nowriteback is refused before anything
- * changes unless it names the mode the mount has (PMFS_IOC_MODE).  Under
+ * changes unless it names the mode the mount has (PMFS_IOC_MODE); so is
+ * one naming io_uring or noio_uring unless it names the mount's.  Under
  * the cache, read-only waits for the cache's writeback (fsync_tree)
  * between the kernel and the daemon.
  *
@@ -75,6 +76,7 @@ struct cmdline {
 	bool sloppy;      /* mount(8) -s: ignore unknown options */
 	bool remount;     /* -o remount: change a mount (see the top) */
 	bool wb_named;    /* writeback or nowriteback given (remount) */
+	bool ring_named;  /* io_uring or noio_uring given (remount) */
 	bool help, version;
 };
 
@@ -178,9 +180,10 @@ static int apply_opt(struct cmdline *c, const char *o)
 	else if (!strcmp(o, "writeback") || !strcmp(o, "nowriteback")) {
 		m->writeback = o[0] == 'w';
 		c->wb_named = true;
-	} else if (!strcmp(o, "io_uring") || !strcmp(o, "noio_uring"))
+	} else if (!strcmp(o, "io_uring") || !strcmp(o, "noio_uring")) {
 		m->io_uring = o[0] == 'i';
-	else if (!c->sloppy) {
+		c->ring_named = true;
+	} else if (!c->sloppy) {
 		msg("unknown mount option '%s' (see mount.pmfs(8))", o);
 		return -EINVAL;
 	}
@@ -587,9 +590,9 @@ static int remount_daemon(int fd, const char *dir, bool rdonly,
 	return 0;
 }
 
-/* Does the daemon of the mount open at fd have the writeback cache?
- * 0, or EX_FAIL after a message. */
-static int daemon_writeback(int fd, const char *dir, bool *wb)
+/* Does the daemon of the mount open at fd have the writeback cache, and
+ * was it mounted with io_uring?  0, or EX_FAIL after a message. */
+static int daemon_mode(int fd, const char *dir, bool *wb, bool *ring)
 {
 	struct pmfs_mode m;
 
@@ -600,6 +603,7 @@ static int daemon_writeback(int fd, const char *dir, bool *wb)
 		return EX_FAIL;
 	}
 	*wb = m.writeback != 0;
+	*ring = m.io_uring != 0;
 	return 0;
 }
 
@@ -616,6 +620,22 @@ static int remount_check_writeback(const struct cmdline *c, bool wb,
 	msg("%s: %s: the writeback cache is chosen at mount time; unmount "
 	    "and mount again to change it", dir,
 	    c->mo.writeback ? "writeback" : "nowriteback");
+	return EX_USAGE;
+}
+
+/*
+ * The transport (io_uring or /dev/fuse) is chosen at INIT too: a remount
+ * that names io_uring or noio_uring must name the one the mount was made
+ * with.  0, or the exit code after a message (nothing changed).
+ */
+static int remount_check_transport(const struct cmdline *c, bool ring,
+				   const char *dir)
+{
+	if (!c->ring_named || ring == c->mo.io_uring)
+		return 0;
+	msg("%s: %s: the transport is chosen at mount time; unmount and "
+	    "mount again to change it", dir,
+	    c->mo.io_uring ? "io_uring" : "noio_uring");
 	return EX_USAGE;
 }
 
@@ -732,7 +752,7 @@ static int remount(const struct cmdline *c, const char *dir)
 {
 	unsigned long fl = MS_REMOUNT;
 	char type[64];
-	bool wb = false;
+	bool wb = false, ring = false;
 	int fd, r;
 
 	if (!fuse_ll_mountinfo(dir, type, sizeof(type), NULL)) {
@@ -769,8 +789,9 @@ static int remount(const struct cmdline *c, const char *dir)
 		msg("%s: %s", dir, strerror(errno));
 		return EX_FAIL;
 	}
-	if ((r = daemon_writeback(fd, dir, &wb)) != 0 ||
-	    (r = remount_check_writeback(c, wb, dir)) != 0)
+	if ((r = daemon_mode(fd, dir, &wb, &ring)) != 0 ||
+	    (r = remount_check_writeback(c, wb, dir)) != 0 ||
+	    (r = remount_check_transport(c, ring, dir)) != 0)
 		goto out;
 	if (!c->mo.rdonly &&
 	    (r = remount_daemon(fd, dir, false, atime_flags(&c->mo))) != 0)

@@ -530,3 +530,48 @@ Test(uring, falls_back_when_not_offered)
 		  "log:\n%s", log);
 	umount_m();
 }
+
+/* ---- remount ------------------------------------------------------------ */
+
+/* mount.pmfs -o opts on the mounted m (a remount); its exit code. */
+static int remount(const char *opts, char *err, size_t en)
+{
+	char out[4096];
+
+	return mnt_tool(out, sizeof(out), err, en, "mount.pmfs", m.img, m.dir,
+			"-o", opts, NULL);
+}
+
+/*
+ * The transport is chosen at INIT: a remount naming the other one is
+ * refused with one line and changes nothing; one naming the mount's own,
+ * or none, goes through.  Both ways round; enable_uring does not matter
+ * (the mount's choice is what it was asked, not what the kernel granted).
+ */
+Test(uring, remount_keeps_the_transport)
+{
+	static const char *const mode[2] = { NULL, "io_uring" };
+	static const char *const other[2] = { "remount,io_uring",
+					      "remount,noio_uring" };
+	static const char *const same[2] = { "remount,noio_uring",
+					     "remount,io_uring" };
+	char err[4096], line[4096];
+	int r;
+
+	param_take('N');
+	for (int i = 0; i < 2; i++) {
+		start(mode[i]);
+		r = remount(other[i], err, sizeof(err));
+		cr_assert_eq(r, 1, "%s: exit %d: %s", other[i], r, err);
+		cr_assert(strstr(err, "the transport is chosen at mount time"),
+			  "%s: %s", other[i], err);
+		cr_assert_eq(tu_lines(err), 1, "not one line: %s", err);
+		cr_assert(mnt_is_mounted(m.dir, line, sizeof(line)));
+		r = remount(same[i], err, sizeof(err));
+		cr_assert_eq(r, 0, "%s: exit %d: %s", same[i], r, err);
+		r = remount("remount,ro", err, sizeof(err));
+		cr_assert_eq(r, 0, "remount,ro: exit %d: %s", r, err);
+		umount_m();
+		mnt_teardown(&m);
+	}
+}
