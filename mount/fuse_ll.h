@@ -69,7 +69,8 @@ struct pmfs_mount_opts {
  * mount -o remount: the kernel never tells a FUSE daemon, so mount.pmfs
  * (run by mount(8) as mount.fuse.pmfs) reaches the daemon with this ioctl
  * on the mount's root: rdonly (1 or 0) and the atime mode in; err (0 or
- * an errno) and a one-line reason out.  Only a caller with CAP_SYS_ADMIN may (EPERM).
+ * an errno) and a one-line reason out.  Only a caller with CAP_SYS_ADMIN
+ * may (EPERM).
  */
 struct pmfs_remount {
 	uint32_t rdonly;
