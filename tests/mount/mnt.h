@@ -21,10 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mount/transport.h"
 #include "testutil.h"
 
 struct mnt {
@@ -79,6 +81,27 @@ static inline void mnt_slurp(const char *path, char *buf, size_t sz)
 	buf[n > 0 ? n : 0] = 0;
 	if (fd >= 0)
 		close(fd);
+}
+
+/* The daemon's request counts (transport.h), through the mount's root,
+ * which *fd keeps open (-1: not yet) so that the counting itself adds no
+ * LOOKUP; mnt_umount_counted lets go of it. */
+static inline void mnt_counts(const struct mnt *m, int *fd,
+			      struct pmfs_req_counts *c)
+{
+	if (*fd < 0)
+		*fd = open(m->dir, O_RDONLY | O_DIRECTORY);
+	cr_assert(*fd >= 0, "open %s: %s", m->dir, strerror(errno));
+	cr_assert_eq(ioctl(*fd, PMFS_IOC_REQ_COUNTS, c), 0,
+		     "PMFS_IOC_REQ_COUNTS: %s", strerror(errno));
+}
+
+/* Requests of opcode op between two snapshots of the counts. */
+static inline uint64_t mnt_req_delta(const struct pmfs_req_counts *a,
+				     const struct pmfs_req_counts *b,
+				     unsigned op)
+{
+	return b->n[op] - a->n[op];
 }
 
 /* Is something mounted on dir?  If so, copy its /proc/mounts line. */
@@ -263,6 +286,15 @@ static inline void mnt_umount(struct mnt *m)
 	cr_assert_eq(r, 0, "umount %s: %s", m->dir, strerror(r));
 	cr_assert_eq(mnt_wait(m), 0, "mount.pmfs did not exit cleanly");
 	cr_assert(!mnt_is_mounted(m->dir, NULL, 0));
+}
+
+/* Close the root mnt_counts held (it keeps the mount busy), unmount. */
+static inline void mnt_umount_counted(struct mnt *m, int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	mnt_umount(m);
 }
 
 static inline void mnt_teardown(struct mnt *m)

@@ -61,32 +61,6 @@ static void teardown(void)
 	mnt_teardown(&m);
 }
 
-/* The daemon's request counts, read through the mount's root. */
-static void counts(struct pmfs_req_counts *c)
-{
-	if (count_fd < 0)
-		count_fd = open(m.dir, O_RDONLY | O_DIRECTORY);
-	cr_assert(count_fd >= 0, "open %s: %s", m.dir, strerror(errno));
-	cr_assert_eq(ioctl(count_fd, PMFS_IOC_REQ_COUNTS, c), 0,
-		     "PMFS_IOC_REQ_COUNTS: %s", strerror(errno));
-}
-
-/* Let go of the root, then unmount. */
-static void umount_m(void)
-{
-	if (count_fd >= 0)
-		close(count_fd);
-	count_fd = -1;
-	mnt_umount(&m);
-}
-
-/* Requests of opcode op between two snapshots. */
-static uint64_t delta(const struct pmfs_req_counts *a,
-		      const struct pmfs_req_counts *b, unsigned op)
-{
-	return b->n[op] - a->n[op];
-}
-
 /* A file of `size` bytes with the given owner and mode (set by root
  * after the write, so that no clearing happens on the way). */
 static char *mkfile(const char *rel, uid_t uid, gid_t gid, mode_t mode)
@@ -219,7 +193,7 @@ static void run_kill_cases(const char *opts)
 			     "%s (%s): mode %o, expected %o", k->name,
 			     opts, mode_of(paths[i]), k->after);
 	}
-	umount_m();
+	mnt_umount_counted(&m, &count_fd);
 	mnt_start(&m, NULL, with_other(opts), NULL);
 	for (size_t i = 0; i < NKILL; i++) {
 		cr_expect_eq(mode_of(paths[i]), kill_cases[i].after,
@@ -227,7 +201,7 @@ static void run_kill_cases(const char *opts)
 			     kill_cases[i].name, opts, mode_of(paths[i]));
 		free(paths[i]);
 	}
-	umount_m();
+	mnt_umount_counted(&m, &count_fd);
 }
 
 TestSuite(transport, .fini = teardown, .timeout = 120);
@@ -240,20 +214,21 @@ Test(transport, custom_io_after_session_mount)
 	char *f;
 
 	start(NULL);
-	counts(&a);
+	mnt_counts(&m, &count_fd, &a);
 	cr_expect_eq(a.n[PMFS_REQ_INIT], 1, "INIT seen %llu times",
 		     (unsigned long long)a.n[PMFS_REQ_INIT]);
 	f = mkfile("f", 0, 0, 0644);
-	counts(&b);
-	cr_expect_geq(delta(&a, &b, PMFS_REQ_LOOKUP), 1);
+	mnt_counts(&m, &count_fd, &b);
+	cr_expect_geq(mnt_req_delta(&a, &b, PMFS_REQ_LOOKUP), 1);
 	cr_expect_eq(b.n[PMFS_REQ_IOCTL], 0,
 		     "the counters' own IOCTLs are not counted");
 	free(f);
-	umount_m(); /* the daemon exits 0: the fd was closed once */
+	/* the daemon exits 0: the fd was closed once */
+	mnt_umount_counted(&m, &count_fd);
 	mnt_start(&m, NULL, with_other(NULL), NULL);
-	counts(&b);
+	mnt_counts(&m, &count_fd, &b);
 	cr_expect_eq(b.n[PMFS_REQ_INIT], 1);
-	umount_m();
+	mnt_umount_counted(&m, &count_fd);
 }
 
 /* Under V2 a cached write is one WRITE; without it each write also costs
@@ -270,18 +245,18 @@ static void cached_writes(const char *opts, uint64_t getxattr_want)
 	fd = open(p, O_WRONLY);
 	cr_assert(fd >= 0);
 	cr_assert_eq(pwrite(fd, buf, sizeof(buf), 0), (ssize_t)sizeof(buf));
-	counts(&a);
+	mnt_counts(&m, &count_fd, &a);
 	for (int i = 0; i < 200; i++)
 		cr_assert_eq(pwrite(fd, buf, sizeof(buf), (off_t)i * 4096),
 			     (ssize_t)sizeof(buf));
-	counts(&b);
+	mnt_counts(&m, &count_fd, &b);
 	close(fd);
-	cr_expect_eq(delta(&a, &b, PMFS_REQ_WRITE), 200);
-	cr_expect_eq(delta(&a, &b, PMFS_REQ_GETXATTR), getxattr_want,
+	cr_expect_eq(mnt_req_delta(&a, &b, PMFS_REQ_WRITE), 200);
+	cr_expect_eq(mnt_req_delta(&a, &b, PMFS_REQ_GETXATTR), getxattr_want,
 		     "%s: %llu GETXATTR for 200 writes", opts,
-		     (unsigned long long)delta(&a, &b, PMFS_REQ_GETXATTR));
+		     (unsigned long long)mnt_req_delta(&a, &b, PMFS_REQ_GETXATTR));
 	free(p);
-	umount_m();
+	mnt_umount_counted(&m, &count_fd);
 }
 
 Test(transport, killpriv_v2_no_getxattr_per_write)
@@ -306,16 +281,16 @@ Test(transport, killpriv_v2_write_clears_with_the_write)
 	start("killpriv_v2");
 	p = mkfile("s", NOBODY, NOBODY, 06775);
 	cr_assert_eq(stat(p, &st), 0); /* the kernel caches 06775 */
-	counts(&a);
+	mnt_counts(&m, &count_fd, &a);
 	cr_assert_eq(act_as(NOBODY, ACT_APPEND, p), 0);
 	cr_expect_eq(mode_of(p), 0775, "mode %o", mode_of(p));
-	counts(&b);
-	cr_expect_eq(delta(&a, &b, PMFS_REQ_WRITE), 1);
-	cr_expect_eq(delta(&a, &b, PMFS_REQ_GETATTR), 1,
+	mnt_counts(&m, &count_fd, &b);
+	cr_expect_eq(mnt_req_delta(&a, &b, PMFS_REQ_WRITE), 1);
+	cr_expect_eq(mnt_req_delta(&a, &b, PMFS_REQ_GETATTR), 1,
 		     "the cached mode was dropped and read again: %llu",
-		     (unsigned long long)delta(&a, &b, PMFS_REQ_GETATTR));
+		     (unsigned long long)mnt_req_delta(&a, &b, PMFS_REQ_GETATTR));
 	free(p);
-	umount_m();
+	mnt_umount_counted(&m, &count_fd);
 }
 
 Test(transport, killpriv_v2_clears_suid_sgid)
@@ -339,7 +314,7 @@ Test(transport, other_ioctls_refused)
 	cr_expect_eq(ioctl(fd, _IOR('P', 0x72, int), &v), -1);
 	cr_expect_eq(errno, ENOTTY, "errno %d", errno);
 	close(fd);
-	umount_m();
+	mnt_umount_counted(&m, &count_fd);
 }
 
 /* ---- round trips per operation (fuse_ll.c rule (7)) --------------------- */
@@ -355,7 +330,7 @@ static uint64_t total(const struct pmfs_req_counts *a,
 
 	for (unsigned op = 0; op < PMFS_REQ_OPCODES; op++)
 		if (op != PMFS_REQ_FORGET && op != PMFS_REQ_BATCH_FORGET)
-			n += delta(a, b, op);
+			n += mnt_req_delta(a, b, op);
 	return n;
 }
 
@@ -368,12 +343,12 @@ static const char *trace(const struct pmfs_req_counts *a,
 
 	buf[0] = 0;
 	for (unsigned op = 0; op < PMFS_REQ_OPCODES && k < sizeof(buf); op++)
-		if (delta(a, b, op))
+		if (mnt_req_delta(a, b, op))
 			k += (size_t)snprintf(buf + k, sizeof(buf) - k,
 					      " %s=%llu",
 					      pmfs_req_name(op) ? pmfs_req_name(op)
 								: "?",
-					      (unsigned long long)delta(a, b, op));
+					      (unsigned long long)mnt_req_delta(a, b, op));
 	return buf;
 }
 
@@ -405,18 +380,18 @@ Test(requests, create_is_lookup_and_mknod)
 
 	start(NULL);
 	create_close("warm", 0); /* the kernel learns: no CREATE, no OPEN */
-	counts(&a);
+	mnt_counts(&m, &count_fd, &a);
 	for (int i = 0; i < 20; i++) {
 		snprintf(name, sizeof(name), "c%d", i);
 		create_close(name, 0);
 	}
-	counts(&b);
+	mnt_counts(&m, &count_fd, &b);
 	cr_expect_eq(total(&a, &b), 59, "20 creates:%s", trace(&a, &b));
-	cr_expect_eq(delta(&a, &b, PMFS_REQ_LOOKUP), 20);
-	cr_expect_eq(delta(&a, &b, PMFS_REQ_MKNOD), 20);
-	cr_expect_eq(delta(&a, &b, PMFS_REQ_GETATTR), 19, "the directory's");
-	cr_expect_eq(delta(&a, &b, PMFS_REQ_CREATE), 0);
-	umount_m();
+	cr_expect_eq(mnt_req_delta(&a, &b, PMFS_REQ_LOOKUP), 20);
+	cr_expect_eq(mnt_req_delta(&a, &b, PMFS_REQ_MKNOD), 20);
+	cr_expect_eq(mnt_req_delta(&a, &b, PMFS_REQ_GETATTR), 19, "the directory's");
+	cr_expect_eq(mnt_req_delta(&a, &b, PMFS_REQ_CREATE), 0);
+	mnt_umount_counted(&m, &count_fd);
 }
 
 /*
@@ -440,43 +415,43 @@ Test(requests, per_operation)
 	start(NULL);
 	create_close("warm", 0);
 
-	counts(&a);
+	mnt_counts(&m, &count_fd, &a);
 	create_close("c", 0);
-	counts(&b);
+	mnt_counts(&m, &count_fd, &b);
 	cr_expect_eq(total(&a, &b), 2, "create:%s", trace(&a, &b));
-	cr_expect_eq(delta(&a, &b, PMFS_REQ_LOOKUP), 1);
-	cr_expect_eq(delta(&a, &b, PMFS_REQ_MKNOD), 1);
+	cr_expect_eq(mnt_req_delta(&a, &b, PMFS_REQ_LOOKUP), 1);
+	cr_expect_eq(mnt_req_delta(&a, &b, PMFS_REQ_MKNOD), 1);
 
 	p = mnt_path(&m, "c");
 	fd = open(p, O_WRONLY);
 	cr_assert(fd >= 0);
 	cr_assert_eq(pwrite(fd, buf, sizeof(buf), 0), (ssize_t)sizeof(buf));
-	counts(&a);
+	mnt_counts(&m, &count_fd, &a);
 	cr_assert_eq(pwrite(fd, buf, sizeof(buf), 4096), (ssize_t)sizeof(buf));
-	counts(&b);
+	mnt_counts(&m, &count_fd, &b);
 	cr_expect_eq(total(&a, &b), 1, "cached write:%s", trace(&a, &b));
-	cr_expect_eq(delta(&a, &b, PMFS_REQ_WRITE), 1);
+	cr_expect_eq(mnt_req_delta(&a, &b, PMFS_REQ_WRITE), 1);
 	close(fd);
 	free(p);
 
 	p = mnt_path(&m, "t");
-	counts(&a);
+	mnt_counts(&m, &count_fd, &a);
 	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
 	cr_assert(fd >= 0);
 	cr_assert_eq(write(fd, buf, 1024), 1024);
 	cr_assert_eq(fchmod(fd, 0600), 0);
 	cr_assert_eq(futimens(fd, ts), 0);
 	cr_assert_eq(close(fd), 0);
-	counts(&b);
+	mnt_counts(&m, &count_fd, &b);
 	cr_expect_eq(total(&a, &b), 6, "untar step:%s", trace(&a, &b));
-	cr_expect_eq(delta(&a, &b, PMFS_REQ_GETXATTR), 1,
+	cr_expect_eq(mnt_req_delta(&a, &b, PMFS_REQ_GETXATTR), 1,
 		     "untar step:%s", trace(&a, &b));
-	cr_expect_eq(delta(&a, &b, PMFS_REQ_SETATTR), 2,
+	cr_expect_eq(mnt_req_delta(&a, &b, PMFS_REQ_SETATTR), 2,
 		     "untar step:%s", trace(&a, &b));
-	cr_expect_eq(delta(&a, &b, PMFS_REQ_WRITE), 1,
+	cr_expect_eq(mnt_req_delta(&a, &b, PMFS_REQ_WRITE), 1,
 		     "untar step:%s", trace(&a, &b));
 	free(p);
-	umount_m();
+	mnt_umount_counted(&m, &count_fd);
 }
 
 /* Files made by MKNOD and opened without OPEN keep every open flag's
@@ -522,7 +497,7 @@ Test(requests, mknod_created_files_keep_open_flags)
 	cr_assert_eq(stat(p, &st), 0);
 	cr_expect_eq(st.st_size, 0);
 
-	umount_m();
+	mnt_umount_counted(&m, &count_fd);
 	mnt_start(&m, NULL, with_other(NULL), NULL);
 	cr_assert_eq(stat(q, &st), 0);
 	cr_expect_eq(st.st_size, 4);
@@ -537,5 +512,5 @@ Test(requests, mknod_created_files_keep_open_flags)
 	free(back);
 	free(p);
 	free(q);
-	umount_m();
+	mnt_umount_counted(&m, &count_fd);
 }

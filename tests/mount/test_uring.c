@@ -154,32 +154,6 @@ static const char *log_text(void)
 	return buf;
 }
 
-/* The daemon's request counts, through the mount's root held open. */
-static void counts(struct pmfs_req_counts *c)
-{
-	if (count_fd < 0)
-		count_fd = open(m.dir, O_RDONLY | O_DIRECTORY);
-	cr_assert(count_fd >= 0, "open %s: %s", m.dir, strerror(errno));
-	cr_assert_eq(ioctl(count_fd, PMFS_IOC_REQ_COUNTS, c), 0,
-		     "PMFS_IOC_REQ_COUNTS: %s", strerror(errno));
-}
-
-/* Close the counting fd (it keeps the mount busy), then unmount. */
-static void umount_m(void)
-{
-	if (count_fd >= 0)
-		close(count_fd);
-	count_fd = -1;
-	mnt_umount(&m);
-}
-
-/* Requests of opcode op between counts a and b. */
-static uint64_t delta(const struct pmfs_req_counts *a,
-		      const struct pmfs_req_counts *b, unsigned op)
-{
-	return b->n[op] - a->n[op];
-}
-
 /* The content of file i: its number in every byte position's pattern. */
 static void pattern(char *buf, size_t n, int i)
 {
@@ -301,17 +275,17 @@ Test(uring, requests_through_the_rings)
 
 	param_take('Y');
 	start("io_uring");
-	counts(&a);
+	mnt_counts(&m, &count_fd, &a);
 	cr_assert_gt(a.ring, 0, "no request from a ring yet (ring %llu, "
 		     "dev %llu); log:\n%s", (unsigned long long)a.ring,
 		     (unsigned long long)a.dev, log_text());
 	workload("w", 20);
-	counts(&b);
+	mnt_counts(&m, &count_fd, &b);
 	for (unsigned op = 0; op < PMFS_REQ_OPCODES; op++)
-		all += delta(&a, &b, op);
-	kept = delta(&a, &b, PMFS_REQ_FORGET) +
-	       delta(&a, &b, PMFS_REQ_BATCH_FORGET) +
-	       delta(&a, &b, PMFS_REQ_INTERRUPT);
+		all += mnt_req_delta(&a, &b, op);
+	kept = mnt_req_delta(&a, &b, PMFS_REQ_FORGET) +
+	       mnt_req_delta(&a, &b, PMFS_REQ_BATCH_FORGET) +
+	       mnt_req_delta(&a, &b, PMFS_REQ_INTERRUPT);
 	cr_assert_eq(b.ring - a.ring + b.dev - a.dev, all,
 		     "ring %llu + dev %llu != %llu requests",
 		     (unsigned long long)(b.ring - a.ring),
@@ -324,12 +298,12 @@ Test(uring, requests_through_the_rings)
 		     "%llu requests from /dev/fuse, %llu of them FORGET or "
 		     "INTERRUPT", (unsigned long long)(b.dev - a.dev),
 		     (unsigned long long)kept);
-	cr_assert_gt(delta(&a, &b, PMFS_REQ_WRITE), 0);
+	cr_assert_gt(mnt_req_delta(&a, &b, PMFS_REQ_WRITE), 0);
 	cr_log_info("workload: %llu requests from the rings, %llu from "
 		    "/dev/fuse", (unsigned long long)(b.ring - a.ring),
 		    (unsigned long long)(b.dev - a.dev));
 	cr_assert(!strstr(log_text(), "io_uring"), "log:\n%s", log_text());
-	umount_m();
+	mnt_umount_counted(&m, &count_fd);
 }
 
 /* Without -o io_uring the kernel's offer is left alone. */
@@ -340,11 +314,11 @@ Test(uring, classic_unless_asked)
 	param_take('Y');
 	start(NULL);
 	workload("w", 5);
-	counts(&c);
+	mnt_counts(&m, &count_fd, &c);
 	cr_assert_eq(c.ring, 0);
 	cr_assert_gt(c.dev, 0);
 	cr_assert(!strstr(log_text(), "io_uring"), "log:\n%s", log_text());
-	umount_m();
+	mnt_umount_counted(&m, &count_fd);
 }
 
 /* ---- the daemon's end --------------------------------------------------- */
@@ -371,10 +345,10 @@ Test(uring, mount_unmount_cycles)
 		snprintf(rel, sizeof(rel), "c%d", cycle);
 		write_file(rel, cycle);
 		cr_assert_eq(list_dir(""), cycle + 2, "cycle %d", cycle);
-		counts(&c);
+		mnt_counts(&m, &count_fd, &c);
 		cr_assert_gt(c.ring, 0, "cycle %d: ring-served 0", cycle);
 		if (cycle < 5) {
-			umount_m();
+			mnt_umount_counted(&m, &count_fd);
 			/* the next mnt_start truncates the log */
 			cr_assert(!strstr(log_text(), "io_uring"),
 				  "cycle %d: log:\n%s", cycle, log_text());
@@ -438,7 +412,7 @@ Test(uring, kill9_keeps_answered_writes)
 
 	param_take('Y');
 	start("io_uring");
-	counts(&c);
+	mnt_counts(&m, &count_fd, &c);
 	cr_assert_gt(c.ring, 0);
 	close(count_fd);
 	count_fd = -1;
@@ -494,9 +468,9 @@ Test(uring, kill9_keeps_answered_writes)
 		}
 		free(p);
 	}
-	counts(&c);
+	mnt_counts(&m, &count_fd, &c);
 	cr_assert_gt(c.ring, 0, "recovery mount: ring-served 0");
-	umount_m();
+	mnt_umount_counted(&m, &count_fd);
 	r = mnt_tool(out, sizeof(out), err, sizeof(err), "fsck.pmfs", "-fn",
 		     m.img, NULL);
 	cr_assert_eq(r, 0, "fsck.pmfs -fn after the kill: %d\n%s%s", r, out,
@@ -518,7 +492,7 @@ Test(uring, falls_back_when_not_offered)
 	param_take('N');
 	start("io_uring");
 	workload("w", 5);
-	counts(&c);
+	mnt_counts(&m, &count_fd, &c);
 	cr_assert_eq(c.ring, 0);
 	/* at least the create and the write of each file, on every CPU */
 	cr_assert_geq(c.dev, 2ull * 5 * (unsigned)test_cpus(), "dev: %llu",
@@ -528,7 +502,7 @@ Test(uring, falls_back_when_not_offered)
 			      "FUSE-over-io_uring (" ENABLE_URING " is N); "
 			      "serving requests from /dev/fuse\n"),
 		  "log:\n%s", log);
-	umount_m();
+	mnt_umount_counted(&m, &count_fd);
 }
 
 /* ---- remount ------------------------------------------------------------ */
@@ -571,7 +545,7 @@ Test(uring, remount_keeps_the_transport)
 		cr_assert_eq(r, 0, "%s: exit %d: %s", same[i], r, err);
 		r = remount("remount,ro", err, sizeof(err));
 		cr_assert_eq(r, 0, "remount,ro: exit %d: %s", r, err);
-		umount_m();
+		mnt_umount_counted(&m, &count_fd);
 		mnt_teardown(&m);
 	}
 }
