@@ -608,34 +608,19 @@ static int daemon_mode(int fd, const char *dir, bool *wb, bool *ring)
 }
 
 /*
- * The writeback cache is the kernel's choice at INIT, for the life of the
- * mount: a remount that names writeback or nowriteback must name the mode
- * the mount has.  0, or the exit code after a message (nothing changed).
+ * What the kernel takes at INIT for the life of the mount - the writeback
+ * cache, the transport (io_uring or /dev/fuse) - a remount cannot change:
+ * one that names it (named) must name what the mount has (have).  0, or
+ * the exit code after a message (nothing changed).
  */
-static int remount_check_writeback(const struct cmdline *c, bool wb,
-				   const char *dir)
+static int remount_check_fixed(bool named, bool have, bool want,
+			       const char *what, const char *on,
+			       const char *off, const char *dir)
 {
-	if (!c->wb_named || wb == c->mo.writeback)
+	if (!named || have == want)
 		return 0;
-	msg("%s: %s: the writeback cache is chosen at mount time; unmount "
-	    "and mount again to change it", dir,
-	    c->mo.writeback ? "writeback" : "nowriteback");
-	return EX_USAGE;
-}
-
-/*
- * The transport (io_uring or /dev/fuse) is chosen at INIT too: a remount
- * that names io_uring or noio_uring must name the one the mount was made
- * with.  0, or the exit code after a message (nothing changed).
- */
-static int remount_check_transport(const struct cmdline *c, bool ring,
-				   const char *dir)
-{
-	if (!c->ring_named || ring == c->mo.io_uring)
-		return 0;
-	msg("%s: %s: the transport is chosen at mount time; unmount and "
-	    "mount again to change it", dir,
-	    c->mo.io_uring ? "io_uring" : "noio_uring");
+	msg("%s: %s: the %s is chosen at mount time; unmount and mount "
+	    "again to change it", dir, want ? on : off, what);
 	return EX_USAGE;
 }
 
@@ -790,8 +775,12 @@ static int remount(const struct cmdline *c, const char *dir)
 		return EX_FAIL;
 	}
 	if ((r = daemon_mode(fd, dir, &wb, &ring)) != 0 ||
-	    (r = remount_check_writeback(c, wb, dir)) != 0 ||
-	    (r = remount_check_transport(c, ring, dir)) != 0)
+	    (r = remount_check_fixed(c->wb_named, wb, c->mo.writeback,
+				     "writeback cache", "writeback",
+				     "nowriteback", dir)) != 0 ||
+	    (r = remount_check_fixed(c->ring_named, ring, c->mo.io_uring,
+				     "transport", "io_uring", "noio_uring",
+				     dir)) != 0)
 		goto out;
 	if (!c->mo.rdonly &&
 	    (r = remount_daemon(fd, dir, false, atime_flags(&c->mo))) != 0)
