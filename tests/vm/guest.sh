@@ -78,8 +78,8 @@ esac
 PKGS="busybox-static libc6 libgcc-s1 gcc-12-base
 libpmem2 libndctl6 libdaxctl1 ndctl daxctl libiniparser1 libcxl1
 libtraceevent1 libtracefs1 libkmod2 libudev1 libuuid1 liblzma5 libzstd1
-libssl3 libjson-c5 libkeyutils1 libfuse3-3 e2fsprogs libext2fs2 libcom-err2
-libblkid1 libss2"
+libssl3 libjson-c5 libkeyutils1 libfuse3-3 liburing2 e2fsprogs libext2fs2
+libcom-err2 libblkid1 libss2"
 if [ "$ARCH" = x86_64 ]; then
 	PKGS="$PKGS libcriterion3 libffi8 libgit2-1.5 libnanomsg5
 libhttp-parser2.9 libpcre2-8-0 libssh2-1 libmbedtls14 libmbedx509-1
